@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Builds the local cluster's binaries from the Go module proxy into a cache outside the repo:
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (Kubernetes), etcd, kwok.
+# Reused when present and complete (each binary answers --version); a lock keeps two runs from
+# building at once. Prints the bin directory on the last line of stdout.
+#
+#   SAFE_DRAIN_CACHE   cache root (default: $XDG_CACHE_HOME/safe-drain or ~/.cache/safe-drain)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+k8s_version=$(awk '/^require k8s.io\/kubernetes /{print $3}' "$here/k8s/go.mod")
+etcd_version=$(awk '/^require go.etcd.io\/etcd\/server\/v3 /{print $3}' "$here/etcd/go.mod")
+kwok_version=v0.8.0
+go_min=1.26.0
+
+cache_root=${SAFE_DRAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/safe-drain}
+dest="$cache_root/k8s-$k8s_version-etcd-$etcd_version-kwok-$kwok_version"
+bin="$dest/bin"
+binaries=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok)
+
+log() { printf '[build-binaries %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+complete() {
+  [ -f "$dest/.complete" ] || return 1
+  local b
+  for b in "${binaries[@]}"; do
+    [ -x "$bin/$b" ] || return 1
+  done
+  "$bin/kube-apiserver" --version 2>/dev/null | grep -q "$k8s_version" || return 1
+  "$bin/kubectl" version --client 2>/dev/null | grep -q "$k8s_version" || return 1
+  "$bin/etcd" --version 2>/dev/null | grep -q "${etcd_version#v}" || return 1
+  "$bin/kwok" --version >/dev/null 2>&1 || return 1
+}
+
+mkdir -p "$cache_root"
+if complete; then
+  log "cached: $bin"
+  echo "$bin"
+  exit 0
+fi
+
+# One build at a time, across processes (a test run and `npm run cluster` may race).
+exec 9>"$cache_root/build.lock"
+log "waiting for the build lock $cache_root/build.lock"
+flock 9
+if complete; then
+  log "built by another process: $bin"
+  echo "$bin"
+  exit 0
+fi
+
+# A Go toolchain new enough for Kubernetes $k8s_version.
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
+if ! command -v go >/dev/null 2>&1; then
+  log "no Go toolchain: installing Debian's golang-go"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go) >&2
+fi
+have_go=$(go env GOVERSION | sed 's/^go//')
+if ! version_ge "$have_go" "$go_min"; then
+  # Go >= 1.21 fetches a newer toolchain itself (a module on the Go module proxy).
+  if version_ge "$have_go" 1.21; then
+    export GOTOOLCHAIN="go$go_min"
+    log "Go $have_go is older than $go_min: using GOTOOLCHAIN=$GOTOOLCHAIN"
+  else
+    log "Go $have_go is too old (need >= $go_min, or >= 1.21 to fetch it); install a newer Go"
+    exit 1
+  fi
+fi
+
+work="$cache_root/work"
+rm -rf "$dest.tmp" && mkdir -p "$dest.tmp/bin" "$work"
+export GOFLAGS=-mod=mod CGO_ENABLED=0
+
+# Prints one line per 100 packages compiled, so a person can follow a long cold build.
+progress() { awk -v what="$1" '{ n++ } n % 100 == 0 { printf "[build-binaries] %s: %d packages compiled\n", what, n; fflush() } END { printf "[build-binaries] %s: %d packages compiled\n", what, n }' >&2; }
+
+start=$(date +%s)
+log "building Kubernetes $k8s_version (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl); a cold build takes a long time on 2 cores"
+rm -rf "$work/k8s" && mkdir -p "$work/k8s" && cp "$here/k8s/go.mod" "$work/k8s/go.mod"
+minor=$(echo "$k8s_version" | cut -d. -f2)
+ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$k8s_version"
+(cd "$work/k8s" && go mod download k8s.io/kubernetes >&2 && go build -v -trimpath -ldflags "$ldflags" -o "$dest.tmp/bin/" \
+  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl 2>&1 | progress kubernetes)
+for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  [ -x "$dest.tmp/bin/$b" ] || { log "go build did not produce $b (see the output above)"; exit 1; }
+done
+
+log "building etcd $etcd_version"
+rm -rf "$work/etcd" && mkdir -p "$work/etcd" && cp "$here/etcd/go.mod" "$here/etcd/main.go" "$work/etcd/"
+(cd "$work/etcd" && go build -v -trimpath -ldflags "-s -w" -o "$dest.tmp/bin/etcd" . 2>&1 | progress etcd)
+[ -x "$dest.tmp/bin/etcd" ] || { log "etcd build failed"; exit 1; }
+
+log "building kwok $kwok_version"
+(GOBIN="$dest.tmp/bin" GOFLAGS= go install -v -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$kwok_version" 2>&1 | progress kwok)
+[ -x "$dest.tmp/bin/kwok" ] || { log "kwok build failed"; exit 1; }
+
+date -u +%FT%TZ > "$dest.tmp/.complete"
+rm -rf "$dest" && mv "$dest.tmp" "$dest"
+if ! complete; then
+  log "built binaries failed their --version check in $bin"
+  exit 1
+fi
+log "done in $(( $(date +%s) - start ))s: $bin"
+echo "$bin"

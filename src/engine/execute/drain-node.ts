@@ -1,0 +1,420 @@
+// Drains (or cordons, uncordons, plans) one node: plan → fail fast on refusals → cordon →
+// eviction groups in order, each pod waiting for its budget → wait for deletion → report.
+// Whatever happens, the NodeReport says exactly what was cordoned, evicted and left.
+import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import type { KubeClient } from '../kube/client.js';
+import { describeApiError } from '../kube/errors.js';
+import { fetchPlanInput } from '../kube/plan-input.js';
+import { ResourceWatch } from '../kube/watch.js';
+import { planDrain } from '../plan/plan.js';
+import type {
+  BlockedPod,
+  DrainOptions,
+  DrainPlan,
+  Logger,
+  NodeReport,
+  PodPlan,
+  PodResult,
+  TimelineEvent,
+} from '../types.js';
+import { WaitAborted, sleep, throwIfAborted } from './abort.js';
+import { BudgetWaiter, describeBudget } from './budget.js';
+import { waitForDeletion } from './deletion.js';
+import { evictOnce } from './evict.js';
+import { migrateDeployment } from './migrate.js';
+import { runBounded } from './semaphore.js';
+import { canWatchWorkload, isWorkloadReady, waitForWorkload } from './workload-watch.js';
+
+/** How long to wait for a deletion the kubelet of a NotReady node may never confirm. */
+export const UNREACHABLE_SKIP_WAIT_MS = 20_000;
+const MAX_TRANSIENT_RETRIES = 5;
+
+export interface NodeDrainContext {
+  client: KubeClient;
+  options: DrainOptions;
+  logger: Logger;
+  /** Who asked (workflow run URL, CLI user@host), for Events on the node. */
+  origin: string;
+  /** Cancellation of the whole run. */
+  signal: AbortSignal;
+  pdbWatch: ResourceWatch<V1PodDisruptionBudget>;
+  budgets: BudgetWaiter;
+  allNodes: V1Node[];
+  /** Epoch ms the run started; timeline entries are relative to it. */
+  runStart: number;
+}
+
+/** A pod failure the user must act on (not a budget wait). */
+class PodFailure extends Error {}
+
+export async function drainNode(ctx: NodeDrainContext, node: V1Node): Promise<NodeReport> {
+  const { client, options, logger } = ctx;
+  const name = node.metadata?.name ?? '';
+  const started = Date.now();
+  const report: NodeReport = {
+    node: name,
+    operation: options.operation,
+    dryRun: options.dryRun,
+    wasCordoned: node.spec?.unschedulable === true,
+    cordoned: node.spec?.unschedulable === true,
+    uncordoned: false,
+    results: [],
+    workloadChanges: [],
+    blocked: [],
+    timeline: [],
+    success: false,
+    durationMs: 0,
+  };
+  const mark = (phase: TimelineEvent['phase'], subject: string, message: string) =>
+    report.timeline.push({ at: Date.now() - ctx.runStart, phase, subject, message });
+  const dry = options.dryRun ? ' (dry run: nothing persisted)' : '';
+
+  try {
+    if (options.operation === 'uncordon') {
+      await setCordon(ctx, node, false, report, mark);
+      report.success = true;
+      return report;
+    }
+
+    const plan = await logger.group(`Plan for node ${name}`, async () => {
+      const pods = await client.listPodsOnNode(name);
+      const input = await fetchPlanInput(client, node, pods, ctx.allNodes, ctx.pdbWatch.items());
+      const p = planDrain(input, options);
+      logPlan(logger, p);
+      return p;
+    });
+    report.plan = plan;
+    mark('plan', name, `${plan.pods.length} pods: ${plan.groups.flat().length} to move, ${plan.blockers.length} findings`);
+
+    const fatal = plan.blockers.filter((b) => b.fatal);
+    if (options.operation === 'plan') {
+      report.blocked = fatal.map((b) => ({ pod: b.pod, pdb: b.pdbs?.join(', '), message: b.message }));
+      report.success = fatal.length === 0;
+      if (!report.success) report.error = `node ${name}: the drain would be refused: ${fatal.map((b) => b.message).join('; ')}`;
+      return report;
+    }
+    if (options.operation === 'drain' && fatal.length > 0) {
+      // Refusals the API server or kubectl would also make: stop before changing anything.
+      report.blocked = fatal.map((b) => ({ pod: b.pod, pdb: b.pdbs?.join(', '), message: b.message }));
+      throw new Error(`node ${name}: nothing was changed; the drain cannot proceed: ${fatal.map((b) => b.message).join('; ')}`);
+    }
+
+    if (!plan.alreadyCordoned) await setCordon(ctx, node, true, report, mark);
+    else logger.info(`node ${name} was already cordoned`);
+    if (options.operation === 'cordon') {
+      report.success = true;
+      return report;
+    }
+
+    await nodeEvent(ctx, node, 'Normal', 'SafeDrainStarted', `Draining node${dry}: ${plan.groups.flat().length} pods to move. ${ctx.origin}`);
+    await evictGroups(ctx, node, plan, report, mark);
+    report.success = report.results.every((r) => r.outcome !== 'failed' && r.outcome !== 'blocked');
+    if (!report.success) {
+      const failed = report.results.filter((r) => r.outcome === 'failed' || r.outcome === 'blocked');
+      report.error = `node ${name}: ${failed.length} pod(s) not evicted: ${failed.map((r) => `${r.pod} (${r.message})`).join('; ')}`;
+    }
+  } catch (err) {
+    report.success = false;
+    report.error = err instanceof WaitAborted ? `node ${name}: ${err.why}` : (err as Error).message;
+  } finally {
+    if (!report.success) await onFailure(ctx, node, report, mark);
+    else if (options.operation === 'drain') {
+      await nodeEvent(ctx, node, 'Normal', 'SafeDrainSucceeded', `Node drained by safe-drain${dry}. ${ctx.origin}`);
+    }
+    mark(report.success ? 'done' : 'error', name, report.success ? 'done' : (report.error ?? 'failed'));
+    report.durationMs = Date.now() - started;
+  }
+  return report;
+}
+
+type Mark = (phase: TimelineEvent['phase'], subject: string, message: string) => void;
+
+async function setCordon(ctx: NodeDrainContext, node: V1Node, cordon: boolean, report: NodeReport, mark: Mark): Promise<void> {
+  const name = node.metadata?.name ?? '';
+  const verb = cordon ? 'cordon' : 'uncordon';
+  if ((node.spec?.unschedulable === true) === cordon) {
+    ctx.logger.info(`node ${name} is already ${cordon ? 'cordoned' : 'schedulable'}`);
+    return;
+  }
+  await ctx.client.setUnschedulable(name, cordon, ctx.options.dryRun);
+  if (!ctx.options.dryRun) {
+    report.cordoned = cordon;
+    if (!cordon) report.uncordoned = true;
+  }
+  mark(cordon ? 'cordon' : 'uncordon', name, `${verb}ed${ctx.options.dryRun ? ' (dry run)' : ''}`);
+  ctx.logger.info(`node ${name} ${verb}ed${ctx.options.dryRun ? ' (dry run: not persisted)' : ''}`);
+  await nodeEvent(ctx, node, 'Normal', cordon ? 'SafeDrainCordoned' : 'SafeDrainUncordoned', `Node ${verb}ed by safe-drain. ${ctx.origin}`);
+}
+
+async function nodeEvent(ctx: NodeDrainContext, node: V1Node, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  if (ctx.options.dryRun) return;
+  try {
+    await ctx.client.nodeEvent(node, type, reason, message.slice(0, 1000));
+  } catch (err) {
+    ctx.logger.debug(`event ${reason} on node ${node.metadata?.name} not recorded: ${describeApiError(err)}`);
+  }
+}
+
+async function onFailure(ctx: NodeDrainContext, node: V1Node, report: NodeReport, mark: Mark): Promise<void> {
+  const name = node.metadata?.name ?? '';
+  if (ctx.options.operation !== 'drain' && ctx.options.operation !== 'cordon') return;
+  ctx.logger.error(report.error ?? `drain of node ${name} failed`, { node: name });
+  await nodeEvent(ctx, node, 'Warning', 'SafeDrainFailed', `Drain failed: ${report.error ?? ''}. ${ctx.origin}`);
+  if (report.cordoned && !report.wasCordoned && ctx.options.uncordonOnFailure) {
+    try {
+      await setCordon(ctx, { ...node, spec: { ...node.spec, unschedulable: true } }, false, report, mark);
+    } catch (err) {
+      ctx.logger.error(`node ${name}: uncordon-on-failure failed: ${describeApiError(err)}; the node is left cordoned`, { node: name });
+    }
+  }
+}
+
+function logPlan(logger: Logger, plan: DrainPlan): void {
+  logger.info(`node ${plan.node}: ${plan.nodeReady ? 'Ready' : 'NOT Ready'}${plan.alreadyCordoned ? ', already cordoned' : ''}`);
+  for (const p of plan.pods) {
+    logger.info(`  ${p.namespace}/${p.name}: ${p.podClass} → ${p.action}${p.group !== undefined ? ` (group ${p.group})` : ''}: ${p.reason}`);
+  }
+  for (const b of plan.blockers) {
+    const line = `${b.fatal ? 'BLOCKS' : 'warning'} [${b.kind}] ${b.message}`;
+    if (b.fatal) logger.error(line, { node: plan.node, pod: b.pod });
+    else logger.warn(line, { node: plan.node, pod: b.pod });
+  }
+}
+
+/** Runs the eviction groups in order; a group starts only when the one before is done. */
+async function evictGroups(ctx: NodeDrainContext, node: V1Node, plan: DrainPlan, report: NodeReport, mark: Mark): Promise<void> {
+  const { client, options, logger } = ctx;
+  const name = plan.node;
+  // The drain's deadline (timeout) and the run's cancellation, as one signal.
+  const deadline = new AbortController();
+  const onCancel = () => deadline.abort(new Error('cancelled'));
+  ctx.signal.addEventListener('abort', onCancel, { once: true });
+  const timer =
+    options.timeoutMs > 0
+      ? setTimeout(() => deadline.abort(new Error(`timeout of ${options.timeoutMs / 1000}s expired`)), options.timeoutMs)
+      : undefined;
+  const signal = deadline.signal;
+
+  // The node's pods, watched: deletion waits are woken by events, not by polling each pod.
+  const pods = new ResourceWatch<V1Pod>(client.kubeConfig, {
+    path: '/api/v1/pods',
+    fieldSelector: `spec.nodeName=${name}`,
+    list: async () => {
+      client.requests++;
+      const res = await client.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${name}` });
+      return { items: res.items, resourceVersion: res.metadata?.resourceVersion ?? '' };
+    },
+    onError: (m) => logger.debug(m),
+  });
+  if (!options.dryRun) await pods.start();
+  const giveUpMs = !plan.nodeReady
+    ? options.skipWaitForDeleteTimeoutSeconds > 0
+      ? options.skipWaitForDeleteTimeoutSeconds * 1000
+      : UNREACHABLE_SKIP_WAIT_MS
+    : options.skipWaitForDeleteTimeoutSeconds > 0
+      ? options.skipWaitForDeleteTimeoutSeconds * 1000
+      : undefined;
+  if (!plan.nodeReady) {
+    logger.warn(
+      `node ${name} is NotReady: its kubelet may never confirm deletions, so each deletion is waited for at most ${giveUpMs! / 1000}s and reported as not confirmed`,
+      { node: name },
+    );
+  }
+  const results = new Map<string, PodResult>();
+  const resultOf = (p: PodPlan): PodResult => {
+    const key = `${p.namespace}/${p.name}`;
+    let r = results.get(key);
+    if (!r) {
+      r = { pod: key, outcome: 'blocked', budgetWaits: 0 };
+      results.set(key, r);
+      report.results.push(r);
+    }
+    return r;
+  };
+
+  /** Evicts one pod, waiting on its budget as long as the deadline allows. */
+  const evictPod = async (p: PodPlan): Promise<void> => {
+    const key = `${p.namespace}/${p.name}`;
+    const r = resultOf(p);
+    r.startedAt ??= Date.now() - ctx.runStart;
+    const pdbKey = p.pdbs[0];
+    let transient = 0;
+    let settle: (() => void) | undefined;
+    for (;;) {
+      throwIfAborted(signal);
+      const seen = pdbKey ? ctx.pdbWatch.get(pdbKey)?.metadata?.resourceVersion : undefined;
+      const attempt = await evictOnce(client, { namespace: p.namespace, name: p.name, uid: p.uid, gracePeriodSeconds: options.gracePeriodSeconds, dryRun: options.dryRun });
+      settle?.();
+      settle = undefined;
+      switch (attempt.kind) {
+        case 'accepted':
+        case 'gone':
+          r.outcome = options.dryRun ? 'would-evict' : 'evicted';
+          r.message = attempt.kind === 'gone' ? 'already gone' : undefined;
+          mark('evict', key, options.dryRun ? 'eviction allowed (dry run)' : 'eviction accepted');
+          return;
+        case 'budget': {
+          r.budgetWaits++;
+          r.pdb = pdbKey ?? attempt.pdb;
+          r.message = attempt.message;
+          if (options.dryRun) {
+            r.outcome = 'blocked';
+            r.message = `would wait: ${attempt.message}`;
+            return;
+          }
+          if (r.budgetWaits === 1) {
+            logger.info(`${key}: waiting for PDB ${r.pdb ?? '(unnamed)'} to allow the eviction (${attempt.message})`);
+            mark('wait', key, `waiting for PDB ${r.pdb ?? ''}`);
+          }
+          const wake = await ctx.budgets.wait(r.pdb, { signal, retryAfterSeconds: attempt.retryAfterSeconds, seenResourceVersion: seen });
+          settle = wake.settle;
+          continue;
+        }
+        case 'multiple-pdbs':
+          throw new PodFailure(`${attempt.message} (PDBs: ${p.pdbs.join(', ') || 'see message'}); leave only one PDB selecting the pod`);
+        case 'forbidden':
+          throw new PodFailure(`eviction forbidden: ${attempt.message}; bind the identity to ${'rbac/safe-drain-clusterrole.yaml'}`);
+        case 'error':
+          if (++transient > MAX_TRANSIENT_RETRIES) throw new PodFailure(`eviction failed ${transient} times: HTTP ${attempt.code} ${attempt.message}`);
+          logger.debug(`${key}: eviction attempt failed (HTTP ${attempt.code} ${attempt.message}); retrying`);
+          await sleep(Math.min(10_000, 250 * 2 ** transient), signal);
+          continue;
+      }
+    }
+  };
+
+  /** After an accepted eviction: wait until the pod is gone (or give up on a dead node). */
+  const awaitGone = async (p: PodPlan, migrated: boolean): Promise<void> => {
+    const key = `${p.namespace}/${p.name}`;
+    const r = resultOf(p);
+    if (options.dryRun) return;
+    const gone = await waitForDeletion(pods, key, p.uid, signal, giveUpMs);
+    if (gone === 'deleted') r.outcome = migrated ? 'migrated' : p.action === 'wait' ? 'evicted' : r.outcome === 'blocked' ? 'evicted' : r.outcome;
+    else {
+      r.outcome = 'evicted-not-confirmed';
+      r.message = plan.nodeReady
+        ? `deletion not confirmed within skip-wait-for-delete-timeout (${options.skipWaitForDeleteTimeoutSeconds}s)`
+        : `node ${name} is NotReady: its kubelet cannot confirm the deletion; the pod stays Terminating until the node returns or is deleted`;
+    }
+    r.endedAt = Date.now() - ctx.runStart;
+    mark('evict', key, gone === 'deleted' ? 'gone' : 'deletion not confirmed');
+  };
+
+  const waitReplacement = async (p: PodPlan): Promise<void> => {
+    if (!options.waitForReplacements || options.dryRun || !p.workload || !canWatchWorkload(p.workload.kind)) return;
+    await waitForWorkload(client, p.workload, (obj) => isWorkloadReady(obj), signal);
+    mark('wait', `${p.workload.kind}/${p.workload.namespace}/${p.workload.name}`, 'replacement Ready');
+  };
+
+  /** Marks the pods of a failed task as failed (a budget wait cut short stays 'blocked'). */
+  const failed = (podsOfTask: PodPlan[], err: unknown): void => {
+    if (err instanceof WaitAborted) return;
+    const msg = err instanceof PodFailure ? err.message : describeApiError(err);
+    for (const p of podsOfTask) {
+      const r = resultOf(p);
+      if (r.outcome === 'blocked' || r.outcome === 'evicted') {
+        r.outcome = 'failed';
+        r.message = msg;
+        logger.error(`${r.pod}: ${msg}`, { node: name, pod: r.pod });
+      }
+    }
+  };
+
+  const podTask = (p: PodPlan) => async () => {
+    try {
+      await evictPod(p);
+      await awaitGone(p, false);
+      await waitReplacement(p);
+    } catch (err) {
+      failed([p], err);
+      throw err;
+    }
+  };
+
+  /** One task per workload to migrate: replacement first, then its pods on this node. */
+  const migrationTask = (podsOfWorkload: PodPlan[]) => async () => {
+    const w = podsOfWorkload[0]!.workload!;
+    for (const p of podsOfWorkload) resultOf(p).startedAt = Date.now() - ctx.runStart;
+    mark('migrate', `Deployment/${w.namespace}/${w.name}`, `migrating ${podsOfWorkload.length} pod(s)`);
+    try {
+      const change = await migrateDeployment(
+        {
+          client,
+          logger,
+          node: name,
+          dryRun: options.dryRun,
+          signal,
+          evictOldPods: async () => {
+            await Promise.all(podsOfWorkload.map((p) => evictPod(p)));
+          },
+          record: (c) => report.workloadChanges.push(c),
+        },
+        w,
+        podsOfWorkload.length,
+      );
+      for (const p of podsOfWorkload) {
+        if (options.dryRun) resultOf(p).outcome = 'would-evict';
+        await awaitGone(p, true);
+      }
+      mark('migrate', `Deployment/${w.namespace}/${w.name}`, change.change);
+    } catch (err) {
+      failed(podsOfWorkload, err);
+      throw err;
+    }
+  };
+
+  try {
+    for (const [index, group] of plan.groups.entries()) {
+      await logger.group(`Node ${name}: eviction group ${index + 1} of ${plan.groups.length} (${group.length} pods)`, async () => {
+        const tasks: (() => Promise<void>)[] = [];
+        const byWorkload = new Map<string, PodPlan[]>();
+        for (const p of group) {
+          if (p.action === 'migrate' && p.workload?.kind === 'Deployment') {
+            const k = `${p.workload.namespace}/${p.workload.name}`;
+            byWorkload.set(k, [...(byWorkload.get(k) ?? []), p]);
+          } else if (p.action === 'wait') {
+            tasks.push(() => awaitGone(p, false));
+          } else {
+            tasks.push(podTask(p));
+          }
+        }
+        for (const podsOfWorkload of byWorkload.values()) tasks.push(migrationTask(podsOfWorkload));
+        await runBounded(options.maxConcurrentEvictions, tasks);
+        if (signal.aborted) throw new WaitAborted(String((signal.reason as Error)?.message ?? 'aborted'));
+      });
+    }
+    // Pods already terminating are not in an eviction group: they are only waited for.
+    for (const p of plan.pods.filter((x) => x.action === 'wait' && x.group === undefined)) {
+      await awaitGone(p, false).catch(() => undefined);
+    }
+  } catch (err) {
+    if (!(err instanceof WaitAborted)) throw err;
+    report.error = `node ${name}: ${err.why}`;
+  } finally {
+    if (timer) clearTimeout(timer);
+    ctx.signal.removeEventListener('abort', onCancel);
+    pods.stop();
+    report.blocked = blockedPods(ctx, report.results);
+    for (const p of plan.pods.filter((x) => x.action === 'skip')) {
+      report.results.push({ pod: `${p.namespace}/${p.name}`, outcome: 'skipped', message: p.reason, budgetWaits: 0 });
+    }
+  }
+}
+
+/** Pods still waiting when the drain ended, with the PDB and its numbers. */
+function blockedPods(ctx: NodeDrainContext, results: PodResult[]): BlockedPod[] {
+  return results
+    .filter((r) => r.outcome === 'blocked')
+    .map((r) => {
+      const pdb = r.pdb ? ctx.pdbWatch.get(r.pdb) : undefined;
+      const budget = describeBudget(pdb);
+      return {
+        pod: r.pod,
+        pdb: r.pdb,
+        budget,
+        message: r.pdb
+          ? `waiting for PDB ${r.pdb} (${budget ?? 'status unknown'}) when the drain ended`
+          : (r.message ?? 'not evicted when the drain ended'),
+      };
+    });
+}

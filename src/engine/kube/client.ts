@@ -1,0 +1,219 @@
+// The engine's only door to the API server: typed calls for exactly what a drain needs, each
+// counted so benchmarks can check the request budget (<= 3 per evicted pod when nothing blocks).
+import {
+  AppsV1Api,
+  AuthorizationV1Api,
+  AutoscalingV2Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  PolicyV1Api,
+  setHeaderOptions,
+  type V1Deployment,
+  type V1Node,
+  type V1Pod,
+  type V1PodDisruptionBudget,
+  type V1ReplicaSet,
+  type V1StatefulSet,
+  type V2HorizontalPodAutoscaler,
+} from '@kubernetes/client-node';
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const DRY_RUN_ALL = 'All';
+/** Page size for lists (kubectl drain's --chunk-size default). */
+const CHUNK_SIZE = 500;
+
+export interface EvictRequest {
+  namespace: string;
+  name: string;
+  uid: string;
+  /** -1: the pod's own grace period. */
+  gracePeriodSeconds: number;
+  dryRun: boolean;
+}
+
+export interface AccessQuery {
+  verb: string;
+  resource: string;
+  group: string;
+  subresource?: string;
+  namespace?: string;
+}
+
+export class KubeClient {
+  readonly core: CoreV1Api;
+  readonly apps: AppsV1Api;
+  readonly policy: PolicyV1Api;
+  readonly autoscaling: AutoscalingV2Api;
+  readonly authz: AuthorizationV1Api;
+  /** API requests sent through this client (watch connections are counted by ResourceWatch). */
+  requests = 0;
+
+  constructor(readonly kubeConfig: KubeConfig) {
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.apps = kubeConfig.makeApiClient(AppsV1Api);
+    this.policy = kubeConfig.makeApiClient(PolicyV1Api);
+    this.autoscaling = kubeConfig.makeApiClient(AutoscalingV2Api);
+    this.authz = kubeConfig.makeApiClient(AuthorizationV1Api);
+  }
+
+  private count<T>(p: Promise<T>): Promise<T> {
+    this.requests++;
+    return p;
+  }
+
+  getNode(name: string): Promise<V1Node> {
+    return this.count(this.core.readNode({ name }));
+  }
+
+  async listNodes(labelSelector?: string): Promise<V1Node[]> {
+    const nodes: V1Node[] = [];
+    let cont: string | undefined;
+    do {
+      const page = await this.count(this.core.listNode({ labelSelector, limit: CHUNK_SIZE, _continue: cont }));
+      nodes.push(...page.items);
+      cont = page.metadata?._continue || undefined;
+    } while (cont);
+    return nodes;
+  }
+
+  /** Pods bound to one node only (field selector), paged: never every pod of the cluster. */
+  async listPodsOnNode(node: string): Promise<V1Pod[]> {
+    const pods: V1Pod[] = [];
+    let cont: string | undefined;
+    do {
+      const page = await this.count(
+        this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}`, limit: CHUNK_SIZE, _continue: cont }),
+      );
+      pods.push(...page.items);
+      cont = page.metadata?._continue || undefined;
+    } while (cont);
+    return pods;
+  }
+
+  getReplicaSet(namespace: string, name: string): Promise<V1ReplicaSet> {
+    return this.count(this.apps.readNamespacedReplicaSet({ namespace, name }));
+  }
+
+  getDeployment(namespace: string, name: string): Promise<V1Deployment> {
+    return this.count(this.apps.readNamespacedDeployment({ namespace, name }));
+  }
+
+  getStatefulSet(namespace: string, name: string): Promise<V1StatefulSet> {
+    return this.count(this.apps.readNamespacedStatefulSet({ namespace, name }));
+  }
+
+  async listHpas(namespace: string): Promise<V2HorizontalPodAutoscaler[]> {
+    return (await this.count(this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace }))).items;
+  }
+
+  async listPdbs(): Promise<{ items: V1PodDisruptionBudget[]; resourceVersion: string }> {
+    const res = await this.count(this.policy.listPodDisruptionBudgetForAllNamespaces({}));
+    return { items: res.items, resourceVersion: res.metadata?.resourceVersion ?? '' };
+  }
+
+  /** Merge patch of spec.unschedulable (what kubectl cordon/uncordon does). */
+  setUnschedulable(name: string, unschedulable: boolean, dryRun: boolean): Promise<V1Node> {
+    return this.count(
+      this.core.patchNode(
+        { name, body: { spec: { unschedulable: unschedulable ? true : null } }, dryRun: dryRun ? DRY_RUN_ALL : undefined },
+        mergePatch,
+      ),
+    );
+  }
+
+  /** policy/v1 Eviction with a UID precondition, so a same-named replacement is never evicted by mistake. */
+  async evict(req: EvictRequest): Promise<void> {
+    await this.count(
+      this.core.createNamespacedPodEviction({
+        name: req.name,
+        namespace: req.namespace,
+        dryRun: req.dryRun ? DRY_RUN_ALL : undefined,
+        body: {
+          apiVersion: 'policy/v1',
+          kind: 'Eviction',
+          metadata: { name: req.name, namespace: req.namespace },
+          deleteOptions: {
+            preconditions: { uid: req.uid },
+            ...(req.gracePeriodSeconds >= 0 ? { gracePeriodSeconds: req.gracePeriodSeconds } : {}),
+            ...(req.dryRun ? { dryRun: [DRY_RUN_ALL] } : {}),
+          },
+        },
+      }),
+    );
+  }
+
+  patchDeployment(namespace: string, name: string, body: object, dryRun: boolean): Promise<V1Deployment> {
+    return this.count(
+      this.apps.patchNamespacedDeployment({ namespace, name, body, dryRun: dryRun ? DRY_RUN_ALL : undefined }, mergePatch),
+    );
+  }
+
+  /** A core/v1 Event on the node, so `kubectl describe node` shows who drained it. */
+  async nodeEvent(node: V1Node, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const now = new Date();
+    await this.count(
+      this.core.createNamespacedEvent({
+        namespace: 'default',
+        body: {
+          metadata: { generateName: `${node.metadata?.name}.safe-drain.` },
+          // uid = node name, as the kubelet does: `kubectl describe node` searches events that way.
+          involvedObject: { kind: 'Node', name: node.metadata?.name, uid: node.metadata?.name, apiVersion: 'v1' },
+          type,
+          reason,
+          message,
+          source: { component: 'safe-drain' },
+          reportingComponent: 'safe-drain',
+          reportingInstance: 'safe-drain',
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      }),
+    );
+  }
+
+  /** A core/v1 Event on a workload (surge migration changes are visible on the object). */
+  async workloadEvent(kind: string, namespace: string, name: string, uid: string | undefined, reason: string, message: string): Promise<void> {
+    const now = new Date();
+    await this.count(
+      this.core.createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { generateName: `${name}.safe-drain.` },
+          involvedObject: { kind, namespace, name, uid, apiVersion: 'apps/v1' },
+          type: 'Normal',
+          reason,
+          message,
+          source: { component: 'safe-drain' },
+          reportingComponent: 'safe-drain',
+          reportingInstance: 'safe-drain',
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      }),
+    );
+  }
+
+  async canI(q: AccessQuery): Promise<{ allowed: boolean; reason?: string }> {
+    const res = await this.count(
+      this.authz.createSelfSubjectAccessReview({
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SelfSubjectAccessReview',
+          spec: {
+            resourceAttributes: {
+              verb: q.verb,
+              resource: q.resource,
+              group: q.group,
+              subresource: q.subresource,
+              namespace: q.namespace,
+            },
+          },
+        },
+      }),
+    );
+    return { allowed: res.status?.allowed === true, reason: res.status?.reason };
+  }
+}

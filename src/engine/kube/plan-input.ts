@@ -1,0 +1,176 @@
+// Gathers what the planner needs for one node, as plain objects: the node's pods (field
+// selector: never every pod of the cluster), the PDBs (from the shared watch cache), the
+// workloads owning those pods, and what other nodes have room for.
+import type { V1Deployment, V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import type { NodeCapacity, PlanInput, WorkloadInfo } from '../types.js';
+import type { KubeClient } from './client.js';
+import { statusCode } from './errors.js';
+
+/** Other nodes whose pods we list for the capacity check; more would cost a list per node. */
+export const MAX_CAPACITY_NODES = 20;
+
+export function controllerOf(pod: V1Pod): { kind: string; name: string } | undefined {
+  const ref = pod.metadata?.ownerReferences?.find((r) => r.controller);
+  return ref ? { kind: ref.kind, name: ref.name } : undefined;
+}
+
+export function workloadKey(kind: string, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}
+
+/** Whether a Deployment's strategy lets a rollout add a pod before removing one. */
+export function deploymentCanSurge(d: V1Deployment): boolean {
+  const strategy = d.spec?.strategy;
+  if (strategy?.type === 'Recreate') return false;
+  const surge = strategy?.rollingUpdate?.maxSurge ?? '25%';
+  if (typeof surge === 'number') return surge >= 1;
+  const pct = /^(\d+)%$/.exec(surge);
+  // A percentage rounds up (at least one pod for any non-zero percentage).
+  return pct ? Number(pct[1]) > 0 : Number(surge) >= 1;
+}
+
+function deploymentInfo(d: V1Deployment): WorkloadInfo {
+  return {
+    kind: 'Deployment',
+    namespace: d.metadata?.namespace ?? '',
+    name: d.metadata?.name ?? '',
+    replicas: d.spec?.replicas ?? 1,
+    readyReplicas: d.status?.readyReplicas ?? 0,
+    canSurge: deploymentCanSurge(d),
+  };
+}
+
+async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if (statusCode(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+/** Resolves each pod's controller to workload info (ReplicaSet → its Deployment). */
+export async function fetchWorkloads(client: KubeClient, pods: V1Pod[]): Promise<Record<string, WorkloadInfo>> {
+  const workloads: Record<string, WorkloadInfo> = {};
+  const deploymentNamespaces = new Set<string>();
+  for (const pod of pods) {
+    const owner = controllerOf(pod);
+    const ns = pod.metadata?.namespace ?? '';
+    if (!owner) continue;
+    const key = workloadKey(owner.kind, ns, owner.name);
+    if (key in workloads) continue;
+    if (owner.kind === 'ReplicaSet') {
+      const rs = await ignoreNotFound(client.getReplicaSet(ns, owner.name));
+      if (!rs) continue;
+      const dref = rs.metadata?.ownerReferences?.find((r) => r.controller && r.kind === 'Deployment');
+      const d = dref ? await ignoreNotFound(client.getDeployment(ns, dref.name)) : undefined;
+      if (d) {
+        workloads[key] = deploymentInfo(d);
+        deploymentNamespaces.add(ns);
+      } else {
+        workloads[key] = {
+          kind: 'ReplicaSet',
+          namespace: ns,
+          name: owner.name,
+          replicas: rs.spec?.replicas ?? 1,
+          readyReplicas: rs.status?.readyReplicas ?? 0,
+        };
+      }
+    } else if (owner.kind === 'StatefulSet') {
+      const sts = await ignoreNotFound(client.getStatefulSet(ns, owner.name));
+      if (sts) {
+        workloads[key] = {
+          kind: 'StatefulSet',
+          namespace: ns,
+          name: owner.name,
+          replicas: sts.spec?.replicas ?? 1,
+          readyReplicas: sts.status?.readyReplicas ?? 0,
+        };
+      }
+    }
+  }
+  // Scaling a Deployment an HPA manages would fight the HPA: note which ones have one.
+  for (const ns of deploymentNamespaces) {
+    for (const hpa of await client.listHpas(ns)) {
+      const target = hpa.spec?.scaleTargetRef;
+      if (target?.kind !== 'Deployment') continue;
+      for (const w of Object.values(workloads)) {
+        if (w.kind === 'Deployment' && w.namespace === ns && w.name === target.name) w.hpa = `${ns}/${hpa.metadata?.name}`;
+      }
+    }
+  }
+  return workloads;
+}
+
+function isReady(node: V1Node): boolean {
+  return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** Parses cpu ("250m", "2") and memory ("128Mi", "1G") quantities well enough for sums. */
+export function parseQuantity(q: string | undefined, unit: 'cpu' | 'memory'): number {
+  if (!q) return 0;
+  const m = /^([0-9.]+(?:e[0-9]+)?)([a-zA-Z]*)$/.exec(q.trim());
+  if (!m) return 0;
+  const n = Number(m[1]);
+  const suffixes: Record<string, number> = {
+    '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4,
+  };
+  const mult = suffixes[m[2] ?? ''] ?? 1;
+  return unit === 'cpu' ? Math.round(n * mult * 1000) : Math.round(n * mult);
+}
+
+function podRequests(pod: V1Pod): { cpuMillis: number; memoryBytes: number } {
+  let cpu = 0;
+  let mem = 0;
+  for (const c of pod.spec?.containers ?? []) {
+    cpu += parseQuantity(c.resources?.requests?.cpu, 'cpu');
+    mem += parseQuantity(c.resources?.requests?.memory, 'memory');
+  }
+  for (const c of pod.spec?.initContainers ?? []) {
+    cpu = Math.max(cpu, parseQuantity(c.resources?.requests?.cpu, 'cpu'));
+    mem = Math.max(mem, parseQuantity(c.resources?.requests?.memory, 'memory'));
+  }
+  return { cpuMillis: cpu, memoryBytes: mem };
+}
+
+/** Schedulable, Ready nodes other than `node`, with what is requested on them (bounded). */
+export async function fetchCapacity(client: KubeClient, node: string, nodes: V1Node[]): Promise<NodeCapacity[]> {
+  const others = nodes.filter((n) => n.metadata?.name !== node);
+  // Unschedulable or NotReady nodes are passed without pod lists: the planner rules them out anyway.
+  const usable = others.filter((n) => !n.spec?.unschedulable && isReady(n)).slice(0, MAX_CAPACITY_NODES);
+  const inspected = new Set(usable.map((n) => n.metadata?.name));
+  const result: NodeCapacity[] = [];
+  for (const n of usable) {
+    const pods = await client.listPodsOnNode(n.metadata?.name ?? '');
+    const requested = { cpuMillis: 0, memoryBytes: 0, pods: 0 };
+    for (const p of pods) {
+      if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
+      const r = podRequests(p);
+      requested.cpuMillis += r.cpuMillis;
+      requested.memoryBytes += r.memoryBytes;
+      requested.pods++;
+    }
+    result.push({ node: n, requested });
+  }
+  for (const n of others) {
+    if (!inspected.has(n.metadata?.name)) result.push({ node: n, requested: { cpuMillis: 0, memoryBytes: 0, pods: 0 } });
+  }
+  return result;
+}
+
+export async function fetchPlanInput(
+  client: KubeClient,
+  node: V1Node,
+  pods: V1Pod[],
+  allNodes: V1Node[],
+  pdbs: V1PodDisruptionBudget[],
+): Promise<PlanInput> {
+  const namespaces = new Set(pods.map((p) => p.metadata?.namespace));
+  return {
+    node,
+    pods,
+    pdbs: pdbs.filter((p) => namespaces.has(p.metadata?.namespace)),
+    workloads: await fetchWorkloads(client, pods),
+    otherNodes: await fetchCapacity(client, node.metadata?.name ?? '', allNodes),
+  };
+}

@@ -1,0 +1,167 @@
+// A list+watch cache of one kind of object. Waiting in the engine is event-driven: a waiter
+// subscribes and is woken by the API server's watch events instead of polling.
+//
+// client-node's Watch aborts a connection after 30 s without data; an idle watch on a quiet
+// PDB is normal, so we ask the server for bookmarks, let it close the watch first
+// (timeoutSeconds) and resume from the last resourceVersion — no relist unless 410 Gone.
+import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+export type WatchListener<T> = (type: WatchEventType, obj: T) => void;
+
+export interface ResourceWatchOptions<T> {
+  /** API path of the collection, e.g. /apis/policy/v1/poddisruptionbudgets */
+  path: string;
+  /** Initial list; returns the items and the list's resourceVersion. */
+  list: () => Promise<{ items: T[]; resourceVersion: string }>;
+  fieldSelector?: string;
+  labelSelector?: string;
+  /** Called for connection problems worth a debug line. */
+  onError?: (message: string) => void;
+}
+
+const SERVER_TIMEOUT_SECONDS = 290;
+const RECONNECT_DELAY_MS = 1000;
+
+export function objectKey(obj: KubernetesObject): string {
+  const ns = obj.metadata?.namespace;
+  return ns ? `${ns}/${obj.metadata?.name}` : (obj.metadata?.name ?? '');
+}
+
+export class ResourceWatch<T extends KubernetesObject> {
+  private readonly cache = new Map<string, T>();
+  private readonly listeners = new Set<WatchListener<T>>();
+  private resourceVersion = '';
+  private abort?: AbortController;
+  private stopped = false;
+  private reconnectTimer?: NodeJS.Timeout;
+  /** List and watch requests made (for request accounting). */
+  requests = 0;
+
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    private readonly opts: ResourceWatchOptions<T>,
+  ) {}
+
+  /** Lists, fills the cache, and starts watching. Resolves once the cache is filled. */
+  async start(): Promise<void> {
+    await this.relist();
+    void this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.abort?.abort();
+    this.listeners.clear();
+  }
+
+  get(key: string): T | undefined {
+    return this.cache.get(key);
+  }
+
+  items(): T[] {
+    return [...this.cache.values()];
+  }
+
+  /** Returns the unsubscribe function. */
+  subscribe(listener: WatchListener<T>): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private async relist(): Promise<void> {
+    this.requests++;
+    const { items, resourceVersion } = await this.opts.list();
+    const seen = new Set<string>();
+    for (const item of items) {
+      const key = objectKey(item);
+      seen.add(key);
+      const before = this.cache.get(key);
+      this.cache.set(key, item);
+      if (!before) this.emit('ADDED', item);
+      else if (before.metadata?.resourceVersion !== item.metadata?.resourceVersion) this.emit('MODIFIED', item);
+    }
+    for (const [key, obj] of this.cache) {
+      if (!seen.has(key)) {
+        this.cache.delete(key);
+        this.emit('DELETED', obj);
+      }
+    }
+    this.resourceVersion = resourceVersion;
+  }
+
+  private emit(type: WatchEventType, obj: T): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(type, obj);
+      } catch (err) {
+        this.opts.onError?.(`watch listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const watch = new Watch(this.kubeConfig);
+    // Longer than the server's own timeout, so the server ends idle watches, not the client.
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = (SERVER_TIMEOUT_SECONDS + 30) * 1000;
+    let gone = false;
+    this.requests++;
+    try {
+      this.abort = await watch.watch(
+        this.opts.path,
+        {
+          resourceVersion: this.resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds: SERVER_TIMEOUT_SECONDS,
+          fieldSelector: this.opts.fieldSelector,
+          labelSelector: this.opts.labelSelector,
+        },
+        (type: string, obj: T & { code?: number; message?: string }) => {
+          if (type === 'BOOKMARK') {
+            this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+            return;
+          }
+          if (type === 'ERROR') {
+            // 410 Gone: our resourceVersion is too old; relist.
+            if (obj.code === 410) gone = true;
+            this.opts.onError?.(`watch ${this.opts.path}: ${obj.message ?? 'error event'}`);
+            return;
+          }
+          const key = objectKey(obj);
+          this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+          if (type === 'DELETED') this.cache.delete(key);
+          else this.cache.set(key, obj);
+          this.emit(type as WatchEventType, obj);
+        },
+        (err: unknown) => {
+          if (this.stopped) return;
+          if (err && (err as { statusCode?: number }).statusCode === 410) gone = true;
+          if (err) this.opts.onError?.(`watch ${this.opts.path} closed: ${(err as Error).message ?? String(err)}`);
+          this.scheduleReconnect(gone);
+        },
+      );
+    } catch (err) {
+      this.opts.onError?.(`watch ${this.opts.path} failed to start: ${(err as Error).message}`);
+      this.scheduleReconnect(false);
+    }
+  }
+
+  private scheduleReconnect(relist: boolean): void {
+    if (this.stopped) return;
+    this.reconnectTimer = setTimeout(() => {
+      void (async () => {
+        try {
+          if (relist) await this.relist();
+        } catch (err) {
+          this.opts.onError?.(`relist ${this.opts.path} failed: ${(err as Error).message}`);
+          this.scheduleReconnect(true);
+          return;
+        }
+        await this.connect();
+      })();
+    }, RECONNECT_DELAY_MS);
+    this.reconnectTimer.unref();
+  }
+}

@@ -1,0 +1,207 @@
+// The one parser of user input, shared by the Action (core.getInput) and the CLI (commander
+// values turned back into strings). Input names are kebab-case and mirror `kubectl drain`.
+// Every bad value becomes an InputError naming the input and saying how to fix it.
+import { DEFAULT_OPTIONS, InputError, type DrainOptions, type Migration, type Operation } from './types.js';
+
+/** Reads one raw input by its kebab-case name; '' and undefined both mean "not set". */
+export type InputReader = (name: string) => string | undefined;
+
+const OPERATIONS: readonly Operation[] = ['drain', 'cordon', 'uncordon', 'plan'];
+const MIGRATIONS: readonly Migration[] = ['surge', 'evict'];
+
+export function parseOptions(get: InputReader): DrainOptions {
+  const read = (name: string): string | undefined => {
+    const value = get(name)?.trim();
+    return value ? value : undefined;
+  };
+  const { nodes, selector } = parseNodeTarget(read('node'), read('selector'));
+  const podSelector = read('pod-selector');
+  if (podSelector !== undefined) checkLabelSelector(podSelector, 'pod-selector');
+
+  return {
+    nodes,
+    ...(selector !== undefined && { selector }),
+    operation: parseChoice(read('operation'), 'operation', OPERATIONS) ?? DEFAULT_OPTIONS.operation,
+    ignoreDaemonsets: parseBoolean(read('ignore-daemonsets'), 'ignore-daemonsets') ?? DEFAULT_OPTIONS.ignoreDaemonsets,
+    deleteEmptydirData: parseBoolean(read('delete-emptydir-data'), 'delete-emptydir-data') ?? DEFAULT_OPTIONS.deleteEmptydirData,
+    force: parseBoolean(read('force'), 'force') ?? DEFAULT_OPTIONS.force,
+    gracePeriodSeconds: parseGracePeriod(read('grace-period')) ?? DEFAULT_OPTIONS.gracePeriodSeconds,
+    ...(podSelector !== undefined && { podSelector }),
+    timeoutMs: optional(read('timeout'), (text) => parseDuration(text, 'timeout')) ?? DEFAULT_OPTIONS.timeoutMs,
+    skipWaitForDeleteTimeoutSeconds:
+      parseInteger(read('skip-wait-for-delete-timeout'), 'skip-wait-for-delete-timeout', 0) ??
+      DEFAULT_OPTIONS.skipWaitForDeleteTimeoutSeconds,
+    dryRun: parseDryRun(read('dry-run')) ?? DEFAULT_OPTIONS.dryRun,
+    maxConcurrentEvictions:
+      parseInteger(read('max-concurrent-evictions'), 'max-concurrent-evictions', 1) ?? DEFAULT_OPTIONS.maxConcurrentEvictions,
+    waitForReplacements: parseBoolean(read('wait-for-replacements'), 'wait-for-replacements') ?? DEFAULT_OPTIONS.waitForReplacements,
+    uncordonOnFailure: parseBoolean(read('uncordon-on-failure'), 'uncordon-on-failure') ?? DEFAULT_OPTIONS.uncordonOnFailure,
+    migration: parseChoice(read('migration'), 'migration', MIGRATIONS) ?? DEFAULT_OPTIONS.migration,
+  };
+}
+
+function optional<T>(text: string | undefined, parse: (text: string) => T): T | undefined {
+  return text === undefined ? undefined : parse(text);
+}
+
+// --- nodes -------------------------------------------------------------------------------------
+
+/** DNS-1123 subdomain, which is what Kubernetes requires of a Node name. */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function parseNodeTarget(nodeText: string | undefined, selector: string | undefined): { nodes: string[]; selector?: string } {
+  if (nodeText !== undefined && selector !== undefined) {
+    throw new InputError('node', 'both "node" and "selector" are set', 'Set either "node" (names) or "selector" (a node label selector), not both.');
+  }
+  if (selector !== undefined) {
+    checkLabelSelector(selector, 'selector');
+    return { nodes: [], selector };
+  }
+  if (nodeText === undefined) {
+    throw new InputError('node', 'no node given', 'Set "node" to one or more node names, or "selector" to a node label selector such as "pool=blue".');
+  }
+  const names = nodeText.split(/[\s,]+/).filter((name) => name !== '');
+  for (const name of names) checkNodeName(name);
+  // The same node twice would be drained twice; keep the first mention only.
+  return { nodes: [...new Set(names)] };
+}
+
+function checkNodeName(name: string): void {
+  if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
+    throw new InputError(
+      'node',
+      `"${name}" is not a valid node name (lowercase letters, digits, "-" and "." only, starting and ending with a letter or digit, at most 253 characters)`,
+      'Use the name exactly as `kubectl get nodes` prints it; separate several names with commas, spaces or newlines.',
+    );
+  }
+}
+
+// --- scalars -----------------------------------------------------------------------------------
+
+const TRUE_WORDS = ['true', 'yes', '1'];
+const FALSE_WORDS = ['false', 'no', '0'];
+
+function parseBoolean(text: string | undefined, input: string): boolean | undefined {
+  if (text === undefined) return undefined;
+  const word = text.toLowerCase();
+  if (TRUE_WORDS.includes(word)) return true;
+  if (FALSE_WORDS.includes(word)) return false;
+  throw new InputError(input, `"${text}" is not a boolean`, 'Use true or false (yes/no and 1/0 are accepted too).');
+}
+
+/** dry-run also takes kubectl's --dry-run values: server and client mean true, none means false. */
+function parseDryRun(text: string | undefined): boolean | undefined {
+  if (text === undefined) return undefined;
+  const word = text.toLowerCase();
+  if (word === 'server' || word === 'client') return true;
+  if (word === 'none') return false;
+  if (TRUE_WORDS.includes(word)) return true;
+  if (FALSE_WORDS.includes(word)) return false;
+  throw new InputError('dry-run', `"${text}" is not a boolean`, 'Use true or false (kubectl\'s server/client mean true, none means false).');
+}
+
+function parseChoice<T extends string>(text: string | undefined, input: string, choices: readonly T[]): T | undefined {
+  if (text === undefined) return undefined;
+  const choice = choices.find((c) => c === text.toLowerCase());
+  if (choice === undefined) {
+    throw new InputError(input, `unknown value "${text}"`, `Use one of: ${choices.join(', ')}.`);
+  }
+  return choice;
+}
+
+function parseInteger(text: string | undefined, input: string, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  const value = /^[+-]?\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value)) {
+    throw new InputError(input, `"${text}" is not a whole number`, `Use a whole number of at least ${min}, e.g. ${Math.max(min, 10)}.`);
+  }
+  if (value < min) {
+    throw new InputError(input, `${value} is too small`, `Use a whole number of at least ${min}.`);
+  }
+  return value;
+}
+
+/** kubectl semantics: -1 means each pod's own terminationGracePeriodSeconds, 0 means immediately. */
+function parseGracePeriod(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (/^-\d+$/.test(text) && text !== '-1') {
+    throw new InputError('grace-period', `${text} is negative`, 'Use -1 for each pod\'s own grace period, or a number of seconds >= 0.');
+  }
+  return parseInteger(text, 'grace-period', -1);
+}
+
+// --- durations ---------------------------------------------------------------------------------
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Parses a Go-style duration (`500ms`, `90s`, `10m`, `1h30m`, `1.5h`) into milliseconds; `0`
+ * alone means "no bound". A bare number other than 0 is refused: "90" could mean seconds or
+ * minutes, so the unit must be explicit.
+ */
+export function parseDuration(text: string, input: string): number {
+  const trimmed = text.trim();
+  if (trimmed === '0') return 0;
+  const fix = 'Use a number followed by a unit (ms, s, m, h), e.g. 90s, 10m, 1h30m; 0 means no timeout.';
+  if (/^[+-]?\d+(\.\d+)?$/.test(trimmed)) {
+    throw new InputError(input, `"${text}" has no unit`, fix);
+  }
+  if (!/^(\d+(\.\d+)?(ms|h|m|s))+$/.test(trimmed)) {
+    throw new InputError(input, `"${text}" is not a duration`, fix);
+  }
+  let total = 0;
+  for (const [, amount, , unit] of trimmed.matchAll(/(\d+(\.\d+)?)(ms|h|m|s)/g)) {
+    total += Number(amount) * (UNIT_MS[unit ?? ''] ?? NaN);
+  }
+  return Math.round(total);
+}
+
+// --- label selectors ---------------------------------------------------------------------------
+
+// A label key: optional DNS-subdomain prefix and '/', then a name of at most 63 characters.
+const LABEL_NAME = '[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?';
+const LABEL_KEY = `([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?${LABEL_NAME}`;
+const LABEL_VALUE = `(${LABEL_NAME})?`;
+const VALUE_SET = `\\(\\s*${LABEL_VALUE}(\\s*,\\s*${LABEL_VALUE})*\\s*\\)`;
+const REQUIREMENT_FORMS = [
+  `!?\\s*${LABEL_KEY}`, // key, !key
+  `${LABEL_KEY}\\s*(=|==|!=)\\s*${LABEL_VALUE}`, // key=v, key==v, key!=v
+  `${LABEL_KEY}\\s+(in|notin)\\s*${VALUE_SET}`, // key in (a,b), key notin (a)
+  `${LABEL_KEY}\\s*(<|>)\\s*-?\\d+`, // key>1, key<1 (kubectl accepts these too)
+];
+const REQUIREMENT = new RegExp(`^(${REQUIREMENT_FORMS.join('|')})$`);
+
+/**
+ * A syntax check of a label selector as `kubectl -l` takes it. It catches typos early, before
+ * any API call; the API server remains the judge of the finer rules.
+ */
+function checkLabelSelector(selector: string, input: string): void {
+  for (const requirement of splitTopLevel(selector)) {
+    if (!REQUIREMENT.test(requirement.trim())) {
+      throw new InputError(
+        input,
+        `"${requirement.trim() || selector}" in "${selector}" is not a valid label selector requirement`,
+        'Use comma-separated requirements: key, !key, key=value, key!=value, key in (a,b), key notin (a).',
+      );
+    }
+  }
+}
+
+/** Splits on the commas that separate requirements, not the ones inside `in (a,b)`. */
+function splitTopLevel(selector: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let current = '';
+  for (const char of selector) {
+    if (char === '(') depth++;
+    if (char === ')') depth--;
+    if (char === ',' && depth === 0) {
+      parts.push(current);
+      current = '';
+    } else {
+      current += char;
+    }
+  }
+  parts.push(current);
+  return parts;
+}

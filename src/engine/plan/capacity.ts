@@ -1,0 +1,123 @@
+// Could another node take this pod's replacement? A small subset of the scheduler's filters:
+// schedulable, Ready, nodeSelector, required node affinity, NoSchedule/NoExecute taints, and
+// cpu/memory/pod-count requests against allocatable. Pod (anti-)affinity, topology spread,
+// ports, volumes and extended resources are not checked, so a candidate is "probably fits".
+import type { V1Container, V1Node, V1Pod, V1Taint, V1Toleration } from '@kubernetes/client-node';
+import type { NodeCapacity, NodeFit } from '../types.js';
+import { isNodeReady, podKey } from './pod.js';
+import { cpuMillis, formatBytes, formatMillis, memoryBytes, quantityValue } from './quantity.js';
+import { matchesNodeSelectorTerms } from './selector.js';
+
+export interface PodRequests {
+  cpuMillis: number;
+  memoryBytes: number;
+}
+
+function containerRequests(c: V1Container): PodRequests {
+  return { cpuMillis: cpuMillis(c.resources?.requests?.cpu), memoryBytes: memoryBytes(c.resources?.requests?.memory) };
+}
+
+function add(a: PodRequests, b: PodRequests): PodRequests {
+  return { cpuMillis: a.cpuMillis + b.cpuMillis, memoryBytes: a.memoryBytes + b.memoryBytes };
+}
+
+function max(a: PodRequests, b: PodRequests): PodRequests {
+  return { cpuMillis: Math.max(a.cpuMillis, b.cpuMillis), memoryBytes: Math.max(a.memoryBytes, b.memoryBytes) };
+}
+
+/**
+ * What the scheduler reserves for the pod, per resource: max(sum(containers), each init container).
+ * Sidecars (init containers with restartPolicy Always) keep running, so they add to the
+ * containers and to every init container started after them. Pod overhead is added on top.
+ */
+export function podRequests(pod: V1Pod): PodRequests {
+  const zero: PodRequests = { cpuMillis: 0, memoryBytes: 0 };
+  let sidecars = zero;
+  let initPeak = zero;
+  for (const c of pod.spec?.initContainers ?? []) {
+    if (c.restartPolicy === 'Always') {
+      sidecars = add(sidecars, containerRequests(c));
+      initPeak = max(initPeak, sidecars);
+    } else {
+      initPeak = max(initPeak, add(sidecars, containerRequests(c)));
+    }
+  }
+  const containers = (pod.spec?.containers ?? []).map(containerRequests).reduce(add, zero);
+  const overhead = { cpuMillis: cpuMillis(pod.spec?.overhead?.cpu), memoryBytes: memoryBytes(pod.spec?.overhead?.memory) };
+  return add(max(add(containers, sidecars), initPeak), overhead);
+}
+
+/** Does one toleration tolerate the taint? Empty key + Exists tolerates everything; empty effect any effect. */
+export function toleratesTaint(toleration: V1Toleration, taint: V1Taint): boolean {
+  if (toleration.effect && toleration.effect !== taint.effect) return false;
+  const operator = toleration.operator ?? 'Equal';
+  if (!toleration.key) return operator === 'Exists';
+  if (toleration.key !== taint.key) return false;
+  if (operator === 'Exists') return true;
+  return operator === 'Equal' && (toleration.value ?? '') === (taint.value ?? '');
+}
+
+export function formatTaint(taint: V1Taint): string {
+  return `${taint.key}${taint.value ? `=${taint.value}` : ''}:${taint.effect}`;
+}
+
+// The scheduler lets pods that tolerate this taint onto a cordoned node (NodeUnschedulable plugin).
+const UNSCHEDULABLE_TAINT: V1Taint = { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' };
+
+/** Why `node` cannot take `pod` (short), or undefined if it can. */
+export function rejectReason(pod: V1Pod, capacity: NodeCapacity, drainedNode?: string): string | undefined {
+  const { node, requested } = capacity;
+  const tolerations = pod.spec?.tolerations ?? [];
+  const tolerated = (taint: V1Taint): boolean => tolerations.some((t) => toleratesTaint(t, taint));
+
+  if (node.metadata?.name === drainedNode) return 'node being drained';
+  if (node.spec?.unschedulable && !tolerated(UNSCHEDULABLE_TAINT)) return 'unschedulable';
+  if (!isNodeReady(node)) return 'not Ready';
+
+  const labels = node.metadata?.labels ?? {};
+  const selectorMisses = Object.entries(pod.spec?.nodeSelector ?? {}).filter(([k, v]) => labels[k] !== v);
+  if (selectorMisses.length > 0) {
+    return `nodeSelector ${selectorMisses.map(([k, v]) => `${k}=${v}`).join(',')} does not match`;
+  }
+  const terms = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  if (terms && !matchesNodeSelectorTerms(terms, node)) return 'required node affinity does not match';
+
+  // PreferNoSchedule is only a preference; NoSchedule and NoExecute keep the pod off.
+  const blocking = (node.spec?.taints ?? []).find((t) => t.effect !== 'PreferNoSchedule' && !tolerated(t));
+  if (blocking) return `taint ${formatTaint(blocking)} not tolerated`;
+
+  return resourceShortfall(podRequests(pod), node, requested);
+}
+
+function resourceShortfall(needs: PodRequests, node: V1Node, requested: NodeCapacity['requested']): string | undefined {
+  // A resource missing from allocatable counts as 0, as for the scheduler.
+  const allocatable = node.status?.allocatable ?? {};
+  const freeCpu = cpuMillis(allocatable.cpu) - requested.cpuMillis;
+  const freeMemory = memoryBytes(allocatable.memory) - requested.memoryBytes;
+  const maxPods = quantityValue(allocatable.pods);
+  const problems: string[] = [];
+  if (requested.pods + 1 > maxPods) problems.push(`too many pods: ${requested.pods}/${maxPods}`);
+  if (needs.cpuMillis > freeCpu) {
+    problems.push(`insufficient cpu: needs ${formatMillis(needs.cpuMillis)}, free ${formatMillis(Math.max(0, freeCpu))}`);
+  }
+  if (needs.memoryBytes > freeMemory) {
+    problems.push(`insufficient memory: needs ${formatBytes(needs.memoryBytes)}, free ${formatBytes(Math.max(0, freeMemory))}`);
+  }
+  return problems.length > 0 ? problems.join('; ') : undefined;
+}
+
+/**
+ * Nodes that could take `pod` (a replacement for it, really). Each pod is checked on its own
+ * against what is requested now: two pods may both "fit" into room for one. Good enough to spot
+ * a pod that has nowhere to go; not a scheduling simulation.
+ */
+export function fitPod(pod: V1Pod, nodes: NodeCapacity[], drainedNode = pod.spec?.nodeName): NodeFit {
+  const fit: NodeFit = { pod: podKey(pod), candidates: [], rejected: {} };
+  for (const capacity of nodes) {
+    const name = capacity.node.metadata?.name ?? '';
+    const reason = rejectReason(pod, capacity, drainedNode);
+    if (reason === undefined) fit.candidates.push(name);
+    else fit.rejected[name] = reason;
+  }
+  return fit;
+}

@@ -1,0 +1,106 @@
+// PodDisruptionBudgets: which select a pod, what their status says, and which can never let go.
+import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import type { WorkloadInfo } from '../types.js';
+import { matchesLabelSelector } from './selector.js';
+
+type IntOrString = number | string;
+
+export function pdbKey(pdb: V1PodDisruptionBudget): string {
+  return `${pdb.metadata?.namespace ?? ''}/${pdb.metadata?.name ?? ''}`;
+}
+
+/** PDBs in the pod's namespace whose selector matches its labels (`{}` matches all, none matches none). */
+export function pdbsForPod(pod: V1Pod, pdbs: V1PodDisruptionBudget[]): V1PodDisruptionBudget[] {
+  const namespace = pod.metadata?.namespace;
+  return pdbs.filter(
+    (pdb) => pdb.metadata?.namespace === namespace && matchesLabelSelector(pdb.spec?.selector, pod.metadata?.labels),
+  );
+}
+
+export interface BudgetStatus {
+  healthy: number;
+  desired: number;
+  expected: number;
+  allowed: number;
+  /** The disruption controller has seen the current spec (observedGeneration >= generation). */
+  observed: boolean;
+  /** Pods evicted but not yet confirmed gone (status.disruptedPods). */
+  disrupted: number;
+}
+
+export function budgetStatus(pdb: V1PodDisruptionBudget): BudgetStatus {
+  const s = pdb.status;
+  const generation = pdb.metadata?.generation ?? 0;
+  return {
+    healthy: s?.currentHealthy ?? 0,
+    desired: s?.desiredHealthy ?? 0,
+    expected: s?.expectedPods ?? 0,
+    allowed: s?.disruptionsAllowed ?? 0,
+    observed: s?.observedGeneration !== undefined && s.observedGeneration >= generation,
+    disrupted: Object.keys(s?.disruptedPods ?? {}).length,
+  };
+}
+
+/** "healthy 1 / desired 1 / allowed 0" (for blocked-pod reports). */
+export function formatBudget(pdb: V1PodDisruptionBudget): string {
+  const b = budgetStatus(pdb);
+  return `healthy ${b.healthy} / desired ${b.desired} / allowed ${b.allowed}${b.observed ? '' : ' (status not yet observed)'}`;
+}
+
+/** A percentage ("50%") as a fraction, or undefined for a plain count. */
+function percent(value: IntOrString): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const m = /^(\d+)%$/.exec(value.trim());
+  return m ? Number(m[1]) / 100 : undefined;
+}
+
+/** minAvailable resolved against `expected` pods, rounded up as the disruption controller does. */
+function requiredAvailable(minAvailable: IntOrString, expected: number): number | undefined {
+  const pct = percent(minAvailable);
+  if (pct !== undefined) return Math.ceil(pct * expected);
+  const n = Number(minAvailable);
+  return Number.isInteger(n) ? n : undefined;
+}
+
+function isZero(value: IntOrString): boolean {
+  return value === 0 || value === '0' || value === '0%';
+}
+
+/**
+ * Why this PDB can never allow an eviction by itself, or undefined if it can. Without outside
+ * help (a surge adding a pod) the drain would wait on it forever:
+ *  - maxUnavailable 0 / "0%";
+ *  - minAvailable (count or %) >= the expected pods: status.expectedPods when observed, else the
+ *    workload's replicas (the status covers every pod the PDB selects, a workload only its own);
+ *  - Gardener's misconfigured-PDB rule on observed status: every expected pod healthy (so also
+ *    healthy >= desired), nothing being disrupted, and still disruptionsAllowed 0.
+ *    (Gardener's healthy >= desired alone would also fire on healthy 2/desired 2/expected 3,
+ *    which frees up once the third pod is Ready; we require healthy >= expected.)
+ */
+export function pdbNeverAllows(pdb: V1PodDisruptionBudget, workload?: WorkloadInfo): string | undefined {
+  const spec = pdb.spec ?? {};
+  const status = budgetStatus(pdb);
+  const statusExpected = status.observed && status.expected > 0 ? status.expected : undefined;
+  const expected = statusExpected ?? workload?.replicas;
+  const describe = (rule: string): string =>
+    `PDB ${pdbKey(pdb)} (${rule}, healthy ${status.healthy}/${expected ?? status.expected}, allowed ${status.allowed}) can never allow an eviction by itself`;
+
+  if (spec.maxUnavailable !== undefined && isZero(spec.maxUnavailable)) {
+    return describe(`maxUnavailable ${spec.maxUnavailable}`);
+  }
+  if (spec.minAvailable !== undefined && expected !== undefined && expected > 0) {
+    const required = requiredAvailable(spec.minAvailable, expected);
+    if (required !== undefined && required >= expected) return describe(`minAvailable ${spec.minAvailable}`);
+  }
+  if (
+    status.observed &&
+    status.expected > 0 &&
+    status.healthy >= status.expected &&
+    status.healthy >= status.desired &&
+    status.disrupted === 0 &&
+    status.allowed === 0
+  ) {
+    return describe('misconfigured: all pods healthy yet no disruption allowed');
+  }
+  return undefined;
+}

@@ -1,0 +1,199 @@
+// The drain plan for one node: what happens to each pod, in which order, and what stands in the way.
+import type { V1LabelSelector, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import type { Blocker, DrainOptions, DrainPlan, NodeFit, PlanInput, PodPlan, WorkloadInfo } from '../types.js';
+import { fitPod } from './capacity.js';
+import { decidePod, type MissingFlag } from './classify.js';
+import { evictionGroups } from './order.js';
+import { pdbKey, pdbNeverAllows, pdbsForPod } from './pdb.js';
+import { controllerOf, isNodeReady, isPodReady, podKey, workloadKeyOf } from './pod.js';
+import { parseLabelSelector } from './selector.js';
+
+/** A pod with its plan row and what the checks below need. */
+interface Entry {
+  pod: V1Pod;
+  key: string;
+  plan: PodPlan;
+  pdbs: V1PodDisruptionBudget[];
+  workloadKey?: string;
+  /** Options the pod needs turned on (action 'refuse'). */
+  missing: MissingFlag[];
+}
+
+export function planDrain(input: PlanInput, opts: DrainOptions): DrainPlan {
+  const nodeName = input.node.metadata?.name ?? '';
+  const podSelector = opts.podSelector ? parseLabelSelector(opts.podSelector) : undefined;
+  const entries = input.pods.map((pod) => planPod(pod, input, opts, podSelector)).sort((a, b) => compareText(a.key, b.key));
+
+  const blockers: Blocker[] = [
+    ...entries.flatMap(refusalBlockers),
+    ...entries.flatMap((e) => budgetBlockers(e, opts)),
+    ...readinessBlockers(entries, opts),
+  ];
+  const fits = entries.filter(needsNewHome).map((e) => fitPod(e.pod, input.otherNodes, nodeName));
+  blockers.push(...fits.filter((f) => f.candidates.length === 0).map(noCapacityBlocker));
+
+  const pods = entries.map((e) => e.plan);
+  return {
+    node: nodeName,
+    nodeReady: isNodeReady(input.node),
+    alreadyCordoned: input.node.spec?.unschedulable === true,
+    pods,
+    groups: evictionGroups(pods),
+    blockers,
+    fits,
+  };
+}
+
+function planPod(pod: V1Pod, input: PlanInput, opts: DrainOptions, podSelector?: V1LabelSelector): Entry {
+  const decision = decidePod(pod, opts, podSelector);
+  const workloadKey = workloadKeyOf(pod);
+  const pdbs = pdbsForPod(pod, input.pdbs);
+  const plan: PodPlan = {
+    namespace: pod.metadata?.namespace ?? '',
+    name: pod.metadata?.name ?? '',
+    uid: pod.metadata?.uid ?? '',
+    podClass: decision.podClass,
+    action: decision.action,
+    reason: decision.reason,
+    priority: pod.spec?.priority ?? 0,
+    priorityClassName: pod.spec?.priorityClassName,
+    owner: controllerOf(pod),
+    workload: workloadKey ? input.workloads[workloadKey] : undefined,
+    pdbs: pdbs.map(pdbKey),
+  };
+  return { pod, key: podKey(pod), plan, pdbs, workloadKey, missing: decision.missing };
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// ---- Refused pods ----
+
+const FLAG_BLOCKERS: Record<MissingFlag, { kind: Blocker['kind']; fix: string }> = {
+  force: { kind: 'needs-force', fix: 'set force: true to delete it (it will not be recreated)' },
+  'delete-emptydir-data': {
+    kind: 'needs-delete-emptydir-data',
+    fix: 'set delete-emptydir-data: true to evict it (the emptyDir data is lost)',
+  },
+  'ignore-daemonsets': {
+    kind: 'daemonset-not-ignored',
+    fix: 'set ignore-daemonsets: true to leave DaemonSet pods on the node',
+  },
+};
+
+function refusalBlockers(e: Entry): Blocker[] {
+  return e.missing.map((flag) => ({
+    kind: FLAG_BLOCKERS[flag].kind,
+    pod: e.key,
+    message: `pod ${e.key} ${e.plan.reason}; ${FLAG_BLOCKERS[flag].fix}`,
+    fatal: true,
+  }));
+}
+
+// ---- Budgets ----
+
+/** Pods the Eviction API checks against a PDB: running ones (finished/Pending/terminating are just deleted). */
+function budgetApplies(e: Entry): boolean {
+  return (e.plan.action === 'evict' || e.plan.action === 'migrate') && e.plan.podClass !== 'finished' && e.pod.status?.phase !== 'Pending';
+}
+
+function canSurge(workload: WorkloadInfo | undefined, opts: DrainOptions): boolean {
+  return opts.migration === 'surge' && workload?.kind === 'Deployment';
+}
+
+function workloadName(w: WorkloadInfo): string {
+  return `${w.kind} ${w.namespace}/${w.name}`;
+}
+
+function budgetBlockers(e: Entry, opts: DrainOptions): Blocker[] {
+  if (!budgetApplies(e) || e.pdbs.length === 0) return [];
+  const names = e.pdbs.map(pdbKey);
+  if (e.pdbs.length > 1) {
+    return [
+      {
+        kind: 'multiple-pdbs',
+        pod: e.key,
+        pdbs: names,
+        message: `pod ${e.key} is selected by ${names.length} PDBs (${names.join(', ')}); the Eviction API refuses such pods (HTTP 500): make the PDB selectors disjoint`,
+        fatal: true,
+      },
+    ];
+  }
+  const [pdb] = e.pdbs;
+  const never = pdb ? pdbNeverAllows(pdb, e.plan.workload) : undefined;
+  if (!never) return [];
+  const workload = e.plan.workload;
+  if (workload && canSurge(workload, opts)) {
+    migrate(e, `${never}: safe-drain will surge ${workloadName(workload)} first`);
+    return [];
+  }
+  const fix = workload?.kind === 'Deployment'
+    ? 'set migration: surge, or relax the PDB'
+    : 'relax the PDB (lower minAvailable / raise maxUnavailable) or scale the workload up';
+  return [{ kind: 'pdb-never-allows', pod: e.key, pdbs: names, message: `${never}; pod ${e.key} cannot be evicted: ${fix}`, fatal: true }];
+}
+
+function migrate(e: Entry, reason: string): void {
+  if (e.plan.action === 'migrate') return;
+  e.plan.action = 'migrate';
+  e.plan.reason = reason;
+}
+
+// ---- Readiness: would the workload be left with nothing serving? ----
+
+/** Pods leaving the node for good or for a replacement, that serve now. */
+function evictedWhileReady(e: Entry): boolean {
+  return (e.plan.action === 'evict' || e.plan.action === 'migrate') && e.plan.podClass !== 'finished' && isPodReady(e.pod);
+}
+
+function readinessBlockers(entries: Entry[], opts: DrainOptions): Blocker[] {
+  const blockers: Blocker[] = [];
+  const byWorkload = new Map<string, Entry[]>();
+  for (const e of entries) {
+    if (e.plan.owner === undefined && e.plan.action === 'evict' && e.plan.podClass !== 'finished') {
+      blockers.push({
+        kind: 'unavoidable-downtime',
+        pod: e.key,
+        message: `pod ${e.key} has no controller: deleting it removes it for good, nothing recreates it`,
+        fatal: false,
+      });
+    }
+    if (!e.workloadKey || !e.plan.workload || !evictedWhileReady(e)) continue;
+    byWorkload.set(e.workloadKey, [...(byWorkload.get(e.workloadKey) ?? []), e]);
+  }
+
+  for (const group of byWorkload.values()) {
+    const workload = group[0]?.plan.workload;
+    if (!workload || workload.readyReplicas - group.length > 0) continue;
+    const podNames = group.map((e) => e.key).join(', ');
+    const situation = `${workloadName(workload)} has ${workload.readyReplicas} ready replica(s) and evicting ${podNames} from this node leaves it none`;
+    if (canSurge(workload, opts)) {
+      for (const e of group) migrate(e, `last ready replica(s) of ${workloadName(workload)}: safe-drain will surge a replacement first`);
+    } else if (workload.kind === 'Deployment') {
+      blockers.push({ kind: 'zero-ready', pod: group[0]?.key ?? '', message: `${situation}: expect downtime (set migration: surge to bring replacements up first)`, fatal: false });
+    } else {
+      blockers.push({
+        kind: 'unavoidable-downtime',
+        pod: group[0]?.key ?? '',
+        message: `${situation}: a ${workload.kind} cannot surge, expect downtime until its replacement is Ready`,
+        fatal: false,
+      });
+    }
+  }
+  return blockers;
+}
+
+// ---- Capacity ----
+
+/** Pods whose controller will make a replacement that must land on another node. */
+function needsNewHome(e: Entry): boolean {
+  const recreated = e.plan.owner !== undefined && e.plan.owner.kind !== 'DaemonSet';
+  return (e.plan.action === 'evict' || e.plan.action === 'migrate') && e.plan.podClass !== 'finished' && recreated;
+}
+
+function noCapacityBlocker(fit: NodeFit): Blocker {
+  const why = Object.entries(fit.rejected).map(([node, reason]) => `${node}: ${reason}`);
+  const detail = why.length > 0 ? `no other node can take it (${why.join('; ')})` : 'there is no other node to take it';
+  return { kind: 'no-capacity', pod: fit.pod, message: `pod ${fit.pod} would stay Pending: ${detail}`, fatal: false };
+}
