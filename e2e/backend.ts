@@ -33,5 +33,7 @@ export interface ClusterBackend {
   startAvailabilityProbe(target: ProbeTarget): Promise<AvailabilityProbe>;
   /** Image for the sample `helloworld` Deployment (must serve HTTP on containerPort 8080 on kind). */
   readonly sampleImage: string;
+  /** Container args for the sample image (e.g. agnhost's `netexec --http-port=8080`). */
+  readonly sampleArgs?: string[];
   stop(): Promise<void>;
 }

@@ -61,7 +61,7 @@ export async function startHttpProbe(opts: HttpProbeOptions): Promise<HttpProbe>
     }
     for (const l of listeners) l();
   };
-  let streamEnded!: Promise<void>;
+  let streamEnded: Promise<void> = Promise.resolve();
   const consume = (stream: Readable): void => {
     streamEnded = new Promise<void>((resolve) => {
       stream.on('data', (chunk: Buffer | string) => onLines(splitter.push(chunk.toString())));

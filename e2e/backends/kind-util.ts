@@ -137,7 +137,9 @@ export function kubeletSystemctlArgs(node: string, action: 'stop' | 'start' | 'i
  *     <epoch-ms> fail <error>                     anything else
  *
  * The timestamp is taken when the request starts. `timeout` rather than `wget -T`: Debian's
- * static busybox 1.35 crashes on -T. SIGTERM ends the loop after the current request.
+ * static busybox 1.35 crashes on -T; a request killed by it reads `fail timeout after Ns`. The
+ * subshell's stderr goes into the detail too, so nothing but sample lines reaches stdout.
+ * SIGTERM ends the loop after the current request.
  * Positional parameters: $1 url, $2 interval ms, $3 timeout s.
  */
 export const PROBE_SCRIPT = `trap 'exit 0' TERM INT
@@ -153,11 +155,13 @@ now_ms() {
 one_line() { tr -s '\\r\\n\\t' '   ' | head -c 160; }
 while :; do
   at="$(now_ms)"
-  if out="$(timeout "$timeout_s" wget -q -O - "$url" 2>&1)"; then
+  # 'exit $?' keeps the subshell from exec'ing timeout itself: the shell that reports a
+  # killed request ("Terminated") is then the subshell, whose stderr is captured.
+  if out="$(exec 2>&1; timeout "$timeout_s" wget -q -O - "$url"; exit $?)"; then
     echo "$at ok $(printf '%s' "$out" | one_line)"
   else
     rc=$?
-    [ "$rc" -ge 124 ] && [ -z "$out" ] && out="timeout after \${timeout_s}s (exit $rc)"
+    case "$rc" in 124|137|143) out="timeout after \${timeout_s}s" ;; esac
     echo "$at fail $(printf '%s' "$out" | one_line)"
   fi
   usleep "$((interval_ms * 1000))" 2>/dev/null || sleep 0.2
@@ -220,4 +224,56 @@ export class LineSplitter {
 export function probeServiceName(service: string): string {
   const suffix = '-sd-probe';
   return `${service.slice(0, 63 - suffix.length).replace(/-+$/, '')}${suffix}`;
+}
+
+/** The subset of a core/v1 Service the probe looks at (structurally a V1Service). */
+export interface ServiceLike {
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+  spec?: {
+    type?: string;
+    selector?: Record<string, string>;
+    ports?: Array<{ name?: string; port: number; targetPort?: number | string; nodePort?: number; protocol?: string }>;
+  };
+}
+
+/**
+ * How the probe reaches a Service from the `kind` Docker network: through a NodePort, i.e. the
+ * node's kube-proxy rules, so every request is load-balanced by the Service to its ready
+ * endpoints exactly as in-cluster traffic is.
+ *   - NodePort/LoadBalancer Service with a nodePort on `port`: that very Service.
+ *   - otherwise (ClusterIP): a companion NodePort Service with the same selector and port
+ *     mapping (hence the same endpoints), created by the backend and deleted with the probe.
+ */
+export function probeEndpointFor(
+  svc: ServiceLike,
+  port: number,
+): { kind: 'nodePort'; nodePort: number } | { kind: 'companion'; service: ServiceLike } {
+  const name = svc.metadata?.name ?? '';
+  const ports = svc.spec?.ports ?? [];
+  const p = ports.find((x) => x.port === port);
+  if (!p) {
+    throw new Error(`Service ${svc.metadata?.namespace ?? ''}/${name} has no port ${port} (ports: ${ports.map((x) => x.port).join(', ') || 'none'})`);
+  }
+  const type = svc.spec?.type ?? 'ClusterIP';
+  if ((type === 'NodePort' || type === 'LoadBalancer') && p.nodePort) return { kind: 'nodePort', nodePort: p.nodePort };
+  if (type === 'ExternalName') throw new Error(`Service ${name} is ExternalName: nothing to probe`);
+  const selector = svc.spec?.selector ?? {};
+  if (Object.keys(selector).length === 0) {
+    throw new Error(`Service ${name} has no selector: a companion NodePort Service would have no endpoints`);
+  }
+  return {
+    kind: 'companion',
+    service: {
+      metadata: {
+        name: probeServiceName(name),
+        ...(svc.metadata?.namespace ? { namespace: svc.metadata.namespace } : {}),
+        labels: { 'app.kubernetes.io/managed-by': 'safe-drain-e2e', 'safe-drain.e2e/probe-for': name.slice(0, 63) },
+      },
+      spec: {
+        type: 'NodePort',
+        selector: { ...selector },
+        ports: [{ name: 'probe', port: p.port, targetPort: p.targetPort ?? p.port, protocol: p.protocol ?? 'TCP' }],
+      },
+    },
+  };
 }

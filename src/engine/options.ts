@@ -177,10 +177,11 @@ const REQUIREMENT = new RegExp(`^(${REQUIREMENT_FORMS.join('|')})$`);
  */
 function checkLabelSelector(selector: string, input: string): void {
   for (const requirement of splitTopLevel(selector)) {
-    if (!REQUIREMENT.test(requirement.trim())) {
+    const trimmed = requirement.trim();
+    if (!REQUIREMENT.test(trimmed)) {
       throw new InputError(
         input,
-        `"${requirement.trim() || selector}" in "${selector}" is not a valid label selector requirement`,
+        trimmed === '' ? `"${selector}" has an empty requirement` : `"${trimmed}" in "${selector}" is not a valid label selector requirement`,
         'Use comma-separated requirements: key, !key, key=value, key!=value, key in (a,b), key notin (a).',
       );
     }

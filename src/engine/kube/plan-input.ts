@@ -4,17 +4,14 @@
 import type { V1Deployment, V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { NodeCapacity, PlanInput, WorkloadInfo } from '../types.js';
 import type { KubeClient } from './client.js';
+import { podRequests } from '../plan/capacity.js';
+import { controllerOf, isNodeReady } from '../plan/pod.js';
 import { statusCode } from './errors.js';
 
 /** Other nodes whose pods we list for the capacity check; more would cost a list per node. */
 export const MAX_CAPACITY_NODES = 20;
 
-export function controllerOf(pod: V1Pod): { kind: string; name: string } | undefined {
-  const ref = pod.metadata?.ownerReferences?.find((r) => r.controller);
-  return ref ? { kind: ref.kind, name: ref.name } : undefined;
-}
-
-export function workloadKey(kind: string, namespace: string, name: string): string {
+function workloadKey(kind: string, namespace: string, name: string): string {
   return `${kind}/${namespace}/${name}`;
 }
 
@@ -102,42 +99,13 @@ export async function fetchWorkloads(client: KubeClient, pods: V1Pod[]): Promise
   return workloads;
 }
 
-function isReady(node: V1Node): boolean {
-  return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-}
-
-/** Parses cpu ("250m", "2") and memory ("128Mi", "1G") quantities well enough for sums. */
-export function parseQuantity(q: string | undefined, unit: 'cpu' | 'memory'): number {
-  if (!q) return 0;
-  const m = /^([0-9.]+(?:e[0-9]+)?)([a-zA-Z]*)$/.exec(q.trim());
-  if (!m) return 0;
-  const n = Number(m[1]);
-  const suffixes: Record<string, number> = {
-    '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4,
-  };
-  const mult = suffixes[m[2] ?? ''] ?? 1;
-  return unit === 'cpu' ? Math.round(n * mult * 1000) : Math.round(n * mult);
-}
-
-function podRequests(pod: V1Pod): { cpuMillis: number; memoryBytes: number } {
-  let cpu = 0;
-  let mem = 0;
-  for (const c of pod.spec?.containers ?? []) {
-    cpu += parseQuantity(c.resources?.requests?.cpu, 'cpu');
-    mem += parseQuantity(c.resources?.requests?.memory, 'memory');
-  }
-  for (const c of pod.spec?.initContainers ?? []) {
-    cpu = Math.max(cpu, parseQuantity(c.resources?.requests?.cpu, 'cpu'));
-    mem = Math.max(mem, parseQuantity(c.resources?.requests?.memory, 'memory'));
-  }
-  return { cpuMillis: cpu, memoryBytes: mem };
-}
-
 /** Schedulable, Ready nodes other than `node`, with what is requested on them (bounded). */
 export async function fetchCapacity(client: KubeClient, node: string, nodes: V1Node[]): Promise<NodeCapacity[]> {
   const others = nodes.filter((n) => n.metadata?.name !== node);
   // Unschedulable or NotReady nodes are passed without pod lists: the planner rules them out anyway.
-  const usable = others.filter((n) => !n.spec?.unschedulable && isReady(n)).slice(0, MAX_CAPACITY_NODES);
+  // Beyond MAX_CAPACITY_NODES usable nodes, the rest are passed as empty: in a large cluster a
+  // "fits" there is optimistic, and a no-capacity finding means "none of the nodes inspected".
+  const usable = others.filter((n) => !n.spec?.unschedulable && isNodeReady(n)).slice(0, MAX_CAPACITY_NODES);
   const inspected = new Set(usable.map((n) => n.metadata?.name));
   const result: NodeCapacity[] = [];
   for (const n of usable) {

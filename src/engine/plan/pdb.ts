@@ -47,17 +47,18 @@ export function formatBudget(pdb: V1PodDisruptionBudget): string {
   return `healthy ${b.healthy} / desired ${b.desired} / allowed ${b.allowed}${b.observed ? '' : ' (status not yet observed)'}`;
 }
 
-/** A percentage ("50%") as a fraction, or undefined for a plain count. */
+/** The whole percentage of "50%" (50), or undefined for a plain count. */
 function percent(value: IntOrString): number | undefined {
   if (typeof value !== 'string') return undefined;
   const m = /^(\d+)%$/.exec(value.trim());
-  return m ? Number(m[1]) / 100 : undefined;
+  return m ? Number(m[1]) : undefined;
 }
 
 /** minAvailable resolved against `expected` pods, rounded up as the disruption controller does. */
 function requiredAvailable(minAvailable: IntOrString, expected: number): number | undefined {
   const pct = percent(minAvailable);
-  if (pct !== undefined) return Math.ceil(pct * expected);
+  // Integer maths first: 30% of 10 is 3, not ceil(3.0000000000000004) = 4.
+  if (pct !== undefined) return Math.ceil((pct * expected) / 100);
   const n = Number(minAvailable);
   return Number.isInteger(n) ? n : undefined;
 }

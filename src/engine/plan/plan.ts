@@ -4,7 +4,7 @@ import type { Blocker, DrainOptions, DrainPlan, NodeFit, PlanInput, PodPlan, Wor
 import { fitPod } from './capacity.js';
 import { decidePod, type MissingFlag } from './classify.js';
 import { evictionGroups } from './order.js';
-import { pdbKey, pdbNeverAllows, pdbsForPod } from './pdb.js';
+import { budgetStatus, pdbKey, pdbNeverAllows, pdbsForPod } from './pdb.js';
 import { controllerOf, isNodeReady, isPodReady, podKey, workloadKeyOf } from './pod.js';
 import { parseLabelSelector } from './selector.js';
 
@@ -68,34 +68,39 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** A pod the plan takes off the node while it still runs (finished pods are just deleted). */
+function leavesRunning(e: Entry): boolean {
+  return (e.plan.action === 'evict' || e.plan.action === 'migrate') && e.plan.podClass !== 'finished';
+}
+
 // ---- Refused pods ----
 
-const FLAG_BLOCKERS: Record<MissingFlag, { kind: Blocker['kind']; fix: string }> = {
-  force: { kind: 'needs-force', fix: 'set force: true to delete it (it will not be recreated)' },
+const FLAG_BLOCKERS: Record<MissingFlag, { kind: Blocker['kind']; problem: string; fix: string }> = {
+  force: { kind: 'needs-force', problem: 'has no controller', fix: 'set force: true to delete it (it will not be recreated)' },
   'delete-emptydir-data': {
     kind: 'needs-delete-emptydir-data',
+    problem: 'uses emptyDir',
     fix: 'set delete-emptydir-data: true to evict it (the emptyDir data is lost)',
   },
   'ignore-daemonsets': {
     kind: 'daemonset-not-ignored',
+    problem: 'belongs to a DaemonSet',
     fix: 'set ignore-daemonsets: true to leave DaemonSet pods on the node',
   },
 };
 
 function refusalBlockers(e: Entry): Blocker[] {
-  return e.missing.map((flag) => ({
-    kind: FLAG_BLOCKERS[flag].kind,
-    pod: e.key,
-    message: `pod ${e.key} ${e.plan.reason}; ${FLAG_BLOCKERS[flag].fix}`,
-    fatal: true,
-  }));
+  return e.missing.map((flag) => {
+    const { kind, problem, fix } = FLAG_BLOCKERS[flag];
+    return { kind, pod: e.key, message: `pod ${e.key} ${problem}; ${fix}`, fatal: true };
+  });
 }
 
 // ---- Budgets ----
 
-/** Pods the Eviction API checks against a PDB: running ones (finished/Pending/terminating are just deleted). */
+/** Pods the Eviction API checks against a PDB (it deletes finished, Pending and terminating ones outright). */
 function budgetApplies(e: Entry): boolean {
-  return (e.plan.action === 'evict' || e.plan.action === 'migrate') && e.plan.podClass !== 'finished' && e.pod.status?.phase !== 'Pending';
+  return leavesRunning(e) && e.pod.status?.phase !== 'Pending';
 }
 
 function canSurge(workload: WorkloadInfo | undefined, opts: DrainOptions): boolean {
@@ -128,10 +133,21 @@ function budgetBlockers(e: Entry, opts: DrainOptions): Blocker[] {
     migrate(e, `${never}: safe-drain will surge ${workloadName(workload)} first`);
     return [];
   }
-  const fix = workload?.kind === 'Deployment'
-    ? 'set migration: surge, or relax the PDB'
-    : 'relax the PDB (lower minAvailable / raise maxUnavailable) or scale the workload up';
-  return [{ kind: 'pdb-never-allows', pod: e.key, pdbs: names, message: `${never}; pod ${e.key} cannot be evicted: ${fix}`, fatal: true }];
+  const fix =
+    workload?.kind === 'Deployment'
+      ? 'set migration: surge, or relax the PDB'
+      : 'relax the PDB (lower minAvailable / raise maxUnavailable) or scale the workload up';
+  // Not fatal: the drain waits for the budget (someone may scale up) and fails at `timeout`,
+  // naming the pod and the PDB, with the node left cordoned.
+  return [
+    {
+      kind: 'pdb-never-allows',
+      pod: e.key,
+      pdbs: names,
+      message: `${never}; pod ${e.key} will wait for it until the timeout: ${fix}`,
+      fatal: false,
+    },
+  ];
 }
 
 function migrate(e: Entry, reason: string): void {
@@ -142,16 +158,11 @@ function migrate(e: Entry, reason: string): void {
 
 // ---- Readiness: would the workload be left with nothing serving? ----
 
-/** Pods leaving the node for good or for a replacement, that serve now. */
-function evictedWhileReady(e: Entry): boolean {
-  return (e.plan.action === 'evict' || e.plan.action === 'migrate') && e.plan.podClass !== 'finished' && isPodReady(e.pod);
-}
-
 function readinessBlockers(entries: Entry[], opts: DrainOptions): Blocker[] {
   const blockers: Blocker[] = [];
   const byWorkload = new Map<string, Entry[]>();
   for (const e of entries) {
-    if (e.plan.owner === undefined && e.plan.action === 'evict' && e.plan.podClass !== 'finished') {
+    if (e.plan.owner === undefined && leavesRunning(e)) {
       blockers.push({
         kind: 'unavoidable-downtime',
         pod: e.key,
@@ -159,19 +170,29 @@ function readinessBlockers(entries: Entry[], opts: DrainOptions): Blocker[] {
         fatal: false,
       });
     }
-    if (!e.workloadKey || !e.plan.workload || !evictedWhileReady(e)) continue;
+    // Only Ready pods count: a pod that is not Ready is not in readyReplicas to begin with.
+    if (!e.workloadKey || !e.plan.workload || !leavesRunning(e) || !isPodReady(e.pod)) continue;
     byWorkload.set(e.workloadKey, [...(byWorkload.get(e.workloadKey) ?? []), e]);
   }
 
   for (const group of byWorkload.values()) {
     const workload = group[0]?.plan.workload;
     if (!workload || workload.readyReplicas - group.length > 0) continue;
+    // A budget that keeps at least one pod healthy serialises the evictions: each waits for the
+    // previous replacement, so the workload never drops to zero (a budget that can never allow
+    // is handled by budgetBlockers).
+    if (group.every((e) => e.pdbs.length === 1 && budgetStatus(e.pdbs[0]!).desired >= 1)) continue;
     const podNames = group.map((e) => e.key).join(', ');
     const situation = `${workloadName(workload)} has ${workload.readyReplicas} ready replica(s) and evicting ${podNames} from this node leaves it none`;
     if (canSurge(workload, opts)) {
       for (const e of group) migrate(e, `last ready replica(s) of ${workloadName(workload)}: safe-drain will surge a replacement first`);
     } else if (workload.kind === 'Deployment') {
-      blockers.push({ kind: 'zero-ready', pod: group[0]?.key ?? '', message: `${situation}: expect downtime (set migration: surge to bring replacements up first)`, fatal: false });
+      blockers.push({
+        kind: 'zero-ready',
+        pod: group[0]?.key ?? '',
+        message: `${situation}: expect downtime (set migration: surge to bring replacements up first)`,
+        fatal: false,
+      });
     } else {
       blockers.push({
         kind: 'unavoidable-downtime',
@@ -189,7 +210,7 @@ function readinessBlockers(entries: Entry[], opts: DrainOptions): Blocker[] {
 /** Pods whose controller will make a replacement that must land on another node. */
 function needsNewHome(e: Entry): boolean {
   const recreated = e.plan.owner !== undefined && e.plan.owner.kind !== 'DaemonSet';
-  return (e.plan.action === 'evict' || e.plan.action === 'migrate') && e.plan.podClass !== 'finished' && recreated;
+  return leavesRunning(e) && recreated;
 }
 
 function noCapacityBlocker(fit: NodeFit): Blocker {

@@ -1,0 +1,55 @@
+// Locates (building on first use) the control-plane binaries: cluster/build/build-binaries.sh
+// builds them from the Go module proxy into a cache and prints the bin dir on its last line.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kwok'] as const;
+export type BinaryName = (typeof BINARIES)[number];
+
+const buildScript = resolve(dirname(fileURLToPath(import.meta.url)), '../build/build-binaries.sh');
+
+let cached: Promise<string> | undefined;
+
+/**
+ * Runs the build script (a no-op after the first build; waits on its lock if another process is
+ * building), streaming its progress to our stderr, and returns the bin dir.
+ * SAFE_DRAIN_BIN_DIR skips the script and uses that directory as is.
+ */
+export function ensureBinaries(): Promise<string> {
+  cached ??= run().catch((err: unknown) => {
+    cached = undefined;
+    throw err;
+  });
+  return cached;
+}
+
+async function run(): Promise<string> {
+  const override = process.env.SAFE_DRAIN_BIN_DIR;
+  if (override) {
+    checkBinDir(override);
+    return override;
+  }
+  const stdout = await new Promise<string>((res, rej) => {
+    const child = spawn('bash', [buildScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      out += d;
+    });
+    child.on('error', rej);
+    child.on('exit', (code) =>
+      code === 0 ? res(out) : rej(new Error(`${buildScript} failed with exit code ${code} (its log is on stderr above)`)),
+    );
+  });
+  const binDir = stdout.trim().split('\n').pop()?.trim() ?? '';
+  checkBinDir(binDir);
+  return binDir;
+}
+
+function checkBinDir(binDir: string): void {
+  for (const b of BINARIES) {
+    if (!existsSync(join(binDir, b))) throw new Error(`binary ${b} missing in ${JSON.stringify(binDir)}`);
+  }
+}

@@ -1,0 +1,9 @@
+// Public API of the local cluster (tests, e2e suite, bench).
+export {
+  startCluster, openCluster, reapStale, DEFAULT_STATE_ROOT, CLI_STATE_DIR, SERVICE_CLUSTER_IP_RANGE,
+  type ClusterOptions, type LocalCluster, type NodeSpec, type Taint,
+} from './cluster.js';
+export { ensureBinaries, BINARIES, type BinaryName } from './binaries.js';
+export { generatePki, FIRST_SERVICE_IP, type Pki, type CertPair } from './pki.js';
+export { kwokConfigYaml, POD_DELETE_DELAY_ANNOTATION, type KwokConfigOptions } from './kwok-config.js';
+export { isAlive } from './procs.js';

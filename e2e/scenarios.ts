@@ -1,0 +1,309 @@
+// The three migration paths, measured on any backend:
+//  a. the default: the kubelet stops; Kubernetes waits for the node-monitor grace period and
+//     the 300 s default tolerations before rebuilding the pod elsewhere;
+//  b. a plain drain (safe-drain, migration: evict, no PDB): a single replica still goes dark
+//     while its replacement starts;
+//  c. safe-drain with a PDB minAvailable 1 and migration: surge: no moment without a ready endpoint.
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PolicyV1Api,
+  Watch,
+  type V1Node,
+  type V1Pod,
+  type V1PodDisruptionBudget,
+} from '@kubernetes/client-node';
+import { runSafeDrain } from '../src/engine/run.js';
+import { DEFAULT_OPTIONS, type DrainOptions, type Logger } from '../src/engine/types.js';
+import type { AvailabilitySample, ClusterBackend } from './backend.js';
+import { availabilityTransitions, downtimeFromSamples, mergeTimelines, type TimelineEvent } from './availability.js';
+
+export type ScenarioId = 'a-kubelet-stop-default' | 'b-plain-drain' | 'c-safe-drain-surge';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface ScenarioResult {
+  scenario: ScenarioId;
+  title: string;
+  downtimeSeconds: number;
+  /** Seconds from the scenario's start (the kubelet stop or the drain start). */
+  events: Record<string, number>;
+  passed: boolean;
+  checks: Check[];
+  timeline: TimelineEvent[];
+  samples: AvailabilitySample[];
+  startedAt: number;
+}
+
+const APP = 'helloworld';
+/** How late after the toleration runs out the taint-eviction controller may act and still pass. */
+export const TOLERATION_SLACK_SECONDS = 30;
+export const DEFAULT_TOLERATION_SECONDS = 300;
+
+interface Ctx {
+  backend: ClusterBackend;
+  kc: KubeConfig;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  policy: PolicyV1Api;
+  log: (m: string) => void;
+}
+
+export function makeContext(backend: ClusterBackend, log: (m: string) => void): Ctx {
+  const kc = new KubeConfig();
+  kc.loadFromFile(backend.kubeconfigPath);
+  return { backend, kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), policy: kc.makeApiClient(PolicyV1Api), log };
+}
+
+const isReady = (p: V1Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined | false>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The sample service: Deployment helloworld (1 replica) and its Service, in a fresh namespace. */
+async function deployHelloworld(ctx: Ctx, ns: string, withPdb: boolean): Promise<V1Pod> {
+  const labels = { app: APP };
+  await ctx.core.createNamespace({ body: { metadata: { name: ns } } });
+  await ctx.apps.createNamespacedDeployment({
+    namespace: ns,
+    body: {
+      metadata: { name: APP, namespace: ns, labels },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            // No tolerations here: the API server's DefaultTolerationSeconds adds the 300 s ones.
+            containers: [
+              {
+                name: APP,
+                image: ctx.backend.sampleImage,
+                args: ctx.backend.sampleArgs,
+                ports: [{ containerPort: 8080 }],
+                readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
+              },
+            ],
+          },
+        },
+      },
+    },
+  });
+  await ctx.core.createNamespacedService({
+    namespace: ns,
+    body: { metadata: { name: APP, namespace: ns }, spec: { selector: labels, ports: [{ port: 80, targetPort: 8080 }], type: 'NodePort' } },
+  });
+  if (withPdb) {
+    await ctx.policy.createNamespacedPodDisruptionBudget({
+      namespace: ns,
+      body: { metadata: { name: APP, namespace: ns }, spec: { minAvailable: 1, selector: { matchLabels: labels } } },
+    });
+  }
+  const pod = await until('helloworld Ready', 180_000, async () => {
+    const pods = (await ctx.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${APP}` })).items;
+    return pods.find((p) => isReady(p) && !p.metadata?.deletionTimestamp);
+  });
+  if (withPdb) {
+    await until('PDB observed', 60_000, async () => {
+      const p = await ctx.policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: APP });
+      return p.status?.observedGeneration === p.metadata?.generation && p.status?.currentHealthy === 1;
+    });
+  }
+  return pod;
+}
+
+/** Records watch events of a path (with their arrival time) until stop(). */
+async function recordWatch<T>(kc: KubeConfig, path: string, query: Record<string, string> = {}) {
+  const events: { at: number; type: string; obj: T }[] = [];
+  const w = new Watch(kc);
+  (w as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 24 * 3600_000;
+  const ctl = await w.watch(path, query, (type, obj) => events.push({ at: Date.now(), type, obj: obj as T }), () => undefined);
+  return { events, stop: () => ctl.abort() };
+}
+
+function engineLogger(log: (m: string) => void, timeline: TimelineEvent[]): Logger {
+  const push = (level: string) => (m: string) => {
+    if (level !== 'debug') timeline.push({ at: Date.now(), source: 'safe-drain', message: m });
+    if (level !== 'debug') log(`    safe-drain ${level}: ${m}`);
+  };
+  return { info: push('info'), warn: push('warn'), error: push('error'), debug: push('debug'), group: (_n, fn) => fn() };
+}
+
+function finish(
+  scenario: ScenarioId,
+  title: string,
+  startedAt: number,
+  samples: AvailabilitySample[],
+  marks: Record<string, number | undefined>,
+  checks: Check[],
+  extra: TimelineEvent[],
+): ScenarioResult {
+  const downtime = downtimeFromSamples(samples);
+  const events: Record<string, number> = {};
+  for (const [k, v] of Object.entries(marks)) if (v !== undefined) events[k] = Math.round((v - startedAt) / 10) / 100;
+  const timeline = mergeTimelines(
+    availabilityTransitions(samples),
+    Object.entries(marks)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => ({ at: v!, source: 'cluster', message: k })),
+    extra,
+  );
+  return { scenario, title, downtimeSeconds: downtime.totalSeconds, events, passed: checks.every((c) => c.ok), checks, timeline, samples, startedAt };
+}
+
+const check = (name: string, ok: boolean, detail: string): Check => ({ name, ok, detail });
+
+function firstAt<T>(events: { at: number; obj: T }[], pred: (o: T) => boolean): number | undefined {
+  return events.find((e) => pred(e.obj))?.at;
+}
+
+function taint(n: V1Node, effect: string) {
+  return n.spec?.taints?.find((t) => t.key === 'node.kubernetes.io/unreachable' && t.effect === effect);
+}
+
+/** a. Stop the kubelet and let Kubernetes do what it does by default. */
+export async function scenarioKubeletStop(ctx: Ctx): Promise<ScenarioResult> {
+  const ns = 'e2e-a';
+  const pod = await deployHelloworld(ctx, ns, false);
+  const node = pod.spec!.nodeName!;
+  const tolerations = pod.spec?.tolerations ?? [];
+  const has300 = (key: string) => tolerations.some((t) => t.key === key && t.effect === 'NoExecute' && t.tolerationSeconds === DEFAULT_TOLERATION_SECONDS);
+  const probe = await ctx.backend.startAvailabilityProbe({ namespace: ns, service: APP, port: 80 });
+  const nodes = await recordWatch<V1Node>(ctx.kc, '/api/v1/nodes', { fieldSelector: `metadata.name=${node}` });
+  const pods = await recordWatch<V1Pod>(ctx.kc, `/api/v1/namespaces/${ns}/pods`);
+  const startedAt = Date.now();
+  ctx.log(`  stopping the kubelet of ${node}; Kubernetes defaults from here (this takes over 5 minutes)`);
+  await ctx.backend.stopKubelet(node);
+  let replacement: V1Pod | undefined;
+  try {
+    replacement = await until('a replacement Ready on another node', (60 + DEFAULT_TOLERATION_SECONDS + 240) * 1000, async () => {
+      const ps = (await ctx.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${APP}` })).items;
+      return ps.find((p) => p.spec?.nodeName !== node && isReady(p) && !p.metadata?.deletionTimestamp);
+    });
+    // Let the probe see the endpoint come back.
+    await until('service available again', 60_000, async () => {
+      const eps = (await ctx.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${APP}` })).items;
+      return eps.some((p) => p.spec?.nodeName !== node && isReady(p));
+    });
+    await new Promise((r) => setTimeout(r, 2000));
+  } finally {
+    nodes.stop();
+    pods.stop();
+  }
+  const samples = await probe.stop();
+  await ctx.backend.startKubelet(node);
+
+  const notReadyAt = firstAt(nodes.events, (n) => n.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True');
+  const noScheduleAt = firstAt(nodes.events, (n) => !!taint(n, 'NoSchedule'));
+  const noExecuteAt = firstAt(nodes.events, (n) => !!taint(n, 'NoExecute'));
+  const noExecuteAdded = nodes.events.map((e) => taint(e.obj, 'NoExecute')?.timeAdded).find((t) => t);
+  const evicted = pods.events.find((e) => e.obj.metadata?.name === pod.metadata?.name && e.obj.metadata?.deletionTimestamp);
+  const evictedAt = evicted?.at;
+  const reason = evicted?.obj.status?.conditions?.find((c) => c.type === 'DisruptionTarget')?.reason;
+  const replacementReadyAt = firstAt(pods.events, (p) => p.metadata?.name !== pod.metadata?.name && isReady(p) && p.spec?.nodeName !== node);
+  const taintTime = noExecuteAdded ? new Date(noExecuteAdded).getTime() : noExecuteAt;
+  const afterTaint = evictedAt !== undefined && taintTime !== undefined ? (evictedAt - taintTime) / 1000 : undefined;
+  const downtime = downtimeFromSamples(samples);
+  const checks = [
+    check('pod carries the default 300 s not-ready toleration (added by the API server)', has300('node.kubernetes.io/not-ready'), JSON.stringify(tolerations)),
+    check('pod carries the default 300 s unreachable toleration (added by the API server)', has300('node.kubernetes.io/unreachable'), ''),
+    check('node went NotReady', notReadyAt !== undefined, `at +${notReadyAt !== undefined ? ((notReadyAt - startedAt) / 1000).toFixed(1) : '?'} s`),
+    check('node got unreachable:NoSchedule', noScheduleAt !== undefined, ''),
+    check('node got unreachable:NoExecute', noExecuteAt !== undefined, ''),
+    check(
+      `pod evicted no earlier than ${DEFAULT_TOLERATION_SECONDS} s after the NoExecute taint, within ${TOLERATION_SLACK_SECONDS} s slack`,
+      afterTaint !== undefined && afterTaint >= DEFAULT_TOLERATION_SECONDS - 1 && afterTaint <= DEFAULT_TOLERATION_SECONDS + TOLERATION_SLACK_SECONDS,
+      `evicted ${afterTaint?.toFixed(1)} s after the taint (DisruptionTarget reason ${reason ?? 'none'})`,
+    ),
+    check('replacement Ready on another node', replacement !== undefined && replacementReadyAt !== undefined, replacement?.spec?.nodeName ?? ''),
+    check('downtime measured and > 0', downtime.totalSeconds > 0, `${downtime.totalSeconds} s`),
+  ];
+  await ctx.core.deleteNamespace({ name: ns }).catch(() => undefined);
+  return finish(
+    'a-kubelet-stop-default',
+    'Kubelet stopped, Kubernetes defaults (grace period + 300 s tolerations)',
+    startedAt,
+    samples,
+    { 'kubelet-stopped': startedAt, 'node-not-ready': notReadyAt, 'tainted-noschedule': noScheduleAt, 'tainted-noexecute': noExecuteAt, 'pod-evicted': evictedAt, 'replacement-ready': replacementReadyAt },
+    checks,
+    [],
+  );
+}
+
+async function drainScenario(ctx: Ctx, id: ScenarioId, title: string, ns: string, withPdb: boolean, options: Partial<DrainOptions>): Promise<ScenarioResult> {
+  const pod = await deployHelloworld(ctx, ns, withPdb);
+  const node = pod.spec!.nodeName!;
+  const probe = await ctx.backend.startAvailabilityProbe({ namespace: ns, service: APP, port: 80 });
+  const pods = await recordWatch<V1Pod>(ctx.kc, `/api/v1/namespaces/${ns}/pods`);
+  const pdbs = await recordWatch<V1PodDisruptionBudget>(ctx.kc, `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`);
+  const engineTimeline: TimelineEvent[] = [];
+  const startedAt = Date.now();
+  ctx.log(`  draining ${node} with safe-drain (migration: ${options.migration})`);
+  const report = await runSafeDrain(
+    { ...DEFAULT_OPTIONS, nodes: [node], timeoutMs: 300_000, ...options },
+    { kubeconfigPath: ctx.backend.kubeconfigPath, logger: engineLogger(ctx.log, engineTimeline), origin: `e2e ${id}` },
+  );
+  const drainedAt = Date.now();
+  const replacement = await until('replacement Ready', 180_000, async () => {
+    const ps = (await ctx.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${APP}` })).items;
+    return ps.find((p) => p.spec?.nodeName !== node && isReady(p) && !p.metadata?.deletionTimestamp);
+  });
+  await new Promise((r) => setTimeout(r, 2000));
+  pods.stop();
+  pdbs.stop();
+  const samples = await probe.stop();
+
+  const evictedAt = firstAt(pods.events, (p) => p.metadata?.name === pod.metadata?.name && !!p.metadata?.deletionTimestamp);
+  const replacementReadyAt = firstAt(pods.events, (p) => p.metadata?.name !== pod.metadata?.name && isReady(p) && p.spec?.nodeName !== node);
+  const downtime = downtimeFromSamples(samples);
+  const n = await ctx.core.readNode({ name: node });
+  const left = (await ctx.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })).items.filter(
+    (p) => p.metadata?.namespace === ns && !p.metadata?.deletionTimestamp,
+  );
+  const d = await ctx.apps.readNamespacedDeployment({ namespace: ns, name: APP });
+  const budgetViolations = pdbs.events.filter((e) => (e.obj.status?.currentHealthy ?? 0) < (e.obj.status?.desiredHealthy ?? 0));
+  const checks: Check[] = [
+    check('safe-drain reported success', report.success, report.summary),
+    check('node cordoned', n.spec?.unschedulable === true, ''),
+    check('no movable pod of the app left on the node', left.length === 0, left.map((p) => p.metadata?.name).join(', ')),
+    check('replacement Ready on another node', !!replacement, replacement.spec?.nodeName ?? ''),
+    check('replicas restored to 1', d.spec?.replicas === 1, `replicas ${d.spec?.replicas}`),
+  ];
+  if (id === 'b-plain-drain') {
+    checks.push(check('a single replica goes dark during a plain drain (downtime > 0)', downtime.totalSeconds > 0, `${downtime.totalSeconds} s`));
+  } else {
+    checks.push(check('not one observed moment without a ready endpoint', downtime.totalSeconds === 0 && samples.every((s) => s.available), `${downtime.totalSeconds} s down over ${samples.length} samples`));
+    checks.push(check('the PDB was never violated (currentHealthy >= desiredHealthy in every observed status)', budgetViolations.length === 0, `${pdbs.events.length} PDB events`));
+  }
+  await ctx.core.deleteNamespace({ name: ns }).catch(() => undefined);
+  await ctx.core.patchNode({ name: node, body: [{ op: 'replace', path: '/spec/unschedulable', value: false }] }).catch(() => undefined);
+  return finish(
+    id,
+    title,
+    startedAt,
+    samples,
+    { 'drain-started': startedAt, 'pod-evicted': evictedAt, 'replacement-ready': replacementReadyAt, 'drain-finished': drainedAt },
+    checks,
+    engineTimeline,
+  );
+}
+
+export function scenarioPlainDrain(ctx: Ctx): Promise<ScenarioResult> {
+  return drainScenario(ctx, 'b-plain-drain', 'Plain drain, no PDB (safe-drain migration: evict)', 'e2e-b', false, { migration: 'evict' });
+}
+
+export function scenarioSafeDrain(ctx: Ctx): Promise<ScenarioResult> {
+  return drainScenario(ctx, 'c-safe-drain-surge', 'safe-drain, PDB minAvailable 1, migration: surge', 'e2e-c', true, { migration: 'surge' });
+}

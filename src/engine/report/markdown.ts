@@ -1,0 +1,154 @@
+// The GitHub job summary (core.summary.addRaw): outcome and final state first, then per node
+// the plan, blockers, results, workload changes and a mermaid gantt of the evictions.
+import type { Blocker, DrainPlan, NodeReport, PodOutcome, PodResult, RunReport, TimelineEvent, WorkloadChange } from '../types.js';
+import { blockerLabel, formatDuration, groupLabel, outcomeLabel, podKey, severityLabel, sortBlockers } from './labels.js';
+
+export function renderSummary(report: RunReport): string {
+  const verdict = report.success ? 'succeeded' : 'failed';
+  const facts = [
+    `**Nodes:** ${report.nodes.map((n) => code(n.node)).join(', ') || (report.options.selector ? `none matched ${code(report.options.selector)}` : 'none')}`,
+    `**Duration:** ${formatDuration(report.durationMs)}`,
+    ...(report.options.dryRun ? ['**Dry run:** nothing was changed'] : []),
+  ];
+  const sections = [
+    `## safe-drain ${report.options.operation} ${verdict}`,
+    facts.join(' · '),
+    `### Final state\n\n${escapeText(report.summary)}`,
+    ...report.nodes.map(renderNode),
+  ];
+  return `${sections.join('\n\n')}\n`;
+}
+
+function renderNode(node: NodeReport): string {
+  const parts = [`### Node ${code(node.node)}: ${node.success ? 'ok' : 'failed'} (${formatDuration(node.durationMs)})`];
+  if (node.error) parts.push(`**Error:** ${escapeText(node.error)}`);
+  if (node.plan) parts.push(renderPlan(node.plan));
+  if (node.plan && node.plan.blockers.length > 0) parts.push(renderBlockers(node.plan.blockers));
+  if (node.results.length > 0) parts.push(renderResults(node.results));
+  if (node.workloadChanges.length > 0) parts.push(renderWorkloadChanges(node.workloadChanges));
+  const gantt = renderGantt(node);
+  if (gantt) parts.push(`#### Eviction timeline\n\n${gantt}`);
+  if (node.timeline.length > 0) parts.push(renderTimeline(node.timeline));
+  return parts.join('\n\n');
+}
+
+function renderPlan(plan: DrainPlan): string {
+  const state = `${plan.nodeReady ? 'Ready' : 'NotReady'}, ${plan.alreadyCordoned ? 'already cordoned' : 'not cordoned'} before the run`;
+  if (plan.pods.length === 0) return `#### Plan\n\nNode was ${state}; no pods on it.`;
+  const rows = plan.pods.map((pod) => [
+    code(podKey(pod)),
+    pod.podClass,
+    pod.action,
+    groupLabel(pod.group),
+    pod.pdbs.map(code).join(', '),
+    escapeCell(pod.reason),
+  ]);
+  return `#### Plan\n\nNode was ${state}; ${plan.pods.length} pods in ${plan.groups.length} eviction groups (run in order).\n\n${table(['Pod', 'Class', 'Action', 'Group', 'PDBs', 'Reason'], rows)}`;
+}
+
+function renderBlockers(blockers: Blocker[]): string {
+  const items = sortBlockers(blockers).map((b) => {
+    const pdbs = b.pdbs?.length ? ` (PDB ${b.pdbs.map(code).join(', ')})` : '';
+    return `- **${severityLabel(b)}: ${blockerLabel(b.kind)}**: ${code(b.pod)}${pdbs}: ${escapeText(b.message)}`;
+  });
+  return `#### Blockers\n\n${items.join('\n')}`;
+}
+
+function renderResults(results: PodResult[]): string {
+  const rows = results.map((r) => [
+    code(r.pod),
+    outcomeLabel(r.outcome),
+    String(r.budgetWaits),
+    escapeCell([r.message, r.pdb ? `PDB ${r.pdb}` : undefined].filter(Boolean).join('; ')),
+  ]);
+  return `#### Results\n\n${table(['Pod', 'Outcome', 'Budget waits', 'Message'], rows)}`;
+}
+
+function renderWorkloadChanges(changes: WorkloadChange[]): string {
+  const rows = changes.map((c) => [code(c.workload), escapeCell(c.change), c.restored ? 'yes' : '**no**', escapeCell(c.message ?? '')]);
+  return `#### Workload changes made by safe-drain\n\n${table(['Workload', 'Change', 'Restored', 'Message'], rows)}`;
+}
+
+function renderTimeline(events: TimelineEvent[]): string {
+  const lines = events.map((e) => `- +${formatDuration(e.at)} **${e.phase}** ${code(e.subject)}: ${escapeText(e.message)}`);
+  return `<details><summary>Timeline (${events.length} events)</summary>\n\n${lines.join('\n')}\n\n</details>`;
+}
+
+// --- mermaid -------------------------------------------------------------------------------------
+
+const GANTT_TAGS: Partial<Record<PodOutcome, string>> = {
+  evicted: 'done, ',
+  migrated: 'done, ',
+  deleted: 'done, ',
+  'evicted-not-confirmed': 'active, ',
+  blocked: 'crit, ',
+  failed: 'crit, ',
+};
+
+/**
+ * One bar per pod from startedAt to endedAt (ms since the run started). `dateFormat x` reads
+ * those numbers as epoch milliseconds, so the axis shows minutes:seconds since the start.
+ * A pod still running when the report was made ends at the node's duration.
+ */
+export function renderGantt(node: NodeReport): string | undefined {
+  const timed = node.results.filter((r) => r.startedAt !== undefined);
+  if (timed.length === 0) return undefined;
+  const groupOf = new Map((node.plan?.pods ?? []).map((pod) => [podKey(pod), pod.group]));
+  const sections = new Map<string, string[]>();
+  let lastEnd = 0;
+  for (const result of timed) {
+    const start = Math.round(result.startedAt ?? 0);
+    const end = Math.max(start + 1, Math.round(result.endedAt ?? node.durationMs));
+    lastEnd = Math.max(lastEnd, end);
+    const group = groupOf.get(result.pod);
+    const section = group === undefined ? 'pods' : `group ${groupLabel(group)}`;
+    const task = `    ${escapeMermaid(result.pod)} :${GANTT_TAGS[result.outcome] ?? ''}${start}, ${end}`;
+    sections.set(section, [...(sections.get(section) ?? []), task]);
+  }
+  const lines = [
+    '```mermaid',
+    'gantt',
+    `    title Pod evictions on ${escapeMermaid(node.node)}`,
+    '    dateFormat x',
+    `    axisFormat ${lastEnd >= 3_600_000 ? '%H:%M:%S' : '%M:%S'}`,
+    '    todayMarker off',
+  ];
+  for (const [section, tasks] of sections) lines.push(`    section ${escapeMermaid(section)}`, ...tasks);
+  lines.push('```');
+  return lines.join('\n');
+}
+
+/**
+ * Gantt syntax uses `:` to end a task name, `#` for comments and `;` as a separator; swap them
+ * for look-alike characters so a name can never break (or end) the diagram.
+ */
+export function escapeMermaid(text: string): string {
+  return text
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/:/g, '\u2236')
+    .replace(/#/g, '\uFF03')
+    .replace(/;/g, '\uFF1B')
+    .trim();
+}
+
+// --- markdown helpers --------------------------------------------------------------------------
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** Text from the cluster or the engine: no raw HTML, no accidental line breaks. */
+export function escapeText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/[\r\n]+/g, ' ');
+}
+
+/** Table cells also must not contain a bare `|`. */
+export function escapeCell(text: string): string {
+  return escapeText(text).replace(/\|/g, '\\|');
+}
+
+/** Kubernetes names never contain backticks, so a code span needs no escaping beyond `|`. */
+function code(text: string): string {
+  return `\`${text.replace(/`/g, "'").replace(/\|/g, '\\|')}\``;
+}

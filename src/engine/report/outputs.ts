@@ -1,0 +1,38 @@
+// The step outputs, as data: which pods left the node, which stayed, which are still blocked.
+import type { BlockedPod, PodOutcome, RunReport } from '../types.js';
+
+export interface RunOutputs {
+  /** Pods removed from the node: evicted (confirmed or not), migrated, or finished and deleted. */
+  evicted: string[];
+  /** Pods that stayed on purpose (DaemonSet, mirror, excluded by pod-selector). */
+  skipped: string[];
+  /** Pods still held by a PodDisruptionBudget (or another blocker) when the run ended. */
+  blocked: BlockedPod[];
+  /** Whole run, rounded to a tenth of a second. */
+  durationSeconds: number;
+}
+
+const REMOVED: readonly PodOutcome[] = ['evicted', 'evicted-not-confirmed', 'migrated', 'deleted'];
+
+export function computeOutputs(report: RunReport): RunOutputs {
+  const results = report.nodes.flatMap((node) => node.results);
+  const blocked = report.nodes.flatMap((node) => node.blocked);
+  const blockedKeys = new Set(blocked.map((b) => b.pod));
+  // A 'blocked' result without a BlockedPod entry still counts as blocked.
+  for (const result of results) {
+    if (result.outcome === 'blocked' && !blockedKeys.has(result.pod)) {
+      blocked.push({ pod: result.pod, ...(result.pdb !== undefined && { pdb: result.pdb }), message: result.message ?? 'blocked' });
+      blockedKeys.add(result.pod);
+    }
+  }
+  return {
+    evicted: unique(results.filter((r) => REMOVED.includes(r.outcome)).map((r) => r.pod)),
+    skipped: unique(results.filter((r) => r.outcome === 'skipped').map((r) => r.pod)),
+    blocked,
+    durationSeconds: Math.round(report.durationMs / 100) / 10,
+  };
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}

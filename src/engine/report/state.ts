@@ -1,0 +1,140 @@
+// RunReport.summary: one paragraph saying exactly what state the run left the cluster in —
+// what is cordoned (and whether it was before), which pods left the node, which stayed and
+// why, and what safe-drain changed on workloads. Built only from the report's own data.
+import type { BlockedPod, DrainOptions, NodeReport, PodPlan, PodResult, RunReport } from '../types.js';
+import { plural, podKey } from './labels.js';
+
+export type FinalStateInput = Pick<RunReport, 'nodes'> & { options: Pick<DrainOptions, 'uncordonOnFailure'> };
+
+export function describeFinalState(report: FinalStateInput): string {
+  if (report.nodes.length === 0) return 'No node was processed; nothing changed.';
+  return report.nodes.map((node) => describeNodeState(node, report.options)).join(' ');
+}
+
+export function describeNodeState(node: NodeReport, options: Pick<DrainOptions, 'uncordonOnFailure'>): string {
+  const parts = [cordonState(node)];
+  if (node.operation === 'drain' || node.operation === 'plan') {
+    const pods = podState(node);
+    if (pods) parts.push(pods);
+  }
+  const changes = workloadChangeState(node);
+  if (changes) parts.push(changes);
+  parts.push(...ending(node, options));
+  return `Node ${node.node}: ${parts.join('; ')}.`;
+}
+
+function cordonState(node: NodeReport): string {
+  const before = node.wasCordoned ? 'cordoned' : 'not cordoned';
+  if (node.dryRun || node.operation === 'plan') {
+    return `${node.dryRun ? 'dry run' : 'plan only'}, nothing changed (${before})`;
+  }
+  if (node.uncordoned) return `uncordoned again after the failure (was ${before} before)`;
+  if (node.cordoned) return node.wasCordoned ? 'cordoned (was already cordoned before)' : 'cordoned (was not cordoned before)';
+  if (node.wasCordoned) return 'uncordoned (was cordoned before)';
+  return node.operation === 'uncordon' ? 'not cordoned (was not cordoned before, nothing to do)' : 'not cordoned';
+}
+
+// --- pods --------------------------------------------------------------------------------------
+
+function podState(node: NodeReport): string | undefined {
+  if (node.results.length === 0 && node.blocked.length === 0) return planOnlyState(node);
+  const plans = new Map((node.plan?.pods ?? []).map((pod) => [podKey(pod), pod]));
+  const byOutcome = (outcome: PodResult['outcome']) => node.results.filter((r) => r.outcome === outcome);
+  const facts: string[] = [];
+  const add = (count: number, text: (n: number) => string) => {
+    if (count > 0) facts.push(text(count));
+  };
+  add(byOutcome('evicted').length, (n) => `${plural(n, 'pod')} evicted`);
+  add(byOutcome('evicted-not-confirmed').length, (n) => `${plural(n, 'pod')} evicted without confirmed deletion`);
+  add(byOutcome('migrated').length, (n) => `${plural(n, 'pod')} migrated (replacement started first)`);
+  add(byOutcome('deleted').length, (n) => `${plural(n, 'finished pod')} deleted`);
+  add(byOutcome('would-evict').length, (n) => `${plural(n, 'pod')} would be evicted`);
+  // Pods that stay may appear as 'skipped' results, or only in the plan: count both, once.
+  const stayingKeys = new Set([
+    ...byOutcome('skipped').map((r) => r.pod),
+    ...[...plans.values()].filter((pod) => pod.action === 'skip').map(podKey),
+  ]);
+  facts.push(...leftPods([...stayingKeys].map((key) => plans.get(key))));
+  facts.push(...blockedPods(node));
+  const failed = byOutcome('failed');
+  add(failed.length, (n) => `${plural(n, 'pod')} failed${failed[0]?.message ? ` (${trimPeriod(failed[0].message)})` : ''}`);
+  add(unprocessedPods(node).length, (n) => `${plural(n, 'pod')} not evicted (the run ended first)`);
+  return facts.length > 0 ? facts.join(', ') : 'no pods to move';
+}
+
+/** Dry runs that report no results, plans, and drains stopped by fatal blockers before evicting. */
+function planOnlyState(node: NodeReport): string | undefined {
+  const plan = node.plan;
+  if (!plan) return undefined;
+  if (plan.pods.length === 0) return 'no pods on it';
+  const count = (action: PodPlan['action']) => plan.pods.filter((pod) => pod.action === action).length;
+  const acted = node.dryRun || node.operation === 'plan';
+  const facts: string[] = [];
+  const add = (n: number, text: string) => {
+    if (n > 0) facts.push(text);
+  };
+  add(count('evict'), `${plural(count('evict'), 'pod')} ${acted ? 'would be evicted' : 'not evicted'}`);
+  add(count('migrate'), `${plural(count('migrate'), 'pod')} ${acted ? 'would be migrated' : 'not migrated'}`);
+  add(count('wait'), `${plural(count('wait'), 'pod')} already terminating`);
+  facts.push(...leftPods(plan.pods.filter((pod) => pod.action === 'skip')));
+  const fatal = plan.blockers.filter((b) => b.fatal);
+  add(fatal.length, `${plural(fatal.length, 'fatal blocker')} (${fatal.map((b) => `${b.pod}: ${b.kind}`).join(', ')})`);
+  return facts.join(', ');
+}
+
+/** Pods that stay on the node on purpose, by why they stay. */
+function leftPods(pods: (PodPlan | undefined)[]): string[] {
+  const daemonSet = pods.filter((pod) => pod?.podClass === 'daemonset').length;
+  const mirror = pods.filter((pod) => pod?.podClass === 'mirror').length;
+  const other = pods.length - daemonSet - mirror;
+  const facts: string[] = [];
+  if (daemonSet > 0) facts.push(`${plural(daemonSet, 'DaemonSet pod')} left`);
+  if (mirror > 0) facts.push(`${plural(mirror, 'static (mirror) pod')} left`);
+  if (other > 0) facts.push(`${plural(other, daemonSet + mirror > 0 ? 'other pod' : 'pod')} left`);
+  return facts;
+}
+
+/** "2 pods still blocked by PDB shop/web (healthy 1 / desired 1 / allowed 0)", one per budget. */
+function blockedPods(node: NodeReport): string[] {
+  const known = new Set(node.blocked.map((b) => b.pod));
+  const fromResults: BlockedPod[] = node.results
+    .filter((r) => r.outcome === 'blocked' && !known.has(r.pod))
+    .map((r) => ({ pod: r.pod, ...(r.pdb !== undefined && { pdb: r.pdb }), message: r.message ?? 'blocked' }));
+  const groups = new Map<string, BlockedPod[]>();
+  for (const pod of [...node.blocked, ...fromResults]) {
+    const key = pod.pdb ? `by PDB ${pod.pdb}${pod.budget ? ` (${pod.budget})` : ''}` : `(${trimPeriod(pod.message)})`;
+    groups.set(key, [...(groups.get(key) ?? []), pod]);
+  }
+  return [...groups].map(([why, pods]) => `${plural(pods.length, 'pod')} still blocked ${why}`);
+}
+
+/** Pods the plan meant to move that have no result: the run stopped (timeout, cancel, error). */
+function unprocessedPods(node: NodeReport): PodPlan[] {
+  const seen = new Set([...node.results.map((r) => r.pod), ...node.blocked.map((b) => b.pod)]);
+  return (node.plan?.pods ?? []).filter((pod) => (pod.action === 'evict' || pod.action === 'migrate') && !seen.has(podKey(pod)));
+}
+
+// --- workloads and ending ------------------------------------------------------------------------
+
+function workloadChangeState(node: NodeReport): string | undefined {
+  if (node.workloadChanges.length === 0) return undefined;
+  const changes = node.workloadChanges.map((c) =>
+    c.restored ? `${c.change} on ${c.workload} (restored)` : `${c.change} on ${c.workload} (NOT restored${c.message ? `: ${trimPeriod(c.message)}` : ''})`,
+  );
+  return `workload changes: ${changes.join(', ')}`;
+}
+
+function ending(node: NodeReport, options: Pick<DrainOptions, 'uncordonOnFailure'>): string[] {
+  if (node.success) return node.operation === 'drain' && !node.dryRun ? ['drained'] : [];
+  const parts = [`${node.operation} failed${node.error ? `: ${trimPeriod(node.error)}` : ''}`];
+  if (node.cordoned && !node.dryRun && node.operation === 'drain') {
+    if (node.wasCordoned) parts.push('left cordoned because it was cordoned before the run');
+    else if (!options.uncordonOnFailure) parts.push('left cordoned because uncordon-on-failure is false');
+    else parts.push('left cordoned although uncordon-on-failure is true (uncordoning failed)');
+  }
+  return parts;
+}
+
+function trimPeriod(text: string): string {
+  return text.trim().replace(/\.+$/, '');
+}

@@ -1,0 +1,59 @@
+// Terminal rendering for the CLI: aligned plain-text columns, no colors.
+import type { DrainPlan, NodeReport, RunReport } from '../types.js';
+import { blockerLabel, formatDuration, groupLabel, outcomeLabel, podKey, severityLabel, sortBlockers } from './labels.js';
+
+/** Pads every column but the last to its widest cell. */
+export function alignColumns(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd())
+    .join('\n');
+}
+
+export function renderPlanText(plan: DrainPlan): string {
+  const state = [plan.nodeReady ? 'Ready' : 'NotReady', plan.alreadyCordoned ? 'already cordoned' : 'not cordoned'];
+  const lines = [`Plan for node ${plan.node} (${state.join(', ')}): ${plan.pods.length} pods, ${plan.groups.length} eviction groups`];
+  if (plan.pods.length > 0) {
+    const rows = plan.pods.map((pod) => [podKey(pod), pod.podClass, pod.action, groupLabel(pod.group), pod.pdbs.join(',') || '-', pod.reason]);
+    lines.push('', alignColumns([['POD', 'CLASS', 'ACTION', 'GROUP', 'PDBS', 'REASON'], ...rows]));
+  }
+  if (plan.blockers.length > 0) {
+    lines.push('', 'Blockers:');
+    for (const blocker of sortBlockers(plan.blockers)) {
+      const pdbs = blocker.pdbs?.length ? ` [PDB ${blocker.pdbs.join(', ')}]` : '';
+      lines.push(`  ${severityLabel(blocker)}: ${blockerLabel(blocker.kind)}: ${blocker.pod}${pdbs}: ${blocker.message}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export function renderResultText(report: RunReport): string {
+  const verdict = report.success ? 'succeeded' : 'FAILED';
+  const mode = report.options.dryRun ? ' (dry run)' : '';
+  const lines = [`safe-drain ${report.options.operation}${mode} ${verdict} in ${formatDuration(report.durationMs)}`];
+  for (const node of report.nodes) lines.push('', ...nodeResultLines(node));
+  lines.push('', report.summary);
+  return lines.join('\n');
+}
+
+function nodeResultLines(node: NodeReport): string[] {
+  const lines = [`Node ${node.node}: ${node.success ? 'ok' : 'failed'} in ${formatDuration(node.durationMs)}${node.error ? ` (${node.error})` : ''}`];
+  if (node.results.length > 0) {
+    const rows = node.results.map((r) => [r.pod, outcomeLabel(r.outcome), String(r.budgetWaits), r.message ?? '']);
+    lines.push(indent(alignColumns([['POD', 'OUTCOME', 'BUDGET WAITS', 'MESSAGE'], ...rows])));
+  }
+  if (node.workloadChanges.length > 0) {
+    const rows = node.workloadChanges.map((c) => [c.workload, c.change, c.restored ? 'restored' : 'NOT restored', c.message ?? '']);
+    lines.push('  Workload changes:', indent(alignColumns(rows), 4));
+  }
+  return lines;
+}
+
+function indent(text: string, spaces = 2): string {
+  const pad = ' '.repeat(spaces);
+  return text
+    .split('\n')
+    .map((line) => pad + line)
+    .join('\n');
+}

@@ -1,0 +1,158 @@
+// Pod kinds (kubectl drain parity), dry run, and the safe eviction order, on a real control plane.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import type { V1Pod } from '@kubernetes/client-node';
+import { deployment, drain, ensureNamespace, eventually, isPodReady, pdb, pinTo, podsOf, record, startTestCluster, waitReady, type TestCluster } from './support.js';
+
+let tc: TestCluster;
+const W1 = 'w1';
+
+beforeAll(async () => {
+  tc = await startTestCluster({ nodes: 3 });
+}, 600_000);
+afterAll(async () => {
+  await tc?.cluster.stop();
+}, 120_000);
+afterEach(async () => {
+  for (const n of tc.cluster.nodes) await tc.cluster.kubectl(['uncordon', n]);
+}, 60_000);
+
+function barePod(ns: string, name: string, extra: Partial<V1Pod['spec']> = {}, annotations?: Record<string, string>): V1Pod {
+  return {
+    metadata: { name, namespace: ns, labels: { app: name }, annotations },
+    spec: { nodeName: W1, containers: [{ name: 'c', image: 'registry.invalid/sample:1' }], ...extra },
+  };
+}
+
+async function podExists(ns: string, name: string): Promise<V1Pod | undefined> {
+  try {
+    return await tc.core.readNamespacedPod({ namespace: ns, name });
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
+describe('pod kinds, dry run and order', () => {
+  it('handles DaemonSet, mirror, emptyDir, unmanaged and finished pods as the plan says, with and without force / delete-emptydir-data', async () => {
+    const ns = 'kinds';
+    await ensureNamespace(tc, ns);
+    const labels = { app: 'agent' };
+    await tc.apps.createNamespacedDaemonSet({
+      namespace: ns,
+      body: { metadata: { name: 'agent', namespace: ns }, spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'a', image: 'registry.invalid/agent:1' }] } } } },
+    });
+    const unpin = await pinTo(tc, W1);
+    await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'cache', 1, { emptyDir: true }) });
+    await waitReady(tc, ns, 'cache', 1);
+    await unpin();
+    await tc.core.createNamespacedPod({ namespace: ns, body: barePod(ns, 'bare') });
+    await tc.core.createNamespacedPod({ namespace: ns, body: barePod(ns, 'static-w1', {}, { 'kubernetes.io/config.mirror': 'abc123' }) });
+    await tc.core.createNamespacedPod({ namespace: ns, body: barePod(ns, 'job-done', { restartPolicy: 'Never' }) });
+    await eventually(async () => (await podExists(ns, 'bare'))?.status?.phase === 'Running', 'bare pod running');
+    // A finished pod: phase Succeeded, set through the status subresource as a kubelet would.
+    const done = (await podExists(ns, 'job-done'))!;
+    await tc.core.replaceNamespacedPodStatus({ namespace: ns, name: 'job-done', body: { ...done, status: { ...done.status, phase: 'Succeeded', conditions: [] } } });
+    await eventually(async () => (await podExists(ns, 'job-done'))?.status?.phase === 'Succeeded', 'job-done Succeeded');
+    const agentPods = await eventually(async () => {
+      const ps = (await tc.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=agent' })).items;
+      return ps.length === tc.cluster.nodes.length && ps.every(isPodReady) ? ps : undefined;
+    }, 'DaemonSet pods on every node');
+    const agentOnW1 = agentPods.find((p) => p.spec?.nodeName === W1)!.metadata!.name!;
+
+    // Without force / delete-emptydir-data: refused before any change, naming the flags.
+    const refused = await drain(tc, { nodes: [W1] });
+    expect(refused.report.success).toBe(false);
+    const err = refused.report.nodes[0]!.error ?? '';
+    expect(err).toMatch(/kinds\/bare.*force/);
+    expect(err).toMatch(/delete-emptydir-data/);
+    expect(refused.report.nodes[0]!.cordoned).toBe(false);
+    expect((await tc.core.readNode({ name: W1 })).spec?.unschedulable).toBeFalsy();
+    const plan = refused.report.nodes[0]!.plan!;
+    const classOf = (name: string) => plan.pods.find((p) => p.namespace === ns && p.name.startsWith(name));
+    expect(classOf('agent')?.podClass).toBe('daemonset');
+    expect(classOf('agent')?.action).toBe('skip');
+    expect(classOf('static-w1')?.podClass).toBe('mirror');
+    expect(classOf('static-w1')?.action).toBe('skip');
+    expect(classOf('cache')?.podClass).toBe('local-storage');
+    expect(classOf('cache')?.action).toBe('refuse');
+    expect(classOf('bare')?.podClass).toBe('unmanaged');
+    expect(classOf('bare')?.action).toBe('refuse');
+    expect(classOf('job-done')?.podClass).toBe('finished');
+
+    // With both flags: everything movable goes; DaemonSet and mirror pods stay.
+    const ok = await drain(tc, { nodes: [W1], force: true, deleteEmptydirData: true, timeoutMs: 120_000 });
+    expect(ok.report.success).toBe(true);
+    expect(await podExists(ns, 'bare')).toBeUndefined();
+    expect(await podExists(ns, 'job-done')).toBeUndefined();
+    expect(await podExists(ns, agentOnW1)).toBeDefined();
+    expect(await podExists(ns, 'static-w1')).toBeDefined();
+    const cache = await waitReady(tc, ns, 'cache', 1);
+    expect(cache[0]!.spec?.nodeName).not.toBe(W1);
+    const outcomes = Object.fromEntries(ok.report.nodes[0]!.results.map((r) => [r.pod, r.outcome]));
+    expect(outcomes[`${ns}/${agentOnW1}`]).toBe('skipped');
+    expect(outcomes[`${ns}/static-w1`]).toBe('skipped');
+    expect(outcomes[`${ns}/bare`]).toBe('evicted');
+    await tc.core.deleteNamespace({ name: ns });
+  }, 300_000);
+
+  it('dry run changes nothing: node, pods and PDBs keep their resourceVersions', async () => {
+    const ns = 'dry';
+    await ensureNamespace(tc, ns);
+    const unpin = await pinTo(tc, W1);
+    await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'svc', 2) });
+    await waitReady(tc, ns, 'svc', 2);
+    await unpin();
+    await tc.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: pdb(ns, 'svc', 'svc', { maxUnavailable: 1 }) });
+    await eventually(async () => (await tc.policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: 'svc' })).status?.disruptionsAllowed === 1, 'pdb');
+    const snapshot = async () => ({
+      node: (await tc.core.readNode({ name: W1 })).metadata?.resourceVersion,
+      pods: (await podsOf(tc, ns, 'svc')).map((p) => `${p.metadata?.name}@${p.metadata?.resourceVersion}`).sort(),
+      pdb: (await tc.policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: 'svc' })).metadata?.resourceVersion,
+    });
+    const before = await snapshot();
+
+    const { report } = await drain(tc, { nodes: [W1], dryRun: true });
+
+    expect(report.nodes[0]!.dryRun).toBe(true);
+    const mine = report.nodes[0]!.results.filter((r) => r.pod.startsWith(`${ns}/`));
+    expect(mine).toHaveLength(2);
+    // The server answered each dry-run eviction: one allowed, the next refused by the budget it just "used".
+    expect(mine.map((r) => r.outcome).sort()).toEqual(expect.arrayContaining(['would-evict']));
+    expect(await snapshot()).toEqual(before);
+    expect(report.nodes[0]!.cordoned).toBe(false);
+    await tc.core.deleteNamespace({ name: ns });
+  }, 180_000);
+
+  it('evicts non-critical pods before a system-cluster-critical pod, and the critical one only when they are gone', async () => {
+    const ns = 'order';
+    await ensureNamespace(tc, ns);
+    const unpin = await pinTo(tc, W1);
+    await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'app', 3) });
+    // system-* priority classes are admitted only in kube-system.
+    await tc.apps.createNamespacedDeployment({ namespace: 'kube-system', body: deployment('kube-system', 'critical-addon', 1, { priorityClassName: 'system-cluster-critical' }) });
+    await waitReady(tc, ns, 'app', 3);
+    await waitReady(tc, 'kube-system', 'critical-addon', 1);
+    await unpin();
+    const appPods = await record<V1Pod>(tc, `/api/v1/namespaces/${ns}/pods`);
+    const sysPods = await record<V1Pod>(tc, `/api/v1/namespaces/kube-system/pods`, { labelSelector: 'app=critical-addon' });
+
+    const { report } = await drain(tc, { nodes: [W1], migration: 'evict', timeoutMs: 120_000 });
+    appPods.stop();
+    sysPods.stop();
+
+    expect(report.success).toBe(true);
+    const plan = report.nodes[0]!.plan!;
+    const critical = plan.pods.find((p) => p.namespace === 'kube-system' && p.name.startsWith('critical-addon'))!;
+    const normal = plan.pods.filter((p) => p.namespace === ns);
+    expect(normal.every((p) => (p.group ?? -1) < (critical.group ?? -1))).toBe(true);
+    // Observed: the critical pod's eviction (deletionTimestamp) came after every old app pod was deleted.
+    const oldNames = new Set(normal.map((p) => p.name));
+    const lastAppDelete = Math.max(...appPods.events.filter((e) => e.type === 'DELETED' && oldNames.has(e.obj.metadata!.name!)).map((e) => e.at));
+    const criticalEvicted = sysPods.events.find((e) => e.obj.metadata?.name === critical.name && e.obj.metadata?.deletionTimestamp)!;
+    expect(oldNames.size).toBe(3);
+    expect(criticalEvicted).toBeDefined();
+    expect(criticalEvicted.at).toBeGreaterThanOrEqual(lastAppDelete);
+    await tc.apps.deleteNamespacedDeployment({ namespace: 'kube-system', name: 'critical-addon' });
+    await tc.core.deleteNamespace({ name: ns });
+  }, 240_000);
+});

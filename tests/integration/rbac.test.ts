@@ -1,0 +1,85 @@
+// The shipped ClusterRole is enough, and a missing verb fails the run before any change.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RbacAuthorizationV1Api, type V1ClusterRole } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { deployment, drain, ensureNamespace, pinTo, podsOf, startTestCluster, waitReady, type TestCluster } from './support.js';
+
+let tc: TestCluster;
+let rbac: RbacAuthorizationV1Api;
+const W1 = 'w1';
+
+beforeAll(async () => {
+  tc = await startTestCluster({ nodes: 3 });
+  rbac = tc.kc.makeApiClient(RbacAuthorizationV1Api);
+}, 600_000);
+afterAll(async () => {
+  await tc?.cluster.stop();
+}, 120_000);
+
+const shipped = parse(readFileSync(new URL('../../rbac/safe-drain-clusterrole.yaml', import.meta.url), 'utf8')) as V1ClusterRole;
+
+/** A kubeconfig whose only identity is a ServiceAccount token bound to `role`. */
+async function kubeconfigFor(role: V1ClusterRole, name: string): Promise<string> {
+  await tc.core.createNamespacedServiceAccount({ namespace: 'kube-system', body: { metadata: { name } } });
+  await rbac.createClusterRole({ body: { ...role, metadata: { name } } });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: 'kube-system' }],
+    },
+  });
+  const tr = await tc.core.createNamespacedServiceAccountToken({ namespace: 'kube-system', name, body: { spec: { expirationSeconds: 3600 } } });
+  const cluster = tc.kc.getCurrentCluster()!;
+  const cfg = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'local', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData ?? Buffer.from(readFileSync(cluster.caFile!)).toString('base64') } }],
+    users: [{ name, user: { token: tr.status!.token } }],
+    contexts: [{ name, context: { cluster: 'local', user: name } }],
+    'current-context': name,
+  };
+  const path = join(tc.cluster.stateDir, `${name}.kubeconfig.json`);
+  writeFileSync(path, JSON.stringify(cfg), { mode: 0o600 });
+  return path;
+}
+
+describe('RBAC', () => {
+  it('drains with a ServiceAccount bound only to the shipped ClusterRole', async () => {
+    const ns = 'rbac-ok';
+    await ensureNamespace(tc, ns);
+    const unpin = await pinTo(tc, W1);
+    await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'web', 2) });
+    await waitReady(tc, ns, 'web', 2);
+    await unpin();
+    const kubeconfigPath = await kubeconfigFor(shipped, 'safe-drain-full');
+
+    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 120_000 }, { kubeconfigPath });
+
+    expect(report.nodes[0]?.error).toBeUndefined();
+    expect(report.success).toBe(true);
+    const pods = await waitReady(tc, ns, 'web', 2);
+    expect(pods.every((p) => p.spec?.nodeName !== W1)).toBe(true);
+    await tc.cluster.kubectl(['uncordon', W1]);
+  }, 240_000);
+
+  it('fails before any change when one verb is missing, naming it', async () => {
+    const ns = 'rbac-missing';
+    await ensureNamespace(tc, ns);
+    const unpin = await pinTo(tc, W1);
+    await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'web', 1) });
+    await waitReady(tc, ns, 'web', 1);
+    await unpin();
+    // Drop "create" on pods/eviction.
+    const cut: V1ClusterRole = { ...shipped, rules: shipped.rules!.filter((r) => !r.resources?.includes('pods/eviction')) };
+    const kubeconfigPath = await kubeconfigFor(cut, 'safe-drain-no-evict');
+    const nodeBefore = (await tc.core.readNode({ name: W1 })).metadata?.resourceVersion;
+
+    await expect(drain(tc, { nodes: [W1] }, { kubeconfigPath })).rejects.toThrow(/create pods\/eviction.*rbac\/safe-drain-clusterrole\.yaml/s);
+
+    expect((await tc.core.readNode({ name: W1 })).metadata?.resourceVersion).toBe(nodeBefore);
+    expect((await podsOf(tc, ns, 'web')).every((p) => !p.metadata?.deletionTimestamp && p.spec?.nodeName === W1)).toBe(true);
+  }, 240_000);
+});

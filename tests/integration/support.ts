@@ -1,0 +1,164 @@
+// Shared helpers for integration tests: a real control plane per test file (cluster/src), a
+// client for it, the engine driven as the shells drive it, and watchers that record what the
+// cluster did so tests assert on observed behaviour, never on timing.
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PolicyV1Api,
+  Watch,
+  type V1Deployment,
+  type V1Pod,
+  type V1PodDisruptionBudget,
+} from '@kubernetes/client-node';
+import { startCluster, type LocalCluster } from '../../cluster/src/index.js';
+import { runSafeDrain } from '../../src/engine/run.js';
+import { DEFAULT_OPTIONS, type DrainOptions, type Logger, type RunReport } from '../../src/engine/types.js';
+
+export interface TestCluster {
+  cluster: LocalCluster;
+  kc: KubeConfig;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  policy: PolicyV1Api;
+}
+
+export async function startTestCluster(opts: Parameters<typeof startCluster>[0] = {}): Promise<TestCluster> {
+  const cluster = await startCluster(opts);
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfigPath);
+  return {
+    cluster,
+    kc,
+    core: kc.makeApiClient(CoreV1Api),
+    apps: kc.makeApiClient(AppsV1Api),
+    policy: kc.makeApiClient(PolicyV1Api),
+  };
+}
+
+/** A Logger that keeps every line (tests can assert on what a user would read). */
+export function memoryLogger(echo = !!process.env.SAFE_DRAIN_TEST_LOG): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const push = (level: string) => (m: string) => {
+    lines.push(`${level}: ${m}`);
+    if (echo) console.log(`${level}: ${m}`);
+  };
+  return {
+    lines,
+    info: push('info'),
+    warn: push('warn'),
+    error: push('error'),
+    debug: push('debug'),
+    group: async (name, fn) => {
+      lines.push(`group: ${name}`);
+      return fn();
+    },
+  };
+}
+
+export async function drain(
+  tc: TestCluster,
+  opts: Partial<DrainOptions>,
+  extra: { kubeconfigPath?: string; logger?: Logger & { lines: string[] } } = {},
+): Promise<{ report: RunReport; log: string[] }> {
+  const logger = extra.logger ?? memoryLogger();
+  const report = await runSafeDrain(
+    { ...DEFAULT_OPTIONS, nodes: [], ...opts },
+    { kubeconfigPath: extra.kubeconfigPath ?? tc.cluster.kubeconfigPath, logger, origin: 'integration-test' },
+  );
+  return { report, log: logger.lines };
+}
+
+export async function ensureNamespace(tc: TestCluster, name: string): Promise<void> {
+  try {
+    await tc.core.createNamespace({ body: { metadata: { name } } });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 409) throw err;
+  }
+}
+
+export function deployment(
+  namespace: string,
+  name: string,
+  replicas: number,
+  extra: { nodeSelector?: Record<string, string>; strategy?: V1Deployment['spec'] extends infer S ? (S extends { strategy?: infer T } ? T : never) : never; priorityClassName?: string; emptyDir?: boolean } = {},
+): V1Deployment {
+  const labels = { app: name };
+  return {
+    metadata: { name, namespace, labels },
+    spec: {
+      replicas,
+      selector: { matchLabels: labels },
+      strategy: extra.strategy,
+      template: {
+        metadata: { labels },
+        spec: {
+          nodeSelector: extra.nodeSelector,
+          priorityClassName: extra.priorityClassName,
+          containers: [{ name: 'app', image: 'registry.invalid/sample:1', resources: { requests: { cpu: '10m', memory: '16Mi' } } }],
+          volumes: extra.emptyDir ? [{ name: 'scratch', emptyDir: {} }] : undefined,
+        },
+      },
+    },
+  };
+}
+
+export function pdb(namespace: string, name: string, app: string, spec: { minAvailable?: number | string; maxUnavailable?: number | string }): V1PodDisruptionBudget {
+  return { metadata: { name, namespace }, spec: { selector: { matchLabels: { app } }, ...spec } };
+}
+
+export function isPodReady(p: V1Pod): boolean {
+  return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** Polls `fn` until it returns a truthy value (setup only; never used to assert timing). */
+export async function eventually<T>(fn: () => Promise<T | undefined | false | null>, what: string, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+}
+
+export async function podsOf(tc: TestCluster, namespace: string, app: string): Promise<V1Pod[]> {
+  return (await tc.core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items;
+}
+
+/** Waits until the Deployment has `n` ready pods (setup). */
+export async function waitReady(tc: TestCluster, namespace: string, app: string, n: number): Promise<V1Pod[]> {
+  return eventually(async () => {
+    const pods = (await podsOf(tc, namespace, app)).filter((p) => !p.metadata?.deletionTimestamp && isPodReady(p));
+    return pods.length >= n ? pods : undefined;
+  }, `${n} ready pods of ${namespace}/${app}`);
+}
+
+/** Cordons every node but `keep`, so the next pods land on `keep`; returns a function undoing it. */
+export async function pinTo(tc: TestCluster, keep: string): Promise<() => Promise<void>> {
+  const others = tc.cluster.nodes.filter((n) => n !== keep);
+  for (const n of others) await tc.cluster.kubectl(['cordon', n]);
+  return async () => {
+    for (const n of others) await tc.cluster.kubectl(['uncordon', n]);
+  };
+}
+
+export interface Observation<T> {
+  at: number;
+  type: string;
+  obj: T;
+}
+
+/** Records every watch event of a collection until stop(). */
+export async function record<T>(tc: TestCluster, path: string, query: Record<string, string> = {}): Promise<{ events: Observation<T>[]; stop: () => void }> {
+  const events: Observation<T>[] = [];
+  const watch = new Watch(tc.kc);
+  (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 3_600_000;
+  const ctl = await watch.watch(path, query, (type, obj) => events.push({ at: Date.now(), type, obj: obj as T }), () => undefined);
+  return { events, stop: () => ctl.abort() };
+}
