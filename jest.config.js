@@ -1,6 +1,6 @@
 // ts-jest in ESM mode (as the official typescript-action template does); run with
 // NODE_OPTIONS=--experimental-vm-modules. Two projects: unit (pure, fast) and integration
-// (a real control plane from cluster/, started per test file).
+// (a real control plane from cluster/, started per test file), and docker.
 const tsJest = {
   '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: { ignoreCodes: [151002] } }],
 };
@@ -15,5 +15,7 @@ export default {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/tests/integration/**/*.test.ts'], slowTestThreshold: 600 },
+    // Needs a Docker Engine (scripts/start-docker.sh): testcontainers parts that run without kind.
+    { ...common, displayName: 'docker', testMatch: ['<rootDir>/tests/docker/**/*.test.ts'], slowTestThreshold: 120 },
   ],
 };

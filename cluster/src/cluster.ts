@@ -13,7 +13,7 @@ import { run } from './exec.js';
 import { kwokConfigYaml, type KwokConfigOptions } from './kwok-config.js';
 import { generatePki, type CertPair, type Pki } from './pki.js';
 import {
-  ensureDir, isAlive, killGroups, killGroupsSync, ownerRecord, readPids, reapStale, spawnDetached,
+  ensureDir, isAlive, killCluster, killGroups, killGroupsSync, ownerRecord, readPids, reapStale, spawnDetached,
   writePids, type PidsFile, type ProcRecord,
 } from './procs.js';
 
@@ -92,6 +92,8 @@ export const CLI_STATE_DIR = join(
 
 export const SERVICE_CLUSTER_IP_RANGE = '10.96.0.0/12';
 const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+/** Set on pods by startKubelet() to make a restarted kwok look at them (see resyncPods). */
+export const RESYNC_ANNOTATION = 'safe-drain.local/kubelet-resync';
 
 /** Everything needed to act on a running cluster from another process (CLI). */
 interface ClusterState {
@@ -285,7 +287,7 @@ class ClusterImpl implements LocalCluster {
   }
 
   /** Starts a component, recorded before this returns. */
-  spawn(name: string, bin: string, args: string[]): ProcRecord & { exited: Promise<number | null> } {
+  spawn(name: string, bin: string, args: string[]): ProcRecord {
     const rec = spawnDetached({
       name,
       cmd: join(this.state.binDir, bin),
@@ -343,14 +345,13 @@ class ClusterImpl implements LocalCluster {
   async startKubelet(node: string, timeoutMs = 60_000): Promise<void> {
     this.checkNode(node);
     if (this.kubeletRunning(node)) return;
-    // kwok's lease holder identity is hostname_<random uuid> per process, and a kwok waits for a
-    // Lease held by another identity to expire (up to nodeLeaseDurationSeconds) before it takes
-    // the node over. A real kubelet restarts under the same identity (the node name) and renews
-    // at once, so do the equivalent: clear the holder; renewTime (what the node lifecycle
-    // controller watches) is untouched.
-    await this.kubectl(['-n', NODE_LEASE_NAMESPACE, 'patch', 'lease', node, '--type=merge', '-p', '{"spec":{"holderIdentity":null}}']).catch(
-      () => undefined, // no Lease yet: nothing to take over
-    );
+    // kwok's lease holder identity is hostname_<random uuid> per process, and a kwok leaves a
+    // Lease held by another identity alone until it expires (up to nodeLeaseDurationSeconds); it
+    // also tries to create the Lease before its informer has listed it ("already exists", retry
+    // after a renew interval). A real kubelet restarts under the same identity and renews at once.
+    // Deleting the stale Lease gives the same result: the new kwok creates it right away. The node
+    // lifecycle controller ignores a missing Lease and sees the new one's renewTime as a heartbeat.
+    await this.kubectl(['-n', NODE_LEASE_NAMESPACE, 'delete', 'lease', node, '--ignore-not-found', '--wait=false']);
     const rec = this.spawnKwok(node);
     await this.waitFor(
       `kwok-${node} to hold the Lease of ${node}`,
@@ -361,6 +362,45 @@ class ClusterImpl implements LocalCluster {
       timeoutMs,
       [rec],
     );
+    await this.resyncPods(node, rec);
+  }
+
+  /**
+   * kwok v0.8.0 looks at the pods already bound to its node only once, right after it takes the
+   * Lease, and races its own informers: pods seen before its node/lease caches are filled are
+   * skipped ("not managed" / "read only") and never looked at again until they change. So pods
+   * the node lifecycle controller marked NotReady while the kubelet was down would stay NotReady,
+   * and pods deleted meanwhile would stay Terminating. A real kubelet re-syncs all its pods on
+   * start. Equivalent here: touch (annotate) the pods kwok still has to act on, until it has.
+   */
+  private async resyncPods(node: string, kwok: ProcRecord): Promise<void> {
+    interface PodItem {
+      metadata: { name: string; namespace: string; deletionTimestamp?: string };
+      status?: { phase?: string; conditions?: { type: string; status: string }[] };
+    }
+    const pending = (p: PodItem): boolean =>
+      p.metadata.deletionTimestamp === undefined &&
+      (p.status?.phase === 'Pending' || p.status?.phase === 'Running') &&
+      p.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True';
+    for (let attempt = 0; attempt < 8; attempt++) {
+      await sleep(attempt === 0 ? 500 : 1500);
+      if (!isAlive(kwok.pid, kwok.startTime)) throw new Error(`kwok-${node} exited; last lines of ${this.logOf(`kwok-${node}`)}:\n${tail(this.logOf(`kwok-${node}`))}`);
+      const list = JSON.parse(
+        await this.kubectl(['get', 'pods', '--all-namespaces', '--field-selector', `spec.nodeName=${node}`, '-o', 'json']),
+      ) as { items: PodItem[] };
+      // Terminating pods: touched once (kwok then deletes them on its own schedule).
+      const stale = list.items.filter((p) => pending(p) || (attempt === 0 && p.metadata.deletionTimestamp !== undefined));
+      if (stale.length === 0) return;
+      const byNs = new Map<string, string[]>();
+      for (const p of stale) byNs.set(p.metadata.namespace, [...(byNs.get(p.metadata.namespace) ?? []), p.metadata.name]);
+      const stamp = `${new Date().toISOString()}#${attempt}`;
+      for (const [ns, names] of byNs) {
+        await this.kubectl(['-n', ns, 'annotate', 'pods', ...names, `${RESYNC_ANNOTATION}=${stamp}`, '--overwrite']).catch(
+          () => undefined, // a pod went away meanwhile
+        );
+      }
+    }
+    throw new Error(`kwok-${node} did not take over the pods on ${node} after restart`);
   }
 
   /** Polls fn until it returns a value other than undefined; fails early if a process dies. */
@@ -388,7 +428,7 @@ class ClusterImpl implements LocalCluster {
   async stop(): Promise<void> {
     owned.delete(this);
     this.reload();
-    await killGroups(Object.values(this.pids.procs));
+    await killCluster(this.pids.procs);
     this.removeStateDir();
   }
 
@@ -419,66 +459,70 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<LocalClus
     throw new Error(`${stateDir} already holds a cluster (pids.json): stop it first`);
   }
   ensureDir(stateDir);
+  // Recorded first: if this process dies half-way, reapStale() finds a dead owner and cleans up.
+  writePids(stateDir, { owner: ownerRecord(), persistent, procs: {} });
   const logDir = ensureDir(opts.logDir ?? join(stateDir, 'logs'));
-  const pkiDir = ensureDir(join(stateDir, 'pki'));
-
-  const binDirP = opts.binDir ? Promise.resolve(opts.binDir) : ensureBinaries();
-  const [binDir, pki, ports] = await Promise.all([
-    binDirP,
-    generatePki(pkiDir, specs.map((s) => s.name)),
-    freePorts(5),
-  ]);
-  const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort] = ports as [number, number, number, number, number];
-  const apiServerUrl = `https://127.0.0.1:${apiPort}`;
-  log(`binaries and PKI ready (${Date.now() - started} ms); apiserver will be ${apiServerUrl}`);
-
-  const kubeconfigPath = join(stateDir, 'admin.kubeconfig');
-  const kubeconfigs = {
-    admin: kubeconfigPath,
-    kcm: join(stateDir, 'kube-controller-manager.kubeconfig'),
-    scheduler: join(stateDir, 'kube-scheduler.kubeconfig'),
-  };
-  writeFileSync(kubeconfigs.admin, kubeconfigYaml(apiServerUrl, pki.ca.cert, pki.admin, 'admin'), { mode: 0o600 });
-  writeFileSync(kubeconfigs.kcm, kubeconfigYaml(apiServerUrl, pki.ca.cert, pki.controllerManager, 'kube-controller-manager'));
-  writeFileSync(kubeconfigs.scheduler, kubeconfigYaml(apiServerUrl, pki.ca.cert, pki.scheduler, 'kube-scheduler'));
-  const kwokConfigPath = join(stateDir, 'kwok.yaml');
-  writeFileSync(
-    kwokConfigPath,
-    kwokConfigYaml({ nodeLeaseDurationSeconds: opts.nodeLeaseDurationSeconds, podDeletion: opts.podDeletion }),
-  );
-  const kwokArgs: Record<string, string[]> = {};
-  specs.forEach((spec, i) => {
-    const kc = join(stateDir, `kubelet-${spec.name}.kubeconfig`);
-    writeFileSync(kc, kubeconfigYaml(apiServerUrl, pki.ca.cert, pki.kubelets[spec.name]!, `system:node:${spec.name}`));
-    kwokArgs[spec.name] = [
-      `--kubeconfig=${kc}`,
-      `--config=${kwokConfigPath}`,
-      `--manage-single-node=${spec.name}`,
-      `--node-name=${spec.name}`,
-      `--node-ip=${nodeIp(i)}`,
-      `--cidr=${podCidr(i)}`,
-      `--node-lease-duration-seconds=${opts.nodeLeaseDurationSeconds ?? 40}`,
-    ];
-  });
-
-  const state: ClusterState = {
-    binDir, kubeconfigPath, logDir, apiServerUrl, nodes: specs.map((s) => s.name), kwokArgs, persistent,
-  };
-  writeFileSync(join(stateDir, 'state.json'), JSON.stringify(state, null, 2));
-  const cluster = new ClusterImpl(stateDir, state, true);
-  owned.add(cluster);
-  installExitHandlers();
-
+  let cluster: ClusterImpl | undefined;
   try {
+    const pkiDir = ensureDir(join(stateDir, 'pki'));
+
+    const binDirP = opts.binDir ? Promise.resolve(opts.binDir) : ensureBinaries();
+    const [binDir, pki, ports] = await Promise.all([
+      binDirP,
+      generatePki(pkiDir, specs.map((s) => s.name)),
+      freePorts(5),
+    ]);
+    const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort] = ports as [number, number, number, number, number];
+    const apiServerUrl = `https://127.0.0.1:${apiPort}`;
+    log(`binaries and PKI ready (${Date.now() - started} ms); apiserver will be ${apiServerUrl}`);
+
+    const kubeconfigPath = join(stateDir, 'admin.kubeconfig');
+    const kubeconfigs = {
+      admin: kubeconfigPath,
+      kcm: join(stateDir, 'kube-controller-manager.kubeconfig'),
+      scheduler: join(stateDir, 'kube-scheduler.kubeconfig'),
+    };
+    writeFileSync(kubeconfigs.admin, kubeconfigYaml(apiServerUrl, pki.ca.cert, pki.admin, 'admin'), { mode: 0o600 });
+    writeFileSync(kubeconfigs.kcm, kubeconfigYaml(apiServerUrl, pki.ca.cert, pki.controllerManager, 'kube-controller-manager'));
+    writeFileSync(kubeconfigs.scheduler, kubeconfigYaml(apiServerUrl, pki.ca.cert, pki.scheduler, 'kube-scheduler'));
+    const kwokConfigPath = join(stateDir, 'kwok.yaml');
+    writeFileSync(
+      kwokConfigPath,
+      kwokConfigYaml({ nodeLeaseDurationSeconds: opts.nodeLeaseDurationSeconds, podDeletion: opts.podDeletion }),
+    );
+    const kwokArgs: Record<string, string[]> = {};
+    specs.forEach((spec, i) => {
+      const kc = join(stateDir, `kubelet-${spec.name}.kubeconfig`);
+      writeFileSync(kc, kubeconfigYaml(apiServerUrl, pki.ca.cert, pki.kubelets[spec.name]!, `system:node:${spec.name}`));
+      kwokArgs[spec.name] = [
+        `--kubeconfig=${kc}`,
+        `--config=${kwokConfigPath}`,
+        `--manage-single-node=${spec.name}`,
+        `--node-name=${spec.name}`,
+        `--node-ip=${nodeIp(i)}`,
+        `--cidr=${podCidr(i)}`,
+        `--node-lease-duration-seconds=${opts.nodeLeaseDurationSeconds ?? 40}`,
+      ];
+    });
+
+    const state: ClusterState = {
+      binDir, kubeconfigPath, logDir, apiServerUrl, nodes: specs.map((s) => s.name), kwokArgs, persistent,
+    };
+    writeFileSync(join(stateDir, 'state.json'), JSON.stringify(state, null, 2));
+    cluster = new ClusterImpl(stateDir, state, true);
+    owned.add(cluster);
+    installExitHandlers();
+
     await bringUp(cluster, { opts, specs, pki, kubeconfigs, ports: { etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort }, timeoutMs, started, log });
   } catch (err) {
-    // Keep the logs of a failed start (the state dir goes away with stop()).
+    // Keep the logs of a failed start (the state dir goes away).
     let logs = logDir;
     if (!opts.logDir) {
       logs = mkdtempSync(join(tmpdir(), 'safe-drain-failed-cluster-logs-'));
       cpSync(logDir, logs, { recursive: true });
     }
-    await cluster.stop();
+    if (cluster) await cluster.stop();
+    else rmSync(stateDir, { recursive: true, force: true });
     throw new Error(`local cluster failed to start: ${err instanceof Error ? err.message : String(err)} (logs: ${logs})`, { cause: err });
   }
   // A persistent cluster is meant to outlive this process: our exit must not kill it.
@@ -528,13 +572,13 @@ async function bringUp(c: ClusterImpl, b: BringUp): Promise<void> {
 
   // etcd
   c.spawn('etcd', 'etcd', [
-    '--name=default',
+    '--name=safe-drain',
     `--data-dir=${join(stateDir, 'etcd')}`,
     `--listen-client-urls=http://127.0.0.1:${ports.etcdPort}`,
     `--advertise-client-urls=http://127.0.0.1:${ports.etcdPort}`,
     `--listen-peer-urls=http://127.0.0.1:${ports.etcdPeerPort}`,
     `--initial-advertise-peer-urls=http://127.0.0.1:${ports.etcdPeerPort}`,
-    `--initial-cluster=default=http://127.0.0.1:${ports.etcdPeerPort}`,
+    `--initial-cluster=safe-drain=http://127.0.0.1:${ports.etcdPeerPort}`,
     '--initial-cluster-state=new',
     '--unsafe-no-fsync=true', // throwaway data: no fsync, much faster on slow disks
     '--auto-compaction-retention=1',
@@ -577,8 +621,6 @@ async function bringUp(c: ClusterImpl, b: BringUp): Promise<void> {
   // controller-manager and scheduler
   const kcmArgs = [
     `--kubeconfig=${kubeconfigs.kcm}`,
-    `--authentication-kubeconfig=${kubeconfigs.kcm}`,
-    `--authorization-kubeconfig=${kubeconfigs.kcm}`,
     '--bind-address=127.0.0.1',
     `--secure-port=${ports.kcmPort}`,
     '--leader-elect=false',
@@ -594,8 +636,6 @@ async function bringUp(c: ClusterImpl, b: BringUp): Promise<void> {
   c.spawn('kube-controller-manager', 'kube-controller-manager', kcmArgs);
   c.spawn('kube-scheduler', 'kube-scheduler', [
     `--kubeconfig=${kubeconfigs.scheduler}`,
-    `--authentication-kubeconfig=${kubeconfigs.scheduler}`,
-    `--authorization-kubeconfig=${kubeconfigs.scheduler}`,
     '--bind-address=127.0.0.1',
     `--secure-port=${ports.schedPort}`,
     '--leader-elect=false',

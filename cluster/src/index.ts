@@ -1,6 +1,6 @@
 // Public API of the local cluster (tests, e2e suite, bench).
 export {
-  startCluster, openCluster, reapStale, DEFAULT_STATE_ROOT, CLI_STATE_DIR, SERVICE_CLUSTER_IP_RANGE,
+  startCluster, openCluster, reapStale, DEFAULT_STATE_ROOT, RESYNC_ANNOTATION, CLI_STATE_DIR, SERVICE_CLUSTER_IP_RANGE,
   type ClusterOptions, type LocalCluster, type NodeSpec, type Taint,
 } from './cluster.js';
 export { ensureBinaries, BINARIES, type BinaryName } from './binaries.js';

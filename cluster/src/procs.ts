@@ -122,7 +122,7 @@ export interface SpawnOptions {
 }
 
 /** Starts a process in its own process group with stdout+stderr appended to logFile. */
-export function spawnDetached(opts: SpawnOptions): ProcRecord & { exited: Promise<number | null> } {
+export function spawnDetached(opts: SpawnOptions): ProcRecord {
   const fd = openSync(opts.logFile, 'a');
   try {
     const child = spawn(opts.cmd, opts.args, {
@@ -131,13 +131,10 @@ export function spawnDetached(opts: SpawnOptions): ProcRecord & { exited: Promis
       env: opts.env ?? process.env,
     });
     if (child.pid === undefined) throw new Error(`failed to start ${opts.name} (${opts.cmd})`);
-    const exited = new Promise<number | null>((resolve) => {
-      child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null)));
-      child.once('error', () => resolve(-1));
-    });
+    child.once('error', () => undefined); // a failed exec shows up as a dead process
     if (opts.unref) child.unref();
     const startTime = procStartTime(child.pid) ?? 0;
-    return { pid: child.pid, startTime, cmd: opts.cmd, exited };
+    return { pid: child.pid, startTime, cmd: opts.cmd };
   } finally {
     closeSync(fd);
   }
@@ -147,10 +144,21 @@ export function ownerRecord(): PidsFile['owner'] {
   return { pid: process.pid, startTime: procStartTime(process.pid) ?? 0 };
 }
 
-/** Kills and removes one cluster state dir's processes (whatever owns them). */
+/**
+ * Stops a cluster's processes: everything but etcd first, then etcd. kube-apiserver's graceful
+ * shutdown needs etcd (stopped together, the apiserver hangs past any sensible grace period;
+ * in this order it exits in about a second).
+ */
+export async function killCluster(procs: Record<string, ProcRecord>): Promise<void> {
+  const entries = Object.entries(procs);
+  await killGroups(entries.filter(([n]) => n !== 'etcd').map(([, r]) => r));
+  await killGroups(entries.filter(([n]) => n === 'etcd').map(([, r]) => r));
+}
+
+/** Kills one cluster state dir's processes (whatever owns them). */
 export async function killStateDir(stateDir: string): Promise<void> {
   const pids = readPids(stateDir);
-  if (pids) await killGroups(Object.values(pids.procs));
+  if (pids) await killCluster(pids.procs);
 }
 
 /**
@@ -167,7 +175,7 @@ export async function reapStale(stateRoot: string): Promise<string[]> {
     if (!pids) continue;
     if (pids.persistent) continue;
     if (isAlive(pids.owner.pid, pids.owner.startTime)) continue;
-    await killGroups(Object.values(pids.procs));
+    await killCluster(pids.procs);
     rmSync(dir, { recursive: true, force: true });
     reaped.push(dir);
   }

@@ -55,7 +55,7 @@ export async function kindAvailability(opts: KindDetectOptions = {}): Promise<Ki
   try {
     await run(kind, ['version'], { timeout: 30_000 });
   } catch (e) {
-    problems.push(`kind CLI unavailable (${kind} version: ${commandError(e)}; install: go install sigs.k8s.io/kind@${KIND_VERSION})`);
+    problems.push(`kind CLI unavailable (${kind} version: ${commandError(e)}), install it with: go install sigs.k8s.io/kind@${KIND_VERSION}`);
   }
 
   let haveImage = await run(docker, ['image', 'inspect', image], { timeout: 30_000 }).then(

@@ -56,14 +56,15 @@ export function renderKindConfig(opts: KindClusterConfigOptions): string {
   if (!Number.isInteger(opts.workers) || opts.workers < 1) {
     throw new Error(`renderKindConfig: workers must be an integer >= 1, got ${opts.workers}`);
   }
-  const worker: Record<string, unknown> = { role: 'worker', image: opts.nodeImage };
-  if (opts.workerLabels && Object.keys(opts.workerLabels).length > 0) worker.labels = { ...opts.workerLabels };
+  const labels = opts.workerLabels && Object.keys(opts.workerLabels).length > 0 ? opts.workerLabels : undefined;
+  const worker = (): Record<string, unknown> => ({ role: 'worker', image: opts.nodeImage, ...(labels ? { labels: { ...labels } } : {}) });
   const doc = {
     kind: 'Cluster',
     apiVersion: 'kind.x-k8s.io/v1alpha4',
-    nodes: [{ role: 'control-plane', image: opts.nodeImage }, ...Array.from({ length: opts.workers }, () => ({ ...worker }))],
+    nodes: [{ role: 'control-plane', image: opts.nodeImage }, ...Array.from({ length: opts.workers }, worker)],
   };
-  return stringify(doc);
+  // No anchors/aliases: every node spelled out, as a person would write it.
+  return stringify(doc, { aliasDuplicateObjects: false });
 }
 
 /** kind names node containers (and so Kubernetes nodes) `<cluster>-control-plane`, `<cluster>-worker`, `<cluster>-worker2`… */

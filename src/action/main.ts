@@ -50,11 +50,12 @@ interface KubeconfigFile {
 export function writeKubeconfig(input: string): KubeconfigFile | undefined {
   const raw = input.trim();
   if (raw === '') return undefined;
-  core.setSecret(raw);
+  core.setSecret(raw); // before decoding, which may fail
   const yaml = decodeKubeconfig(raw);
-  // Mask the other form too: the YAML's base64, or the decoded YAML and the unwrapped base64.
-  if (yaml === raw) core.setSecret(Buffer.from(yaml).toString('base64'));
-  else for (const form of [yaml, raw.replace(/\s+/g, '')]) core.setSecret(form);
+  // Also mask the other forms it could be printed in: as YAML, as (unwrapped) base64.
+  const forms = new Set([yaml, Buffer.from(yaml).toString('base64'), raw.replace(/\s+/g, '')]);
+  forms.delete(raw);
+  for (const form of forms) core.setSecret(form);
   maskCredentialValues(yaml);
   const dir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'safe-drain-'));
   const path = join(dir, 'kubeconfig');

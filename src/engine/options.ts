@@ -162,7 +162,8 @@ export function parseDuration(text: string, input: string): number {
 const LABEL_NAME = '[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?';
 const LABEL_KEY = `([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?${LABEL_NAME}`;
 const LABEL_VALUE = `(${LABEL_NAME})?`;
-const VALUE_SET = `\\(\\s*${LABEL_VALUE}(\\s*,\\s*${LABEL_VALUE})*\\s*\\)`;
+// A non-empty set: `in ()` is refused by Kubernetes too.
+const VALUE_SET = `\\((?!\\s*\\))\\s*${LABEL_VALUE}(\\s*,\\s*${LABEL_VALUE})*\\s*\\)`;
 const REQUIREMENT_FORMS = [
   `!?\\s*${LABEL_KEY}`, // key, !key
   `${LABEL_KEY}\\s*(=|==|!=)\\s*${LABEL_VALUE}`, // key=v, key==v, key!=v

@@ -148,10 +148,11 @@ if (!pre.ok) {
       const [outage, final] = d.intervals;
       const real = (upAt - downAt) / 1000;
       expect(outage!.open).toBe(false);
-      expect(outage!.from).toBeGreaterThanOrEqual(downAt - 150);
-      expect(Math.abs(outage!.seconds - real)).toBeLessThan(0.75);
+      expect(outage!.from).toBeGreaterThanOrEqual(downAt - 500);
+      expect(Math.abs(outage!.seconds - real)).toBeLessThan(1);
       expect(final!.open).toBe(true);
-      expect(d.maxGapMs).toBeLessThan(1_500);
+      // Requests to a vanished host time out after 1 s: gaps stay near 1.1 s unless the probe stalls.
+      expect(d.maxGapMs).toBeLessThan(2_500);
       console.log(
         `probe: ${samples.length} samples over ${d.observedSeconds}s; outage real ${real.toFixed(3)}s, measured ${outage!.seconds}s ` +
           `(${outage!.failedSamples} failed samples, "${outage!.firstDetail}")`,

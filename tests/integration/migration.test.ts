@@ -2,7 +2,8 @@
 // before the old pod goes, observed by watching the pods; changes to workloads are undone.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { AutoscalingV2Api, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
-import { deployment, drain, ensureNamespace, eventually, isPodReady, pdb, pinTo, podsOf, record, startTestCluster, waitReady, type TestCluster } from './support.js';
+import { deleteNamespace,
+  deployment, drain, ensureNamespace, eventually, isPodReady, pdb, pinTo, podsOf, record, startTestCluster, waitReady, type TestCluster } from './support.js';
 
 let tc: TestCluster;
 const W1 = 'w1';
@@ -64,7 +65,7 @@ describe('surge migration', () => {
     const d = await tc.apps.readNamespacedDeployment({ namespace: ns, name: 'hello' });
     expect(d.spec?.replicas).toBe(1);
     expect(d.metadata?.annotations?.['safe-drain.io/migration']).toMatch(/rollout restart by safe-drain/);
-    await tc.core.deleteNamespace({ name: ns });
+    await deleteNamespace(tc, ns);
   }, 240_000);
 
   it('scales up a Deployment that cannot surge (Recreate), evicts, and restores replicas exactly', async () => {
@@ -91,7 +92,7 @@ describe('surge migration', () => {
     expect(final.metadata?.annotations?.['safe-drain.io/migration']).toMatch(/restored to 1/);
     const running = (await waitReady(tc, ns, 'hello', 1)).filter((p) => !p.metadata?.deletionTimestamp);
     expect(running.every((p) => p.spec?.nodeName !== W1)).toBe(true);
-    await tc.core.deleteNamespace({ name: ns });
+    await deleteNamespace(tc, ns);
   }, 240_000);
 
   it('restores replicas when the drain times out mid-migration', async () => {
@@ -114,7 +115,7 @@ describe('surge migration', () => {
     expect(d.spec?.replicas).toBe(1);
     expect(d.metadata?.annotations?.['safe-drain.io/original-replicas']).toBeUndefined();
     await tc.cluster.kubectl(['label', 'node', W1, 'only-here-']);
-    await tc.core.deleteNamespace({ name: ns });
+    await deleteNamespace(tc, ns);
   }, 240_000);
 
   it('does not fight an HPA: a Recreate Deployment with an HPA is evicted plainly and the plan says why', async () => {
@@ -141,6 +142,6 @@ describe('surge migration', () => {
     expect(log.join('\n')).toMatch(/fight the HPA/);
     const d = await tc.apps.readNamespacedDeployment({ namespace: ns, name: 'hello' });
     expect(d.spec?.replicas).toBe(1);
-    await tc.core.deleteNamespace({ name: ns });
+    await deleteNamespace(tc, ns);
   }, 240_000);
 });

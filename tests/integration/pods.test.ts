@@ -1,7 +1,8 @@
 // Pod kinds (kubectl drain parity), dry run, and the safe eviction order, on a real control plane.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
-import { deployment, drain, ensureNamespace, eventually, isPodReady, pdb, pinTo, podsOf, record, startTestCluster, waitReady, type TestCluster } from './support.js';
+import { deleteNamespace,
+  deployment, drain, ensureNamespace, eventually, isPodReady, pdb, pinTo, podsOf, record, startTestCluster, waitReady, type TestCluster } from './support.js';
 
 let tc: TestCluster;
 const W1 = 'w1';
@@ -92,7 +93,7 @@ describe('pod kinds, dry run and order', () => {
     expect(outcomes[`${ns}/${agentOnW1}`]).toBe('skipped');
     expect(outcomes[`${ns}/static-w1`]).toBe('skipped');
     expect(outcomes[`${ns}/bare`]).toBe('evicted');
-    await tc.core.deleteNamespace({ name: ns });
+    await deleteNamespace(tc, ns);
   }, 300_000);
 
   it('dry run changes nothing: node, pods and PDBs keep their resourceVersions', async () => {
@@ -120,7 +121,7 @@ describe('pod kinds, dry run and order', () => {
     expect(mine.map((r) => r.outcome).sort()).toEqual(expect.arrayContaining(['would-evict']));
     expect(await snapshot()).toEqual(before);
     expect(report.nodes[0]!.cordoned).toBe(false);
-    await tc.core.deleteNamespace({ name: ns });
+    await deleteNamespace(tc, ns);
   }, 180_000);
 
   it('evicts non-critical pods before a system-cluster-critical pod, and the critical one only when they are gone', async () => {
@@ -153,6 +154,6 @@ describe('pod kinds, dry run and order', () => {
     expect(criticalEvicted).toBeDefined();
     expect(criticalEvicted.at).toBeGreaterThanOrEqual(lastAppDelete);
     await tc.apps.deleteNamespacedDeployment({ namespace: 'kube-system', name: 'critical-addon' });
-    await tc.core.deleteNamespace({ name: ns });
+    await deleteNamespace(tc, ns);
   }, 240_000);
 });

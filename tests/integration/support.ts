@@ -69,6 +69,19 @@ export async function drain(
   return { report, log: logger.lines };
 }
 
+/** Deletes a namespace and waits until it is gone, so the next test's drain does not meet its pods. */
+export async function deleteNamespace(tc: TestCluster, name: string): Promise<void> {
+  await tc.core.deleteNamespace({ name }).catch(() => undefined);
+  await eventually(async () => {
+    try {
+      await tc.core.readNamespace({ name });
+      return false;
+    } catch (err) {
+      return (err as { code?: number }).code === 404;
+    }
+  }, `namespace ${name} deleted`, 120_000);
+}
+
 export async function ensureNamespace(tc: TestCluster, name: string): Promise<void> {
   try {
     await tc.core.createNamespace({ body: { metadata: { name } } });

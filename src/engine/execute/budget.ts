@@ -84,10 +84,9 @@ export class BudgetWaiter {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(new WaitAborted(abortReason(signal)));
       const gate = pdbKey ? this.gate(pdbKey) : undefined;
-      let timer: NodeJS.Timeout | undefined;
       const waiter: Waiter = {
         release: (reason) => {
-          if (timer) clearTimeout(timer);
+          clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);
           if (gate) gate.queue = gate.queue.filter((w) => w !== waiter);
           let settled = reason !== 'budget';
@@ -101,13 +100,13 @@ export class BudgetWaiter {
         },
       };
       const onAbort = () => {
-        if (timer) clearTimeout(timer);
+        clearTimeout(timer);
         if (gate) gate.queue = gate.queue.filter((w) => w !== waiter);
         reject(new WaitAborted(abortReason(signal)));
       };
       signal.addEventListener('abort', onAbort, { once: true });
       const delay = opts.retryAfterSeconds !== undefined ? opts.retryAfterSeconds * 1000 : this.fallbackMs;
-      timer = setTimeout(() => waiter.release(opts.retryAfterSeconds !== undefined ? 'retry-after' : 'fallback'), delay);
+      const timer = setTimeout(() => waiter.release(opts.retryAfterSeconds !== undefined ? 'retry-after' : 'fallback'), delay);
       timer.unref?.();
       if (!gate || !pdbKey) return;
       gate.queue.push(waiter);

@@ -108,10 +108,12 @@ export async function drainNode(ctx: NodeDrainContext, node: V1Node): Promise<No
 
     await nodeEvent(ctx, node, 'Normal', 'SafeDrainStarted', `Draining node${dry}: ${plan.groups.flat().length} pods to move. ${ctx.origin}`);
     await evictGroups(ctx, node, plan, report, mark);
-    report.success = report.results.every((r) => r.outcome !== 'failed' && r.outcome !== 'blocked');
+    report.success = !report.error && report.results.every((r) => r.outcome !== 'failed' && r.outcome !== 'blocked');
     if (!report.success) {
       const failed = report.results.filter((r) => r.outcome === 'failed' || r.outcome === 'blocked');
-      report.error = `node ${name}: ${failed.length} pod(s) not evicted: ${failed.map((r) => `${r.pod} (${r.message})`).join('; ')}`;
+      const pods = failed.map((r) => `${r.pod} (${r.outcome === 'blocked' ? (report.blocked.find((b) => b.pod === r.pod)?.message ?? r.message) : r.message})`);
+      // evictGroups sets report.error when the timeout or a cancellation cut the drain short.
+      report.error = [report.error, failed.length ? `${failed.length} pod(s) not evicted: ${pods.join('; ')}` : undefined].filter(Boolean).join('; ');
     }
   } catch (err) {
     report.success = false;
@@ -249,8 +251,14 @@ async function evictGroups(ctx: NodeDrainContext, node: V1Node, plan: DrainPlan,
       switch (attempt.kind) {
         case 'accepted':
         case 'gone':
+        case 'namespace-terminating':
           r.outcome = options.dryRun ? 'would-evict' : 'evicted';
-          r.message = attempt.kind === 'gone' ? 'already gone' : undefined;
+          r.message =
+            attempt.kind === 'gone'
+              ? 'already gone'
+              : attempt.kind === 'namespace-terminating'
+                ? 'its namespace is being deleted: the namespace controller deletes it'
+                : undefined;
           mark('evict', key, options.dryRun ? 'eviction allowed (dry run)' : 'eviction accepted');
           return;
         case 'budget': {

@@ -6,6 +6,8 @@ export type EvictAttempt =
   | { kind: 'accepted' }
   /** NotFound, or the UID precondition failed: the pod we meant is already gone. */
   | { kind: 'gone' }
+  /** 403 because the pod's namespace is being deleted: the namespace controller deletes the pod. */
+  | { kind: 'namespace-terminating'; message: string }
   /** 429: a budget refuses now; wait and retry. `pdb` is parsed from the message when present. */
   | { kind: 'budget'; pdb?: string; message: string; retryAfterSeconds?: number }
   /** 500: the pod is selected by more than one PDB; never retry. */
@@ -43,6 +45,7 @@ export async function evictOnce(client: KubeClient, req: EvictRequest): Promise<
         return { kind: 'error', code: 500, message: status.message };
       case 401:
       case 403:
+        if (/because it is being terminated/.test(status.message)) return { kind: 'namespace-terminating', message: status.message };
         return { kind: 'forbidden', message: status.message };
       default:
         return { kind: 'error', code: status.code, message: status.message };

@@ -1,7 +1,7 @@
 // The GitHub job summary (core.summary.addRaw): outcome and final state first, then per node
 // the plan, blockers, results, workload changes and a mermaid gantt of the evictions.
 import type { Blocker, DrainPlan, NodeReport, PodOutcome, PodResult, RunReport, TimelineEvent, WorkloadChange } from '../types.js';
-import { blockerLabel, formatDuration, groupLabel, outcomeLabel, podKey, severityLabel, sortBlockers } from './labels.js';
+import { blockerLabel, formatDuration, groupLabel, outcomeLabel, plural, podKey, severityLabel, sortBlockers } from './labels.js';
 
 export function renderSummary(report: RunReport): string {
   const verdict = report.success ? 'succeeded' : 'failed';
@@ -43,7 +43,7 @@ function renderPlan(plan: DrainPlan): string {
     pod.pdbs.map(code).join(', '),
     escapeCell(pod.reason),
   ]);
-  return `#### Plan\n\nNode was ${state}; ${plan.pods.length} pods in ${plan.groups.length} eviction groups (run in order).\n\n${table(['Pod', 'Class', 'Action', 'Group', 'PDBs', 'Reason'], rows)}`;
+  return `#### Plan\n\nNode was ${state}; ${plural(plan.pods.length, 'pod')} in ${plural(plan.groups.length, 'eviction group')} (run in order).\n\n${table(['Pod', 'Class', 'Action', 'Group', 'PDBs', 'Reason'], rows)}`;
 }
 
 function renderBlockers(blockers: Blocker[]): string {
@@ -59,7 +59,7 @@ function renderResults(results: PodResult[]): string {
     code(r.pod),
     outcomeLabel(r.outcome),
     String(r.budgetWaits),
-    escapeCell([r.message, r.pdb ? `PDB ${r.pdb}` : undefined].filter(Boolean).join('; ')),
+    escapeCell([r.message?.trim().replace(/\.+$/, ''), r.pdb ? `PDB ${r.pdb}` : undefined].filter(Boolean).join('; ')),
   ]);
   return `#### Results\n\n${table(['Pod', 'Outcome', 'Budget waits', 'Message'], rows)}`;
 }
@@ -71,7 +71,7 @@ function renderWorkloadChanges(changes: WorkloadChange[]): string {
 
 function renderTimeline(events: TimelineEvent[]): string {
   const lines = events.map((e) => `- +${formatDuration(e.at)} **${e.phase}** ${code(e.subject)}: ${escapeText(e.message)}`);
-  return `<details><summary>Timeline (${events.length} events)</summary>\n\n${lines.join('\n')}\n\n</details>`;
+  return `<details><summary>Timeline (${plural(events.length, 'event')})</summary>\n\n${lines.join('\n')}\n\n</details>`;
 }
 
 // --- mermaid -------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // Terminal rendering for the CLI: aligned plain-text columns, no colors.
 import type { DrainPlan, NodeReport, RunReport } from '../types.js';
-import { blockerLabel, formatDuration, groupLabel, outcomeLabel, podKey, severityLabel, sortBlockers } from './labels.js';
+import { blockerLabel, formatDuration, groupLabel, outcomeLabel, plural, podKey, severityLabel, sortBlockers } from './labels.js';
 
 /** Pads every column but the last to its widest cell. */
 export function alignColumns(rows: string[][]): string {
@@ -13,7 +13,7 @@ export function alignColumns(rows: string[][]): string {
 
 export function renderPlanText(plan: DrainPlan): string {
   const state = [plan.nodeReady ? 'Ready' : 'NotReady', plan.alreadyCordoned ? 'already cordoned' : 'not cordoned'];
-  const lines = [`Plan for node ${plan.node} (${state.join(', ')}): ${plan.pods.length} pods, ${plan.groups.length} eviction groups`];
+  const lines = [`Plan for node ${plan.node} (${state.join(', ')}): ${plural(plan.pods.length, 'pod')}, ${plural(plan.groups.length, 'eviction group')}`];
   if (plan.pods.length > 0) {
     const rows = plan.pods.map((pod) => [podKey(pod), pod.podClass, pod.action, groupLabel(pod.group), pod.pdbs.join(',') || '-', pod.reason]);
     lines.push('', alignColumns([['POD', 'CLASS', 'ACTION', 'GROUP', 'PDBS', 'REASON'], ...rows]));

@@ -1,0 +1,147 @@
+// npm run cluster -- <command>: a long-lived local cluster for people (tests start their own).
+//   up [--nodes N] [--node-monitor-grace-period 50s]   start it (processes outlive the command)
+//   status                                             processes, nodes and their Ready state
+//   stop-kubelet NODE / start-kubelet NODE             stop/start that node's kwok (its "kubelet")
+//   kubectl ARGS...                                    run the cluster's kubectl against it
+//   down                                               stop everything, remove the state dir
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { CLI_STATE_DIR, openCluster, startCluster, type LocalCluster } from './cluster.js';
+import { isAlive, killStateDir, readPids } from './procs.js';
+
+const program = new Command('cluster')
+  .description('A local Kubernetes control plane with one kwok "kubelet" per node')
+  .option('--state-dir <dir>', 'state dir of the cluster', CLI_STATE_DIR);
+
+const stateDir = (): string => program.opts<{ stateDir: string }>().stateDir;
+
+/** Every recorded process alive? (undefined: no cluster at all) */
+function liveness(dir: string): { alive: string[]; dead: string[] } | undefined {
+  const pids = readPids(dir);
+  if (!pids) return undefined;
+  const entries = Object.entries(pids.procs);
+  return {
+    alive: entries.filter(([, r]) => isAlive(r.pid, r.startTime)).map(([n]) => n),
+    dead: entries.filter(([, r]) => !isAlive(r.pid, r.startTime)).map(([n]) => n),
+  };
+}
+
+function attach(): LocalCluster {
+  const dir = stateDir();
+  if (!existsSync(join(dir, 'state.json'))) {
+    console.error(`no cluster in ${dir}: run \`npm run cluster -- up\``);
+    process.exit(1);
+  }
+  return openCluster(dir);
+}
+
+function printKubeconfig(c: LocalCluster): void {
+  console.log(`kubeconfig: ${c.kubeconfigPath}`);
+  console.log(`export KUBECONFIG=${c.kubeconfigPath}`);
+}
+
+program
+  .command('up')
+  .description('start the cluster (in the background; it outlives this command)')
+  .option('--nodes <n>', 'number of worker nodes (w1..wN)', '3')
+  .option('--node-monitor-grace-period <duration>', 'kube-controller-manager --node-monitor-grace-period (default: upstream 50s)')
+  .action(async (o: { nodes: string; nodeMonitorGracePeriod?: string }) => {
+    const dir = stateDir();
+    const live = liveness(dir);
+    if (live && live.dead.length === 0 && live.alive.includes('kube-apiserver')) {
+      console.error(`a cluster is already running in ${dir}`);
+      printKubeconfig(openCluster(dir));
+      return;
+    }
+    if (live || existsSync(dir)) {
+      console.error(`cleaning up a broken cluster in ${dir} (dead: ${live?.dead.join(', ') || 'n/a'})`);
+      await killStateDir(dir);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const c = await startCluster({
+      nodes: Number(o.nodes),
+      nodeMonitorGracePeriod: o.nodeMonitorGracePeriod,
+      stateDir: dir,
+      persistent: true,
+      log: (m) => console.error(`[cluster] ${m}`),
+    });
+    console.error(`nodes: ${c.nodes.join(', ')}; logs: ${c.logDir}`);
+    printKubeconfig(c);
+  });
+
+program
+  .command('status')
+  .description('processes, nodes and their Ready state (exit 1 when not healthy)')
+  .action(async () => {
+    const dir = stateDir();
+    const pids = readPids(dir);
+    if (!pids) {
+      console.log(`no cluster in ${dir}`);
+      process.exitCode = 1;
+      return;
+    }
+    for (const [name, r] of Object.entries(pids.procs)) {
+      console.log(`${name.padEnd(26)} pid ${String(r.pid).padEnd(8)} ${isAlive(r.pid, r.startTime) ? 'running' : 'DEAD'}`);
+    }
+    const c = openCluster(dir);
+    for (const n of c.nodes) if (!pids.procs[`kwok-${n}`]) console.log(`${`kwok-${n}`.padEnd(26)} stopped (stop-kubelet)`);
+    const live = liveness(dir);
+    if (!live?.alive.includes('kube-apiserver')) {
+      console.log('kube-apiserver is not running');
+      process.exitCode = 1;
+      return;
+    }
+    console.log('');
+    console.log((await c.kubectl(['get', 'nodes', '-o', 'wide'])).trimEnd());
+    console.log(`\nexport KUBECONFIG=${c.kubeconfigPath}`);
+    if (live.dead.length) process.exitCode = 1;
+  });
+
+program
+  .command('stop-kubelet <node>')
+  .description("stop the node's kwok process: its Lease stops renewing, the node goes NotReady after the grace period")
+  .action(async (node: string) => {
+    await attach().stopKubelet(node);
+    console.log(`kubelet of ${node} stopped`);
+  });
+
+program
+  .command('start-kubelet <node>')
+  .description("start the node's kwok process again")
+  .action(async (node: string) => {
+    await attach().startKubelet(node);
+    console.log(`kubelet of ${node} started`);
+  });
+
+program
+  .command('kubectl')
+  .description("run the cluster's kubectl with its admin kubeconfig")
+  .allowUnknownOption()
+  .helpOption(false)
+  .argument('[args...]')
+  .action(async (args: string[]) => {
+    process.stdout.write(await attach().kubectl(args));
+  });
+
+program
+  .command('down')
+  .description('stop every process of the cluster and remove its state dir')
+  .action(async () => {
+    const dir = stateDir();
+    if (!existsSync(dir)) {
+      console.log(`no cluster in ${dir}`);
+      return;
+    }
+    if (existsSync(join(dir, 'state.json'))) await openCluster(dir).stop();
+    else {
+      await killStateDir(dir);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    console.log(`cluster in ${dir} stopped and removed`);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});

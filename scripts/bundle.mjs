@@ -1,0 +1,70 @@
+// Bundles the Action (dist/index.js) and the CLI (dist/cli.js) with esbuild. The Action runs
+// dist/ as committed, so `--check` rebuilds in memory and fails when dist/ is stale.
+//   node scripts/bundle.mjs          write dist/
+//   node scripts/bundle.mjs --check  compare only; exit 1 naming the stale files
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+// Some dependencies are CommonJS and call require() for Node built-ins; an ESM bundle has no
+// require of its own, so give it one.
+const requireShim = "import { createRequire as __safeDrainCreateRequire } from 'node:module';\nconst require = __safeDrainCreateRequire(import.meta.url);";
+
+const targets = [
+  { entry: 'src/action/index.ts', outfile: 'dist/index.js', banner: requireShim, executable: false },
+  { entry: 'src/cli/main.ts', outfile: 'dist/cli.js', banner: `#!/usr/bin/env node\n${requireShim}`, executable: true },
+];
+
+async function bundle(target) {
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: [target.entry],
+    outfile: target.outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    banner: { js: target.banner },
+    minify: false, // dist/ is committed: keep its diffs reviewable
+    legalComments: 'none',
+    sourcemap: false,
+    write: false,
+    logLevel: 'warning',
+  });
+  const [output] = result.outputFiles;
+  return { ...target, contents: Buffer.from(output.contents) };
+}
+
+function readOrNull(path) {
+  try {
+    return readFileSync(path);
+  } catch {
+    return null;
+  }
+}
+
+const bundles = await Promise.all(targets.map(bundle));
+
+if (process.argv.includes('--check')) {
+  const stale = bundles.filter((b) => {
+    const committed = readOrNull(join(root, b.outfile));
+    return committed === null || !committed.equals(b.contents);
+  });
+  if (stale.length > 0) {
+    console.error(`dist/ is out of date with the sources: ${stale.map((b) => b.outfile).join(', ')}.`);
+    console.error('Run `npm run bundle` and commit dist/.');
+    process.exit(1);
+  }
+  console.log(`dist/ is up to date (${bundles.map((b) => b.outfile).join(', ')}).`);
+} else {
+  for (const b of bundles) {
+    const path = join(root, b.outfile);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, b.contents);
+    if (b.executable) chmodSync(path, 0o755);
+    console.log(`${relative(root, path)}: ${(b.contents.length / 1024).toFixed(0)} KiB`);
+  }
+}

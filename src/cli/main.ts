@@ -1,0 +1,234 @@
+// The `safe-drain` CLI: the Action's inputs as --kebab-case flags. Flag values go back to
+// strings and through the same parseOptions as the Action, so both shells accept and refuse
+// exactly the same things. Progress goes to stderr, results to stdout.
+// Exit codes: 0 success, 1 the drain failed, 2 bad input.
+import { realpathSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import packageJson from '../../package.json' with { type: 'json' };
+import { parseOptions } from '../engine/options.js';
+import { renderPlanText, renderResultText } from '../engine/report/text.js';
+import { runSafeDrain } from '../engine/run.js';
+import { InputError, type DrainOptions, type Logger, type RunReport } from '../engine/types.js';
+
+export const EXIT_SUCCESS = 0;
+export const EXIT_DRAIN_FAILED = 1;
+export const EXIT_BAD_INPUT = 2;
+
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+}
+
+export interface CliInvocation {
+  options: DrainOptions;
+  kubeconfigPath?: string;
+  context?: string;
+  output: 'text' | 'json';
+  verbose: boolean;
+}
+
+/** Flags that take true/false; `--flag` alone means true and `--no-flag` means false. */
+const BOOLEAN_FLAGS = ['ignore-daemonsets', 'delete-emptydir-data', 'force', 'dry-run', 'wait-for-replacements', 'uncordon-on-failure'];
+const OPERATIONS = ['drain', 'cordon', 'uncordon', 'plan'];
+
+function buildProgram(io: CliIo): Command {
+  const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+  return new Command('safe-drain')
+    .description('Drain a Kubernetes node without taking the services on it down: plan, cordon, PDB-aware eviction, zero-downtime migration.')
+    .version(packageJson.version)
+    .argument('[operation]', `${OPERATIONS.join(' | ')} (same as --operation)`)
+    .option('--node <name>', 'node to act on; repeat the flag or separate names with commas', collect)
+    .option('-l, --selector <selector>', 'label selector of the nodes to act on (instead of --node)')
+    .option('--operation <operation>', `${OPERATIONS.join(' | ')} (default: drain)`)
+    .addOption(booleanOption('ignore-daemonsets', 'leave DaemonSet pods on the node (default: true)'))
+    .addOption(booleanOption('delete-emptydir-data', 'evict pods using emptyDir, losing that data (default: false)'))
+    .addOption(booleanOption('force', 'evict pods not managed by a controller (default: false)'))
+    .option('--grace-period <seconds>', "termination grace period; -1 = each pod's own (default: -1)")
+    .option('--pod-selector <selector>', 'only evict pods matching this label selector')
+    .option('--timeout <duration>', 'bound on draining one node, e.g. 90s, 10m, 1h30m; 0 = none (default: 0)')
+    .option('--skip-wait-for-delete-timeout <seconds>', 'do not wait for pods deleted longer ago than this; 0 = off (default: 0)')
+    .addOption(booleanOption('dry-run', 'plan and report, change nothing; also server/client/none (default: false)'))
+    .option('--max-concurrent-evictions <n>', 'evictions in flight at once (default: 10)')
+    .addOption(booleanOption('wait-for-replacements', 'wait until evicted pods are replaced and ready (default: false)'))
+    .addOption(booleanOption('uncordon-on-failure', 'uncordon the node again if the drain fails (default: false)'))
+    .option('--migration <mode>', 'surge (replacement first) | evict (default: surge)')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, then ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context to use')
+    .addOption(new Option('-o, --output <format>', 'result format on stdout').choices(['text', 'json']).default('text'))
+    .option('-v, --verbose', 'also print debug messages')
+    .addHelpText('after', '\nBoolean flags accept --flag, --flag=false and --no-flag. Exit codes: 0 success, 1 drain failed, 2 bad input.')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
+}
+
+function booleanOption(name: string, description: string): Option {
+  return new Option(`--${name} [bool]`, description);
+}
+
+/**
+ * `--force` alone becomes `--force=true` and `--no-force` becomes `--force=false`, so a boolean
+ * flag never swallows the next argument (`--force drain`) and its value reaches parseOptions.
+ */
+export function normalizeBooleanFlags(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  const flags = end === -1 ? argv : argv.slice(0, end);
+  const rest = end === -1 ? [] : argv.slice(end);
+  const normalized = flags.map((arg) => {
+    const name = arg.replace(/^--(no-)?/, '');
+    if (!arg.startsWith('--') || !BOOLEAN_FLAGS.includes(name)) return arg;
+    return `--${name}=${arg.startsWith('--no-') ? 'false' : 'true'}`;
+  });
+  return [...normalized, ...rest];
+}
+
+/** Parses argv into options; throws InputError for bad values and CommanderError for bad usage. */
+export function parseCliArgs(argv: string[], io: CliIo = silentIo): CliInvocation {
+  const program = buildProgram(io);
+  program.parse(normalizeBooleanFlags(argv), { from: 'user' });
+  const flags = program.opts<Record<string, string | string[] | boolean | undefined>>();
+  const positional = program.args[0];
+  if (positional !== undefined && typeof flags.operation === 'string' && flags.operation !== positional) {
+    throw new InputError('operation', `"${positional}" and --operation "${flags.operation}" disagree`, 'Give the operation once.');
+  }
+  const attribute = (name: string) => name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+  const options = parseOptions((name) => {
+    if (name === 'operation') return positional ?? (flags.operation as string | undefined);
+    const value = flags[attribute(name)];
+    return Array.isArray(value) ? value.join(',') : typeof value === 'string' ? value : undefined;
+  });
+  return {
+    options,
+    ...(typeof flags.kubeconfig === 'string' && { kubeconfigPath: flags.kubeconfig }),
+    ...(typeof flags.context === 'string' && { context: flags.context }),
+    output: flags.output === 'json' ? 'json' : 'text',
+    verbose: flags.verbose === true,
+  };
+}
+
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  let invocation: CliInvocation;
+  try {
+    invocation = parseCliArgs(argv, io);
+  } catch (err) {
+    return reportStartupError(err, io);
+  }
+  const cancellation = listenForCancellation(io);
+  try {
+    const report = await runSafeDrain(invocation.options, {
+      ...(invocation.kubeconfigPath !== undefined && { kubeconfigPath: invocation.kubeconfigPath }),
+      ...(invocation.context !== undefined && { context: invocation.context }),
+      logger: terminalLogger(io, invocation.verbose),
+      origin: cliOrigin(),
+      signal: cancellation.signal,
+    });
+    io.stdout.write(`${invocation.output === 'json' ? JSON.stringify(report, null, 2) : renderText(report)}\n`);
+    return report.success ? EXIT_SUCCESS : EXIT_DRAIN_FAILED;
+  } catch (err) {
+    if (err instanceof InputError) {
+      io.stderr.write(`error: ${flagMessage(err)}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    io.stderr.write(`error: safe-drain failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT_DRAIN_FAILED;
+  } finally {
+    cancellation.dispose();
+  }
+}
+
+function reportStartupError(err: unknown, io: CliIo): number {
+  if (err instanceof CommanderError) {
+    // --help and --version end parsing through the same path, successfully.
+    const done = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(err.code);
+    return done ? EXIT_SUCCESS : EXIT_BAD_INPUT; // commander has already printed the usage error
+  }
+  if (err instanceof InputError) {
+    io.stderr.write(`error: ${flagMessage(err)}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  throw err;
+}
+
+/** InputError names Action inputs; on the command line the same names are flags. */
+function flagMessage(err: InputError): string {
+  return err.message.replace(/^Input "([^"]+)"/, 'option --$1');
+}
+
+/** Plans (and dry runs) show the full plan; real runs show what happened. */
+function renderText(report: RunReport): string {
+  const showPlan = report.options.operation === 'plan' || report.options.dryRun;
+  const plans = showPlan ? report.nodes.flatMap((node) => (node.plan ? [renderPlanText(node.plan)] : [])) : [];
+  return [...plans, renderResultText(report)].join('\n\n');
+}
+
+// --- terminal plumbing ---------------------------------------------------------------------------
+
+function terminalLogger(io: CliIo, verbose: boolean): Logger {
+  // Piped output (CI logs, files) gets timestamps; an interactive terminal does not need them.
+  const stamp = () => (io.stderr.isTTY ? '' : `${new Date().toISOString()} `);
+  const write = (prefix: string, message: string, where?: { node?: string; pod?: string }) => {
+    const subject = [where?.node && `node ${where.node}`, where?.pod && `pod ${where.pod}`].filter(Boolean).join(', ');
+    io.stderr.write(`${stamp()}${prefix}${subject ? `[${subject}] ` : ''}${message}\n`);
+  };
+  return {
+    info: (message) => write('', message),
+    warn: (message, where) => write('warning: ', message, where),
+    error: (message, where) => write('error: ', message, where),
+    debug: (message) => (verbose ? write('debug: ', message) : undefined),
+    async group(name, fn) {
+      write('', `== ${name}`);
+      return fn();
+    },
+  };
+}
+
+function cliOrigin(): string {
+  try {
+    return `safe-drain CLI (${userInfo().username}@${hostname()})`;
+  } catch {
+    return `safe-drain CLI (${hostname()})`; // userInfo() throws for uids without a passwd entry
+  }
+}
+
+/** First Ctrl-C: stop and clean up (uncordon, restore workloads). Second: quit right away. */
+function listenForCancellation(io: CliIo): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    io.stderr.write(`\nReceived ${name}: cancelling and cleaning up (press Ctrl-C again to quit now).\n`);
+    controller.abort(new Error(`cancelled (${name})`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+const processIo: CliIo = { stdout: process.stdout, stderr: process.stderr };
+const silentIo: CliIo = { stdout: { write: () => true }, stderr: { write: () => true } };
+
+/** True when this module is the program being run (dist/cli.js, `tsx src/cli/main.ts`), not imported. */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  // `safe-drain plan ... | head` closes stdout early: that is not an error worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+  process.exitCode = await main(process.argv.slice(2));
+}

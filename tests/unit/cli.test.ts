@@ -1,0 +1,240 @@
+// The CLI shell with the engine mocked: flags → the same DrainOptions the Action would build,
+// output formats and exit codes.
+import { beforeEach, describe, expect, it, jest } from '@jest/globals';
+import type { RunContext } from '../../src/engine/run.js';
+import { DEFAULT_OPTIONS, InputError, type DrainOptions, type RunReport } from '../../src/engine/types.js';
+
+const runSafeDrain = jest.fn<(options: DrainOptions, ctx: RunContext) => Promise<RunReport>>();
+jest.unstable_mockModule('../../src/engine/run.js', () => ({ runSafeDrain }));
+
+const { EXIT_BAD_INPUT, EXIT_DRAIN_FAILED, EXIT_SUCCESS, main, normalizeBooleanFlags, parseCliArgs } = await import('../../src/cli/main.js');
+
+function report(success = true): RunReport {
+  return {
+    version: 1,
+    startedAt: '2025-01-01T00:00:00.000Z',
+    durationMs: 3000,
+    options: { ...DEFAULT_OPTIONS, nodes: ['w1'] },
+    nodes: [
+      {
+        node: 'w1',
+        operation: 'drain',
+        dryRun: false,
+        wasCordoned: false,
+        cordoned: true,
+        uncordoned: false,
+        results: [{ pod: 'shop/web-1', outcome: 'evicted', budgetWaits: 0 }],
+        workloadChanges: [],
+        blocked: [],
+        timeline: [],
+        success,
+        durationMs: 3000,
+      },
+    ],
+    success,
+    summary: 'Node w1: cordoned (was not cordoned before); 1 pod evicted; drained.',
+  };
+}
+
+/** Captures what main() writes. */
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    io: { stdout: { write: (text: string) => out.push(text) }, stderr: { write: (text: string) => err.push(text), isTTY: true } },
+    stdout: () => out.join(''),
+    stderr: () => err.join(''),
+  };
+}
+
+beforeEach(() => {
+  jest.clearAllMocks();
+  runSafeDrain.mockResolvedValue(report());
+});
+
+describe('parseCliArgs', () => {
+  it('gives the defaults for a bare --node', () => {
+    expect(parseCliArgs(['--node', 'w1'])).toEqual({ options: { ...DEFAULT_OPTIONS, nodes: ['w1'] }, output: 'text', verbose: false });
+  });
+
+  it('collects repeated and comma-separated --node flags', () => {
+    expect(parseCliArgs(['--node', 'w1', '--node=w2,w3']).options.nodes).toEqual(['w1', 'w2', 'w3']);
+  });
+
+  it('maps every flag onto the shared option names', () => {
+    const parsed = parseCliArgs([
+      'plan',
+      '-l',
+      'pool=blue',
+      '--no-ignore-daemonsets',
+      '--delete-emptydir-data',
+      '--force=yes',
+      '--grace-period=30',
+      '--pod-selector',
+      'app in (web)',
+      '--timeout',
+      '5m',
+      '--skip-wait-for-delete-timeout',
+      '20',
+      '--dry-run=server',
+      '--max-concurrent-evictions',
+      '4',
+      '--wait-for-replacements',
+      '--uncordon-on-failure',
+      '--migration',
+      'evict',
+      '--kubeconfig',
+      '/tmp/kc',
+      '--context',
+      'prod',
+      '-o',
+      'json',
+      '-v',
+    ]);
+    expect(parsed).toEqual({
+      options: {
+        nodes: [],
+        selector: 'pool=blue',
+        operation: 'plan',
+        ignoreDaemonsets: false,
+        deleteEmptydirData: true,
+        force: true,
+        gracePeriodSeconds: 30,
+        podSelector: 'app in (web)',
+        timeoutMs: 300_000,
+        skipWaitForDeleteTimeoutSeconds: 20,
+        dryRun: true,
+        maxConcurrentEvictions: 4,
+        waitForReplacements: true,
+        uncordonOnFailure: true,
+        migration: 'evict',
+      },
+      kubeconfigPath: '/tmp/kc',
+      context: 'prod',
+      output: 'json',
+      verbose: true,
+    });
+  });
+
+  it('takes the operation from --operation or the first argument', () => {
+    expect(parseCliArgs(['--operation', 'cordon', '--node', 'w1']).options.operation).toBe('cordon');
+    expect(parseCliArgs(['uncordon', '--node', 'w1']).options.operation).toBe('uncordon');
+    expect(parseCliArgs(['drain', '--operation', 'drain', '--node', 'w1']).options.operation).toBe('drain');
+  });
+
+  it('refuses a positional operation that disagrees with --operation', () => {
+    expect(() => parseCliArgs(['plan', '--operation', 'drain', '--node', 'w1'])).toThrow(InputError);
+  });
+
+  it('does not let a boolean flag swallow the operation after it', () => {
+    expect(parseCliArgs(['--force', 'plan', '--node', 'w1']).options).toMatchObject({ force: true, operation: 'plan' });
+  });
+
+  it('leaves values after -- alone', () => {
+    expect(normalizeBooleanFlags(['--force', '--', '--force'])).toEqual(['--force=true', '--', '--force']);
+    expect(normalizeBooleanFlags(['--no-dry-run', '--nodeX'])).toEqual(['--dry-run=false', '--nodeX']);
+  });
+
+  it('refuses bad values with the shared parser', () => {
+    expect(() => parseCliArgs(['--node', 'w1', '--timeout', '90'])).toThrow('Input "timeout": "90" has no unit');
+    expect(() => parseCliArgs(['--node', 'w1', '--force=maybe'])).toThrow('"maybe" is not a boolean');
+    expect(() => parseCliArgs(['delete', '--node', 'w1'])).toThrow('Input "operation": unknown value "delete"');
+  });
+});
+
+describe('main', () => {
+  it('runs the engine and prints the result text; exit 0', async () => {
+    const { io, stdout } = capture();
+    expect(await main(['--node', 'w1', '--kubeconfig', '/tmp/kc'], io)).toBe(EXIT_SUCCESS);
+    const [options, ctx] = runSafeDrain.mock.calls[0]!;
+    expect(options.nodes).toEqual(['w1']);
+    expect(ctx.kubeconfigPath).toBe('/tmp/kc');
+    expect(ctx.origin).toMatch(/^safe-drain CLI \(/);
+    expect(stdout()).toContain('safe-drain drain succeeded in 3s');
+    expect(stdout()).toContain('Node w1: cordoned (was not cordoned before); 1 pod evicted; drained.');
+  });
+
+  it('prints the RunReport as JSON with --output json', async () => {
+    const { io, stdout } = capture();
+    await main(['--node', 'w1', '--output', 'json'], io);
+    expect(JSON.parse(stdout())).toEqual(report());
+  });
+
+  it('sends engine progress to stderr, debug only with --verbose', async () => {
+    runSafeDrain.mockImplementation(async (_options, ctx) => {
+      ctx.logger.info('cordoning w1');
+      ctx.logger.warn('PDB shop/web allows 0', { pod: 'shop/web-1' });
+      ctx.logger.debug('details');
+      return report();
+    });
+    const quiet = capture();
+    await main(['--node', 'w1'], quiet.io);
+    expect(quiet.stderr()).toBe('cordoning w1\nwarning: [pod shop/web-1] PDB shop/web allows 0\n');
+    const verbose = capture();
+    await main(['--node', 'w1', '--verbose'], verbose.io);
+    expect(verbose.stderr()).toContain('debug: details\n');
+    expect(verbose.stdout()).not.toContain('cordoning');
+  });
+
+  it('exits 1 when the drain fails', async () => {
+    runSafeDrain.mockResolvedValue(report(false));
+    expect(await main(['--node', 'w1'], capture().io)).toBe(EXIT_DRAIN_FAILED);
+  });
+
+  it('exits 1 when the engine throws', async () => {
+    runSafeDrain.mockRejectedValue(new Error('connection refused'));
+    const { io, stderr } = capture();
+    expect(await main(['--node', 'w1'], io)).toBe(EXIT_DRAIN_FAILED);
+    expect(stderr()).toBe('error: safe-drain failed: connection refused\n');
+  });
+
+  it('exits 2 for a bad flag value, naming the flag', async () => {
+    const { io, stderr } = capture();
+    expect(await main(['--node', 'w1', '--max-concurrent-evictions', '0'], io)).toBe(EXIT_BAD_INPUT);
+    expect(stderr()).toMatch(/^error: option --max-concurrent-evictions: 0 is too small\./);
+    expect(runSafeDrain).not.toHaveBeenCalled();
+  });
+
+  it('exits 2 when neither --node nor --selector is given', async () => {
+    expect(await main([], capture().io)).toBe(EXIT_BAD_INPUT);
+  });
+
+  it('exits 2 for an unknown flag or a stray argument', async () => {
+    const unknown = capture();
+    expect(await main(['--node', 'w1', '--nodes', 'w2'], unknown.io)).toBe(EXIT_BAD_INPUT);
+    expect(unknown.stderr()).toContain("unknown option '--nodes'");
+    expect(await main(['drain', 'w1', '--node', 'w1'], capture().io)).toBe(EXIT_BAD_INPUT);
+    expect(await main(['--node', 'w1', '-o', 'yaml'], capture().io)).toBe(EXIT_BAD_INPUT);
+  });
+
+  it('exits 2 for an InputError from the engine (e.g. unknown node)', async () => {
+    runSafeDrain.mockRejectedValue(new InputError('node', 'no node "w9" in the cluster', 'Check `kubectl get nodes`.'));
+    const { io, stderr } = capture();
+    expect(await main(['--node', 'w9'], io)).toBe(EXIT_BAD_INPUT);
+    expect(stderr()).toBe('error: option --node: no node "w9" in the cluster. Check `kubectl get nodes`.\n');
+  });
+
+  it('exits 0 for --help and --version', async () => {
+    const help = capture();
+    expect(await main(['--help'], help.io)).toBe(EXIT_SUCCESS);
+    expect(help.stdout()).toContain('Usage: safe-drain [options] [operation]');
+    expect(help.stdout()).toContain('--no-flag');
+    const version = capture();
+    expect(await main(['--version'], version.io)).toBe(EXIT_SUCCESS);
+    expect(version.stdout()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('prints the plan table for the plan operation', async () => {
+    const planned = report();
+    planned.options.operation = 'plan';
+    planned.nodes[0] = {
+      ...planned.nodes[0]!,
+      operation: 'plan',
+      plan: { node: 'w1', nodeReady: true, alreadyCordoned: false, pods: [], groups: [], blockers: [], fits: [] },
+    };
+    runSafeDrain.mockResolvedValue(planned);
+    const { io, stdout } = capture();
+    await main(['plan', '--node', 'w1'], io);
+    expect(stdout()).toContain('Plan for node w1 (Ready, not cordoned): 0 pods, 0 eviction groups');
+  });
+});

@@ -1,0 +1,233 @@
+import { describe, expect, it } from '@jest/globals';
+import { parseDuration, parseOptions } from '../../src/engine/options.js';
+import { DEFAULT_OPTIONS, InputError } from '../../src/engine/types.js';
+
+/** Inputs as the Action sees them: unset ones read as ''. */
+function parse(inputs: Record<string, string>) {
+  return parseOptions((name) => inputs[name] ?? '');
+}
+
+/** The InputError thrown for these inputs (fails the test when none is thrown). */
+function inputError(inputs: Record<string, string>): InputError {
+  try {
+    parse(inputs);
+  } catch (err) {
+    if (err instanceof InputError) return err;
+    throw err;
+  }
+  throw new Error(`no InputError for ${JSON.stringify(inputs)}`);
+}
+
+describe('parseOptions defaults', () => {
+  it('fills every option from DEFAULT_OPTIONS when only node is set', () => {
+    expect(parse({ node: 'w1' })).toEqual({ ...DEFAULT_OPTIONS, nodes: ['w1'] });
+  });
+
+  it('treats undefined like an empty input', () => {
+    expect(parseOptions((name) => (name === 'node' ? 'w1' : undefined))).toEqual({ ...DEFAULT_OPTIONS, nodes: ['w1'] });
+  });
+
+  it('has the documented default values', () => {
+    expect(parse({ node: 'w1' })).toMatchObject({
+      operation: 'drain',
+      ignoreDaemonsets: true,
+      deleteEmptydirData: false,
+      force: false,
+      gracePeriodSeconds: -1,
+      timeoutMs: 0,
+      skipWaitForDeleteTimeoutSeconds: 0,
+      dryRun: false,
+      maxConcurrentEvictions: 10,
+      waitForReplacements: false,
+      uncordonOnFailure: false,
+      migration: 'surge',
+    });
+  });
+});
+
+describe('parseOptions values', () => {
+  it('splits node names on commas, spaces and newlines, dropping duplicates', () => {
+    expect(parse({ node: 'w1, w2\nw3 w1,,' }).nodes).toEqual(['w1', 'w2', 'w3']);
+  });
+
+  it('accepts a node selector instead of names', () => {
+    const options = parse({ selector: 'pool=blue,!spot' });
+    expect(options.nodes).toEqual([]);
+    expect(options.selector).toBe('pool=blue,!spot');
+  });
+
+  it('reads every option', () => {
+    expect(
+      parse({
+        node: 'ip-10-0-1-2.ec2.internal',
+        operation: 'PLAN',
+        'ignore-daemonsets': 'no',
+        'delete-emptydir-data': 'YES',
+        force: '1',
+        'grace-period': '30',
+        'pod-selector': 'app in (web, api),tier!=db',
+        timeout: '1h30m',
+        'skip-wait-for-delete-timeout': '20',
+        'dry-run': 'true',
+        'max-concurrent-evictions': '3',
+        'wait-for-replacements': 'True',
+        'uncordon-on-failure': '0',
+        migration: 'evict',
+      }),
+    ).toEqual({
+      nodes: ['ip-10-0-1-2.ec2.internal'],
+      operation: 'plan',
+      ignoreDaemonsets: false,
+      deleteEmptydirData: true,
+      force: true,
+      gracePeriodSeconds: 30,
+      podSelector: 'app in (web, api),tier!=db',
+      timeoutMs: 5_400_000,
+      skipWaitForDeleteTimeoutSeconds: 20,
+      dryRun: true,
+      maxConcurrentEvictions: 3,
+      waitForReplacements: true,
+      uncordonOnFailure: false,
+      migration: 'evict',
+    });
+  });
+
+  it("accepts kubectl's dry-run values", () => {
+    expect(parse({ node: 'w1', 'dry-run': 'server' }).dryRun).toBe(true);
+    expect(parse({ node: 'w1', 'dry-run': 'client' }).dryRun).toBe(true);
+    expect(parse({ node: 'w1', 'dry-run': 'none' }).dryRun).toBe(false);
+  });
+
+  it('accepts grace-period 0 and -1', () => {
+    expect(parse({ node: 'w1', 'grace-period': '0' }).gracePeriodSeconds).toBe(0);
+    expect(parse({ node: 'w1', 'grace-period': '-1' }).gracePeriodSeconds).toBe(-1);
+  });
+
+  it.each(['app', '!app', 'app=web', 'app==web', 'app!=web', 'app=', 'app in (a,b)', 'app notin (a)', 'example.com/role=x,tier in (a, b),!gpu'])(
+    'accepts the selector %s',
+    (selector) => {
+      expect(parse({ node: 'w1', 'pod-selector': selector }).podSelector).toBe(selector);
+    },
+  );
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['0', 0],
+    ['500ms', 500],
+    ['90s', 90_000],
+    ['10m', 600_000],
+    ['1h', 3_600_000],
+    ['1h30m', 5_400_000],
+    ['1.5h', 5_400_000],
+    ['2m30s500ms', 150_500],
+  ])('%s is %d ms', (text, ms) => {
+    expect(parseDuration(text, 'timeout')).toBe(ms);
+  });
+});
+
+describe('parseOptions refuses bad input', () => {
+  it('both node and selector', () => {
+    const err = inputError({ node: 'w1', selector: 'pool=blue' });
+    expect(err.input).toBe('node');
+    expect(err.message).toContain('both');
+    expect(err.fix).toContain('not both');
+  });
+
+  it('neither node nor selector', () => {
+    const err = inputError({});
+    expect(err.input).toBe('node');
+    expect(err.fix).toContain('selector');
+  });
+
+  it('a node name that is not a DNS subdomain', () => {
+    const err = inputError({ node: 'w1,Worker_2' });
+    expect(err.input).toBe('node');
+    expect(err.message).toContain('"Worker_2" is not a valid node name');
+  });
+
+  it('a node name longer than 253 characters', () => {
+    expect(inputError({ node: 'a'.repeat(254) }).input).toBe('node');
+  });
+
+  it('a duration without a unit', () => {
+    const err = inputError({ node: 'w1', timeout: '90' });
+    expect(err.input).toBe('timeout');
+    expect(err.message).toContain('no unit');
+    expect(err.fix).toContain('90s');
+  });
+
+  it.each(['ten minutes', '10x', '-5m', '1h 30m', 'm'])('the duration %p', (timeout) => {
+    const err = inputError({ node: 'w1', timeout });
+    expect(err.input).toBe('timeout');
+  });
+
+  it('a negative grace-period other than -1', () => {
+    const err = inputError({ node: 'w1', 'grace-period': '-2' });
+    expect(err.input).toBe('grace-period');
+    expect(err.message).toContain('negative');
+  });
+
+  it('a non-numeric grace-period', () => {
+    expect(inputError({ node: 'w1', 'grace-period': '30s' }).input).toBe('grace-period');
+  });
+
+  it('a negative skip-wait-for-delete-timeout', () => {
+    expect(inputError({ node: 'w1', 'skip-wait-for-delete-timeout': '-1' }).input).toBe('skip-wait-for-delete-timeout');
+  });
+
+  it('a non-numeric skip-wait-for-delete-timeout', () => {
+    expect(inputError({ node: 'w1', 'skip-wait-for-delete-timeout': 'soon' }).message).toContain('not a whole number');
+  });
+
+  it('max-concurrent-evictions of 0', () => {
+    const err = inputError({ node: 'w1', 'max-concurrent-evictions': '0' });
+    expect(err.input).toBe('max-concurrent-evictions');
+    expect(err.fix).toContain('at least 1');
+  });
+
+  it('a fractional max-concurrent-evictions', () => {
+    expect(inputError({ node: 'w1', 'max-concurrent-evictions': '2.5' }).input).toBe('max-concurrent-evictions');
+  });
+
+  it('an unknown operation', () => {
+    const err = inputError({ node: 'w1', operation: 'delete' });
+    expect(err.input).toBe('operation');
+    expect(err.fix).toBe('Use one of: drain, cordon, uncordon, plan.');
+  });
+
+  it('an unknown migration', () => {
+    const err = inputError({ node: 'w1', migration: 'blue-green' });
+    expect(err.input).toBe('migration');
+    expect(err.fix).toBe('Use one of: surge, evict.');
+  });
+
+  it('a bad boolean', () => {
+    const err = inputError({ node: 'w1', force: 'maybe' });
+    expect(err.input).toBe('force');
+    expect(err.message).toContain('"maybe" is not a boolean');
+  });
+
+  it('a bad dry-run value', () => {
+    expect(inputError({ node: 'w1', 'dry-run': 'always' }).input).toBe('dry-run');
+  });
+
+  it.each(['app=web=x', 'app in (a', 'app in ()', '=web', 'app,,tier', 'app notin a', 'my app=web', 'app>x'])(
+    'the pod-selector %p',
+    (selector) => {
+      const err = inputError({ node: 'w1', 'pod-selector': selector });
+      expect(err.input).toBe('pod-selector');
+      expect(err.fix).toContain('key in (a,b)');
+    },
+  );
+
+  it('a malformed node selector', () => {
+    expect(inputError({ selector: 'pool==' + '(' }).input).toBe('selector');
+  });
+
+  it('names the input and the fix in the error message', () => {
+    expect(inputError({ node: 'w1', timeout: 'soon' }).message).toBe(
+      'Input "timeout": "soon" is not a duration. Use a number followed by a unit (ms, s, m, h), e.g. 90s, 10m, 1h30m; 0 means no timeout.',
+    );
+  });
+});
