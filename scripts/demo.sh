@@ -12,7 +12,7 @@ bin=$(bash cluster/build/build-binaries.sh | tail -n 1)
 kubectl() { "$bin/kubectl" "$@"; }
 
 npm run --silent cluster -- up
-kubeconfig=$(npm run --silent cluster -- kubeconfig)
+kubeconfig=$(npm run --silent cluster -- status | sed -n "s/^export KUBECONFIG=//p" | tail -n 1)
 export KUBECONFIG=$kubeconfig
 
 echo "== deploying the sample app (Deployment helloworld, 1 replica, PDB minAvailable 1, Service)"

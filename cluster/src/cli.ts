@@ -4,6 +4,7 @@
 //   stop-kubelet NODE / start-kubelet NODE             stop/start that node's kwok (its "kubelet")
 //   kubectl ARGS...                                    run the cluster's kubectl against it
 //   down                                               stop everything, remove the state dir
+import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -120,8 +121,10 @@ program
   .allowUnknownOption()
   .helpOption(false)
   .argument('[args...]')
-  .action(async (args: string[]) => {
-    process.stdout.write(await attach().kubectl(args));
+  .action((args: string[]) => {
+    const c = attach();
+    const child = spawn(join(c.binDir, 'kubectl'), args, { stdio: 'inherit', env: { ...process.env, KUBECONFIG: c.kubeconfigPath } });
+    child.on('exit', (code) => process.exit(code ?? 1));
   });
 
 program

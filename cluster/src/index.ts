@@ -5,5 +5,5 @@ export {
 } from './cluster.js';
 export { ensureBinaries, BINARIES, type BinaryName } from './binaries.js';
 export { generatePki, FIRST_SERVICE_IP, type Pki, type CertPair } from './pki.js';
-export { kwokConfigYaml, POD_DELETE_DELAY_ANNOTATION, type KwokConfigOptions } from './kwok-config.js';
+export { kwokConfigYaml, POD_DELETE_DELAY_ANNOTATION, POD_READY_DELAY_ANNOTATION, type KwokConfigOptions } from './kwok-config.js';
 export { isAlive } from './procs.js';

@@ -19,6 +19,8 @@ export interface KwokConfigOptions {
 }
 
 export const POD_DELETE_DELAY_ANNOTATION = 'pod-delete.stage.kwok.x-k8s.io/delay';
+/** Pod annotation: how long kwok waits before making the pod Running/Ready (e.g. "2s"). */
+export const POD_READY_DELAY_ANNOTATION = 'pod-ready.stage.kwok.x-k8s.io/delay';
 
 const kwokConfiguration = (o: Required<KwokConfigOptions>): string => `apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokConfiguration
@@ -213,6 +215,12 @@ spec:
       operator: 'NotIn'
       values:
       - 'True'
+  # CHANGED: a pod may ask to start slowly (annotation ${POD_READY_DELAY_ANNOTATION}: 2s), so tests
+  # can see what happens while a replacement is not Ready yet.
+  delay:
+    durationMilliseconds: 0
+    durationFrom:
+      expressionFrom: '.metadata.annotations["${POD_READY_DELAY_ANNOTATION}"]'
   next:
     statusTemplate: |
       {{ $now := Now }}

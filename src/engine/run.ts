@@ -98,6 +98,7 @@ export async function runSafeDrain(options: DrainOptions, ctx: RunContext): Prom
     success: reports.length === nodes.length && reports.every((r) => r.success),
     summary: '',
     apiRequests: client.requests + pdbWatch.requests,
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
   };
   run.summary = describeFinalState(run);
   return run;

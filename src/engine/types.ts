@@ -241,6 +241,8 @@ export interface RunReport {
   summary: string;
   /** API requests the engine made (lists, gets, patches, evictions, watch connections). */
   apiRequests?: number;
+  /** Peak resident memory of the process that ran the engine, MiB (process.resourceUsage().maxRSS). */
+  peakRssMiB?: number;
 }
 
 /** Where the engine writes progress. The Action maps it to @actions/core, the CLI to the terminal. */

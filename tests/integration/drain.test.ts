@@ -81,7 +81,8 @@ function readyTimeline(events: { at: number; type: string; obj: V1Pod }[]): { at
 describe('drain against a real control plane', () => {
   it('evicts PDB-protected pods one at a time, each after the previous replacement is Ready, never violating the budget', async () => {
     const ns = 'pdb-serial';
-    const old = await deployOnW1(ns, 'web', 3);
+    // Replacements take 1 s to become Ready, so the refused evictions really wait on the budget.
+    const old = await deployOnW1(ns, 'web', 3, { readyDelay: '1s' });
     await createPdb(ns, pdb(ns, 'web', 'web', { maxUnavailable: 1 }), 1);
     const pods = await record<V1Pod>(tc, `/api/v1/namespaces/${ns}/pods`);
     const pdbs = await record<V1PodDisruptionBudget>(tc, `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`);

@@ -11,7 +11,7 @@ import {
   type V1Pod,
   type V1PodDisruptionBudget,
 } from '@kubernetes/client-node';
-import { startCluster, type LocalCluster } from '../../cluster/src/index.js';
+import { POD_READY_DELAY_ANNOTATION, startCluster, type LocalCluster } from '../../cluster/src/index.js';
 import { runSafeDrain } from '../../src/engine/run.js';
 import { DEFAULT_OPTIONS, type DrainOptions, type Logger, type RunReport } from '../../src/engine/types.js';
 
@@ -94,7 +94,14 @@ export function deployment(
   namespace: string,
   name: string,
   replicas: number,
-  extra: { nodeSelector?: Record<string, string>; strategy?: V1Deployment['spec'] extends infer S ? (S extends { strategy?: infer T } ? T : never) : never; priorityClassName?: string; emptyDir?: boolean } = {},
+  extra: {
+    nodeSelector?: Record<string, string>;
+    strategy?: V1Deployment['spec'] extends infer S ? (S extends { strategy?: infer T } ? T : never) : never;
+    priorityClassName?: string;
+    emptyDir?: boolean;
+    /** kwok makes the pods Ready only after this long (e.g. "1s"): a replacement is observably not Ready for a while. */
+    readyDelay?: string;
+  } = {},
 ): V1Deployment {
   const labels = { app: name };
   return {
@@ -104,7 +111,7 @@ export function deployment(
       selector: { matchLabels: labels },
       strategy: extra.strategy,
       template: {
-        metadata: { labels },
+        metadata: { labels, annotations: extra.readyDelay ? { [POD_READY_DELAY_ANNOTATION]: extra.readyDelay } : undefined },
         spec: {
           nodeSelector: extra.nodeSelector,
           priorityClassName: extra.priorityClassName,

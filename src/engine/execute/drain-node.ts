@@ -174,7 +174,7 @@ async function onFailure(ctx: NodeDrainContext, node: V1Node, report: NodeReport
 function logPlan(logger: Logger, plan: DrainPlan): void {
   logger.info(`node ${plan.node}: ${plan.nodeReady ? 'Ready' : 'NOT Ready'}${plan.alreadyCordoned ? ', already cordoned' : ''}`);
   for (const p of plan.pods) {
-    logger.info(`  ${p.namespace}/${p.name}: ${p.podClass} → ${p.action}${p.group !== undefined ? ` (group ${p.group})` : ''}: ${p.reason}`);
+    logger.info(`  ${p.namespace}/${p.name}: ${p.podClass} → ${p.action}${p.group !== undefined ? ` (group ${p.group + 1})` : ''}: ${p.reason}`);
   }
   for (const b of plan.blockers) {
     const line = `${b.fatal ? 'BLOCKS' : 'warning'} [${b.kind}] ${b.message}`;
