@@ -26,9 +26,12 @@ complete() {
   for b in "${binaries[@]}"; do
     [ -x "$bin/$b" ] || return 1
   done
-  "$bin/kube-apiserver" --version 2>/dev/null | grep -q "$k8s_version" || return 1
-  "$bin/kubectl" version --client 2>/dev/null | grep -q "$k8s_version" || return 1
-  "$bin/etcd" --version 2>/dev/null | grep -q "${etcd_version#v}" || return 1
+  # Output captured first: `cmd | grep -q` under pipefail fails at random when grep exits
+  # before cmd has written everything (SIGPIPE).
+  local out
+  out=$("$bin/kube-apiserver" --version 2>/dev/null) && [[ $out == *"$k8s_version"* ]] || return 1
+  out=$("$bin/kubectl" version --client 2>/dev/null) && [[ $out == *"$k8s_version"* ]] || return 1
+  out=$("$bin/etcd" --version 2>/dev/null) && [[ $out == *"${etcd_version#v}"* ]] || return 1
   "$bin/kwok" --version >/dev/null 2>&1 || return 1
 }
 

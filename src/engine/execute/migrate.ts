@@ -11,6 +11,7 @@
 // path when it can surge and a plain eviction otherwise, and the plan says which.
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { KubeClient } from '../kube/client.js';
+import { describeApiError, statusCode } from '../kube/errors.js';
 import type { Logger, WorkloadChange, WorkloadInfo } from '../types.js';
 import { isRolloutComplete, isWorkloadReady, waitForWorkload } from './workload-watch.js';
 
@@ -143,31 +144,36 @@ async function restoreReplicas(
 ): Promise<{ ok: boolean; message: string }> {
   const { client, logger } = ctx;
   const id = `Deployment/${w.namespace}/${w.name}`;
-  try {
-    const current = await client.getDeployment(w.namespace, w.name);
-    if ((current.spec?.replicas ?? 1) !== raised) {
-      const msg = `replicas is now ${current.spec?.replicas}, not the ${raised} safe-drain set: someone else changed it, so it was left as is (original was ${original})`;
-      logger.warn(`${id}: ${msg}`);
+  // The Deployment controller writes status all the time, so the optimistic lock below can
+  // conflict; re-read and retry a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const current = await client.getDeployment(w.namespace, w.name);
+      if ((current.spec?.replicas ?? 1) !== raised) {
+        const msg = `replicas is now ${current.spec?.replicas}, not the ${raised} safe-drain set: someone else changed it, so it was left as is (original was ${original})`;
+        logger.warn(`${id}: ${msg}`);
+        return { ok: false, message: msg };
+      }
+      await client.patchDeployment(
+        w.namespace,
+        w.name,
+        {
+          metadata: {
+            resourceVersion: current.metadata?.resourceVersion, // optimistic lock: never clobber a concurrent change of replicas
+            annotations: { [ANNOTATION_MIGRATION]: `replicas restored to ${original} by safe-drain at ${new Date().toISOString()}`, [ANNOTATION_ORIGINAL_REPLICAS]: null },
+          },
+          spec: { replicas: original },
+        },
+        false,
+      );
+      await event(ctx, current, 'SafeDrainScaleRestored', `replicas restored to ${original} by safe-drain`);
+      return { ok: true, message: `replicas restored to ${original}` };
+    } catch (err) {
+      if (statusCode(err) === 409 && attempt < 10) continue;
+      const msg = `could not restore replicas to ${original}: ${describeApiError(err)}. Restore it by hand: kubectl -n ${w.namespace} scale deployment/${w.name} --replicas=${original}`;
+      logger.error(`${id}: ${msg}`);
       return { ok: false, message: msg };
     }
-    await client.patchDeployment(
-      w.namespace,
-      w.name,
-      {
-        metadata: {
-          resourceVersion: current.metadata?.resourceVersion, // optimistic lock: fail rather than clobber a concurrent change
-          annotations: { [ANNOTATION_MIGRATION]: `replicas restored to ${original} by safe-drain at ${new Date().toISOString()}`, [ANNOTATION_ORIGINAL_REPLICAS]: null },
-        },
-        spec: { replicas: original },
-      },
-      false,
-    );
-    await event(ctx, current, 'SafeDrainScaleRestored', `replicas restored to ${original} by safe-drain`);
-    return { ok: true, message: `replicas restored to ${original}` };
-  } catch (err) {
-    const msg = `could not restore replicas to ${original}: ${(err as Error).message}. Restore it by hand: kubectl -n ${w.namespace} scale deployment/${w.name} --replicas=${original}`;
-    logger.error(`${id}: ${msg}`);
-    return { ok: false, message: msg };
   }
 }
 
