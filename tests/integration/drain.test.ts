@@ -1,6 +1,6 @@
 // The drain engine against a real control plane (kube-apiserver, controller-manager, scheduler,
 // etcd) with kwok nodes. Every assertion is about what the cluster observably did.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import {
   deleteNamespace,
@@ -13,26 +13,13 @@ import {
   pinTo,
   podsOf,
   record,
-  startTestCluster,
+  useCluster,
   waitReady,
-  type TestCluster,
 } from './support.js';
 
-let tc: TestCluster;
 const W1 = 'w1';
 
-beforeAll(async () => {
-  tc = await startTestCluster({ nodes: 3 });
-}, 600_000);
-
-afterAll(async () => {
-  await tc?.cluster.stop();
-}, 120_000);
-
-afterEach(async () => {
-  // Each test starts from schedulable nodes.
-  for (const n of tc.cluster.nodes) await tc.cluster.kubectl(['uncordon', n]);
-}, 60_000);
+const tc = useCluster({ nodes: 3 });
 
 async function nodeUnschedulable(name: string): Promise<boolean> {
   return (await tc.core.readNode({ name })).spec?.unschedulable === true;

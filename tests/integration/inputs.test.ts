@@ -1,17 +1,13 @@
 // Bad input that only the cluster can judge fails before any change, naming the input and the
 // fix; and what a run leaves for people: Events on the node, wait-for-replacements.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { InputError } from '../../src/engine/types.js';
-import { deployment, drain, ensureNamespace, pinTo, startTestCluster, waitReady, type TestCluster } from './support.js';
+import { deployment, drain, ensureNamespace, pinTo, useCluster, waitReady } from './support.js';
 
-let tc: TestCluster;
-
-beforeAll(async () => {
-  tc = await startTestCluster({ nodes: [{ name: 'w1', labels: { pool: 'blue' } }, { name: 'w2', labels: { pool: 'green' } }, { name: 'w3', labels: { pool: 'green' } }] });
-}, 600_000);
-afterAll(async () => {
-  await tc?.cluster.stop();
-}, 120_000);
+const tc = useCluster(
+  { nodes: [{ name: 'w1', labels: { pool: 'blue' } }, { name: 'w2', labels: { pool: 'green' } }, { name: 'w3', labels: { pool: 'green' } }] },
+  { uncordonAfterEach: false },
+);
 
 async function inputError(p: Promise<unknown>): Promise<InputError> {
   try {

@@ -1,23 +1,14 @@
 // Zero-downtime migration (migration: surge) on a real control plane: the replacement is up
 // before the old pod goes, observed by watching the pods; changes to workloads are undone.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { AutoscalingV2Api, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
-import { deleteNamespace,
-  deployment, drain, ensureNamespace, eventually, isPodReady, pdb, pinTo, podsOf, record, startTestCluster, waitReady, type TestCluster } from './support.js';
+import {
+  deleteNamespace,
+  deployment, drain, ensureNamespace, eventually, isPodReady, pdb, pinTo, podsOf, record, useCluster, waitReady } from './support.js';
 
-let tc: TestCluster;
 const W1 = 'w1';
 
-beforeAll(async () => {
-  tc = await startTestCluster({ nodes: 3 });
-}, 600_000);
-afterAll(async () => {
-  await tc?.cluster.stop();
-}, 120_000);
-afterEach(async () => {
-  for (const n of tc.cluster.nodes) await tc.cluster.kubectl(['uncordon', n]);
-}, 60_000);
-
+const tc = useCluster({ nodes: 3 });
 /** Fewest Ready, non-terminating pods of the app at any observed moment after recording began. */
 function minReady(events: { type: string; obj: V1Pod }[], initial: V1Pod[]): number {
   const state = new Map(initial.map((p) => [p.metadata!.name!, p]));

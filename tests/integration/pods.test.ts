@@ -1,22 +1,13 @@
 // Pod kinds (kubectl drain parity), dry run, and the safe eviction order, on a real control plane.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
-import { deleteNamespace,
-  deployment, drain, ensureNamespace, eventually, isPodReady, pdb, pinTo, podsOf, record, startTestCluster, waitReady, type TestCluster } from './support.js';
+import {
+  deleteNamespace,
+  deployment, drain, ensureNamespace, eventually, isPodReady, pdb, pinTo, podsOf, record, useCluster, waitReady } from './support.js';
 
-let tc: TestCluster;
 const W1 = 'w1';
 
-beforeAll(async () => {
-  tc = await startTestCluster({ nodes: 3 });
-}, 600_000);
-afterAll(async () => {
-  await tc?.cluster.stop();
-}, 120_000);
-afterEach(async () => {
-  for (const n of tc.cluster.nodes) await tc.cluster.kubectl(['uncordon', n]);
-}, 60_000);
-
+const tc = useCluster({ nodes: 3 });
 function barePod(ns: string, name: string, extra: Partial<V1Pod['spec']> = {}, annotations?: Record<string, string>): V1Pod {
   return {
     metadata: { name, namespace: ns, labels: { app: name }, annotations },

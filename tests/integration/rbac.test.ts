@@ -1,30 +1,23 @@
 // The shipped ClusterRole is enough, and a missing verb fails the run before any change.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RbacAuthorizationV1Api, type V1ClusterRole } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { deployment, drain, ensureNamespace, pinTo, podsOf, startTestCluster, waitReady, type TestCluster } from './support.js';
+import { deployment, drain, ensureNamespace, pinTo, podsOf, useCluster, waitReady } from './support.js';
 
-let tc: TestCluster;
-let rbac: RbacAuthorizationV1Api;
 const W1 = 'w1';
 
-beforeAll(async () => {
-  tc = await startTestCluster({ nodes: 3 });
-  rbac = tc.kc.makeApiClient(RbacAuthorizationV1Api);
-}, 600_000);
-afterAll(async () => {
-  await tc?.cluster.stop();
-}, 120_000);
+const tc = useCluster({ nodes: 3 }, { uncordonAfterEach: false });
+const rbac = () => tc.kc.makeApiClient(RbacAuthorizationV1Api);
 
 const shipped = parse(readFileSync(new URL('../../rbac/safe-drain-clusterrole.yaml', import.meta.url), 'utf8')) as V1ClusterRole;
 
 /** A kubeconfig whose only identity is a ServiceAccount token bound to `role`. */
 async function kubeconfigFor(role: V1ClusterRole, name: string): Promise<string> {
   await tc.core.createNamespacedServiceAccount({ namespace: 'kube-system', body: { metadata: { name } } });
-  await rbac.createClusterRole({ body: { ...role, metadata: { name } } });
-  await rbac.createClusterRoleBinding({
+  await rbac().createClusterRole({ body: { ...role, metadata: { name } } });
+  await rbac().createClusterRoleBinding({
     body: {
       metadata: { name },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },

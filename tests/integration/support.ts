@@ -1,6 +1,7 @@
 // Shared helpers for integration tests: a real control plane per test file (cluster/src), a
 // client for it, the engine driven as the shells drive it, and watchers that record what the
 // cluster did so tests assert on observed behaviour, never on timing.
+import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -34,6 +35,31 @@ export async function startTestCluster(opts: Parameters<typeof startCluster>[0] 
     apps: kc.makeApiClient(AppsV1Api),
     policy: kc.makeApiClient(PolicyV1Api),
   };
+}
+
+/**
+ * One cluster for the whole test file: started in beforeAll, stopped in afterAll, and every node
+ * made schedulable again after each test. Returns the TestCluster (usable inside tests only).
+ */
+export function useCluster(opts: Parameters<typeof startCluster>[0] = {}, { uncordonAfterEach = true } = {}): TestCluster {
+  let current: TestCluster | undefined;
+  beforeAll(async () => {
+    current = await startTestCluster(opts);
+  }, 600_000);
+  afterAll(async () => {
+    await current?.cluster.stop();
+  }, 120_000);
+  if (uncordonAfterEach) {
+    afterEach(async () => {
+      for (const n of current?.cluster.nodes ?? []) await current!.cluster.kubectl(['uncordon', n]);
+    }, 60_000);
+  }
+  return new Proxy({} as TestCluster, {
+    get(_target, prop) {
+      if (!current) throw new Error('the test cluster is not started (use it inside a test)');
+      return current[prop as keyof TestCluster];
+    },
+  });
 }
 
 /** A Logger that keeps every line (tests can assert on what a user would read). */

@@ -1,19 +1,12 @@
 // Draining a node whose kubelet is stopped: pods there can never finish terminating, so the
 // drain must finish anyway and say so. The grace period is shortened here (20 s) so the node
 // goes NotReady quickly; the e2e suite measures the real defaults.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { deployment, drain, ensureNamespace, eventually, pinTo, startTestCluster, waitReady, type TestCluster } from './support.js';
+import { describe, expect, it } from '@jest/globals';
+import { deployment, drain, ensureNamespace, eventually, pinTo, useCluster, waitReady } from './support.js';
 
-let tc: TestCluster;
 const W1 = 'w1';
 
-beforeAll(async () => {
-  tc = await startTestCluster({ nodes: 3, nodeMonitorGracePeriod: '20s' });
-}, 600_000);
-afterAll(async () => {
-  await tc?.cluster.stop();
-}, 120_000);
-
+const tc = useCluster({ nodes: 3, nodeMonitorGracePeriod: '20s' }, { uncordonAfterEach: false });
 describe('node with a stopped kubelet (node-monitor-grace-period shortened to 20s)', () => {
   it('finishes without hanging on pods that can never terminate, and reports them as not confirmed', async () => {
     const ns = 'dead-node';

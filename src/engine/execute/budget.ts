@@ -5,6 +5,7 @@
 // A bounded fallback timer re-checks anyway, in case the watch is silent.
 import type { V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { ResourceWatch } from '../kube/watch.js';
+import { budgetStatus } from '../plan/pdb.js';
 import { WaitAborted, abortReason } from './abort.js';
 
 export type WakeReason = 'budget' | 'retry-after' | 'fallback';
@@ -23,25 +24,6 @@ interface Gate {
   queue: Waiter[];
   /** Waiters released by a budget and not yet settled. */
   inflight: number;
-}
-
-export interface BudgetStatus {
-  healthy: number;
-  desired: number;
-  expected: number;
-  allowed: number;
-  observed: boolean;
-}
-
-export function budgetStatus(pdb: V1PodDisruptionBudget): BudgetStatus {
-  const s = pdb.status;
-  return {
-    healthy: s?.currentHealthy ?? 0,
-    desired: s?.desiredHealthy ?? 0,
-    expected: s?.expectedPods ?? 0,
-    allowed: s?.disruptionsAllowed ?? 0,
-    observed: (s?.observedGeneration ?? -1) >= (pdb.metadata?.generation ?? 0),
-  };
 }
 
 /** "healthy 1 / desired 1 / allowed 0", for messages. */

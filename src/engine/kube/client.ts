@@ -11,6 +11,7 @@ import {
   setHeaderOptions,
   type V1Deployment,
   type V1Node,
+  type V1ObjectReference,
   type V1Pod,
   type V1PodDisruptionBudget,
   type V1ReplicaSet,
@@ -150,39 +151,26 @@ export class KubeClient {
   }
 
   /** A core/v1 Event on the node, so `kubectl describe node` shows who drained it. */
-  async nodeEvent(node: V1Node, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const now = new Date();
-    await this.count(
-      this.core.createNamespacedEvent({
-        namespace: 'default',
-        body: {
-          metadata: { generateName: `${node.metadata?.name}.safe-drain.` },
-          // uid = node name, as the kubelet does: `kubectl describe node` searches events that way.
-          involvedObject: { kind: 'Node', name: node.metadata?.name, uid: node.metadata?.name, apiVersion: 'v1' },
-          type,
-          reason,
-          message,
-          source: { component: 'safe-drain' },
-          reportingComponent: 'safe-drain',
-          reportingInstance: 'safe-drain',
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-        },
-      }),
-    );
+  nodeEvent(node: V1Node, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const name = node.metadata?.name ?? '';
+    // Node events live in "default" with uid = node name, as the kubelet's: `kubectl describe node` searches them that way.
+    return this.event('default', { kind: 'Node', name, uid: name, apiVersion: 'v1' }, type, reason, message);
   }
 
   /** A core/v1 Event on a workload (surge migration changes are visible on the object). */
-  async workloadEvent(kind: string, namespace: string, name: string, uid: string | undefined, reason: string, message: string): Promise<void> {
+  workloadEvent(kind: string, namespace: string, name: string, uid: string | undefined, reason: string, message: string): Promise<void> {
+    return this.event(namespace, { kind, namespace, name, uid, apiVersion: 'apps/v1' }, 'Normal', reason, message);
+  }
+
+  private async event(namespace: string, involvedObject: V1ObjectReference, type: string, reason: string, message: string): Promise<void> {
     const now = new Date();
     await this.count(
       this.core.createNamespacedEvent({
         namespace,
         body: {
-          metadata: { generateName: `${name}.safe-drain.` },
-          involvedObject: { kind, namespace, name, uid, apiVersion: 'apps/v1' },
-          type: 'Normal',
+          metadata: { generateName: `${involvedObject.name}.safe-drain.` },
+          involvedObject,
+          type,
           reason,
           message,
           source: { component: 'safe-drain' },
