@@ -9,11 +9,12 @@ import {
   CoreV1Api,
   KubeConfig,
   PolicyV1Api,
-  Watch,
+  type KubernetesObject,
   type V1Node,
   type V1Pod,
   type V1PodDisruptionBudget,
 } from '@kubernetes/client-node';
+import { ResourceWatch } from '../src/engine/kube/watch.js';
 import { runSafeDrain } from '../src/engine/run.js';
 import { DEFAULT_OPTIONS, type DrainOptions, type Logger } from '../src/engine/types.js';
 import type { AvailabilitySample, ClusterBackend } from './backend.js';
@@ -124,13 +125,16 @@ async function deployHelloworld(ctx: Ctx, ns: string, withPdb: boolean): Promise
   return pod;
 }
 
-/** Records watch events of a path (with their arrival time) until stop(). */
-async function recordWatch<T>(kc: KubeConfig, path: string, query: Record<string, string> = {}) {
+/**
+ * Records watch events of a path (with their arrival time) until stop(). Through the engine's
+ * ResourceWatch, which reconnects and resumes: a scenario outlasts any single watch connection.
+ */
+async function recordWatch<T extends KubernetesObject>(kc: KubeConfig, path: string, query: { fieldSelector?: string; labelSelector?: string } = {}) {
   const events: { at: number; type: string; obj: T }[] = [];
-  const w = new Watch(kc);
-  (w as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 24 * 3600_000;
-  const ctl = await w.watch(path, query, (type, obj) => events.push({ at: Date.now(), type, obj: obj as T }), () => undefined);
-  return { events, stop: () => ctl.abort() };
+  const watch = new ResourceWatch<T>(kc, { path, ...query });
+  watch.subscribe((type, obj) => events.push({ at: Date.now(), type, obj }));
+  await watch.start();
+  return { events, stop: () => watch.stop() };
 }
 
 function engineLogger(log: (m: string) => void, timeline: TimelineEvent[]): Logger {

@@ -2,7 +2,8 @@
 // kwok pods serve no traffic, so availability is what a Service client would get: whether
 // the Service's EndpointSlices hold at least one ready endpoint, observed by watch (every
 // change is a sample, so no outage between polls can hide).
-import { KubeConfig, Watch, type V1EndpointSlice } from '@kubernetes/client-node';
+import { KubeConfig, type V1EndpointSlice } from '@kubernetes/client-node';
+import { ResourceWatch } from '../../src/engine/kube/watch.js';
 import { startCluster, type LocalCluster } from '../../cluster/src/index.js';
 import type { AvailabilityProbe, AvailabilitySample, ClusterBackend, ProbeTarget } from '../backend.js';
 
@@ -24,49 +25,32 @@ export async function startLocalBackend(opts: { nodes?: number } = {}): Promise<
   };
 }
 
-function readyEndpoints(slices: Map<string, V1EndpointSlice>): number {
+function readyEndpoints(slices: V1EndpointSlice[]): number {
   let n = 0;
-  for (const s of slices.values()) for (const e of s.endpoints ?? []) if (e.conditions?.ready) n++;
+  for (const s of slices) for (const e of s.endpoints ?? []) if (e.conditions?.ready) n++;
   return n;
 }
 
 async function watchEndpoints(kc: KubeConfig, target: ProbeTarget): Promise<AvailabilityProbe> {
-  const slices = new Map<string, V1EndpointSlice>();
   const samples: AvailabilitySample[] = [];
+  // The engine's ResourceWatch reconnects and resumes, so no outage can hide between connections.
+  const slices = new ResourceWatch<V1EndpointSlice>(kc, {
+    path: `/apis/discovery.k8s.io/v1/namespaces/${target.namespace}/endpointslices`,
+    labelSelector: `kubernetes.io/service-name=${target.service}`,
+  });
   const sample = () => {
-    const ready = readyEndpoints(slices);
+    const ready = readyEndpoints(slices.items());
     samples.push({ at: Date.now(), available: ready > 0, detail: `${ready} ready endpoint(s)` });
   };
-  const watch = new Watch(kc);
-  (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 24 * 3600_000;
-  let stopped = false;
-  let ctl: AbortController | undefined;
-  const connect = async (): Promise<void> => {
-    ctl = await watch.watch(
-      `/apis/discovery.k8s.io/v1/namespaces/${target.namespace}/endpointslices`,
-      { labelSelector: `kubernetes.io/service-name=${target.service}`, timeoutSeconds: 3600 },
-      (type, obj: V1EndpointSlice) => {
-        const key = obj.metadata?.name ?? '';
-        if (type === 'DELETED') slices.delete(key);
-        else if (type === 'ADDED' || type === 'MODIFIED') slices.set(key, obj);
-        else return;
-        sample();
-      },
-      () => {
-        // A closed watch would hide outages: reconnect (the initial ADDED events resync the state).
-        if (!stopped) {
-          slices.clear();
-          void connect();
-        }
-      },
-    );
-  };
-  await connect();
+  slices.subscribe(sample);
+  await slices.start();
+  // The first watch replays the current slices as ADDED events; wait until they are in.
+  const deadline = Date.now() + 30_000;
+  while (slices.items().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   return {
     stop: async () => {
-      stopped = true;
       sample();
-      ctl?.abort();
+      slices.stop();
       return samples;
     },
   };

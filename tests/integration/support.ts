@@ -7,12 +7,13 @@ import {
   CoreV1Api,
   KubeConfig,
   PolicyV1Api,
-  Watch,
+  type KubernetesObject,
   type V1Deployment,
   type V1Pod,
   type V1PodDisruptionBudget,
 } from '@kubernetes/client-node';
 import { POD_READY_DELAY_ANNOTATION, startCluster, type LocalCluster } from '../../cluster/src/index.js';
+import { ResourceWatch } from '../../src/engine/kube/watch.js';
 import { runSafeDrain } from '../../src/engine/run.js';
 import { DEFAULT_OPTIONS, type DrainOptions, type Logger, type RunReport } from '../../src/engine/types.js';
 
@@ -200,11 +201,15 @@ export interface Observation<T> {
   obj: T;
 }
 
-/** Records every watch event of a collection until stop(). */
-export async function record<T>(tc: TestCluster, path: string, query: Record<string, string> = {}): Promise<{ events: Observation<T>[]; stop: () => void }> {
+/** Records every watch event of a collection until stop() (the engine's ResourceWatch: reconnects, resumes). */
+export async function record<T extends KubernetesObject>(
+  tc: TestCluster,
+  path: string,
+  query: { fieldSelector?: string; labelSelector?: string } = {},
+): Promise<{ events: Observation<T>[]; stop: () => void }> {
   const events: Observation<T>[] = [];
-  const watch = new Watch(tc.kc);
-  (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 3_600_000;
-  const ctl = await watch.watch(path, query, (type, obj) => events.push({ at: Date.now(), type, obj: obj as T }), () => undefined);
-  return { events, stop: () => ctl.abort() };
+  const watch = new ResourceWatch<T>(tc.kc, { path, ...query });
+  watch.subscribe((type, obj) => events.push({ at: Date.now(), type, obj }));
+  await watch.start();
+  return { events, stop: () => watch.stop() };
 }

@@ -1,9 +1,10 @@
 // A list+watch cache of one kind of object. Waiting in the engine is event-driven: a waiter
 // subscribes and is woken by the API server's watch events instead of polling.
 //
-// client-node's Watch aborts a connection after 30 s without data; an idle watch on a quiet
-// PDB is normal, so we ask the server for bookmarks, let it close the watch first
-// (timeoutSeconds) and resume from the last resourceVersion — no relist unless 410 Gone.
+// client-node's Watch aborts a connection after 30 s without data, and its HTTP client after
+// 300 s; an idle watch on a quiet PDB is normal, so we ask the server for bookmarks, let it
+// close the watch first (timeoutSeconds < 300) and resume from the last resourceVersion — no
+// relist unless 410 Gone.
 import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -12,8 +13,11 @@ export type WatchListener<T> = (type: WatchEventType, obj: T) => void;
 export interface ResourceWatchOptions<T> {
   /** API path of the collection, e.g. /apis/policy/v1/poddisruptionbudgets */
   path: string;
-  /** Initial list; returns the items and the list's resourceVersion. */
-  list: () => Promise<{ items: T[]; resourceVersion: string }>;
+  /**
+   * Initial list; returns the items and the list's resourceVersion. Without it, the first watch
+   * starts with no resourceVersion and the server sends the existing objects as ADDED events.
+   */
+  list?: () => Promise<{ items: T[]; resourceVersion: string }>;
   fieldSelector?: string;
   labelSelector?: string;
   /** Called for connection problems worth a debug line. */
@@ -43,10 +47,13 @@ export class ResourceWatch<T extends KubernetesObject> {
     private readonly opts: ResourceWatchOptions<T>,
   ) {}
 
-  /** Lists, fills the cache, and starts watching. Resolves once the cache is filled. */
+  /**
+   * Lists, fills the cache, and starts watching. Resolves once the watch is connected, so no
+   * change after start() is missed (without `list`, the cache fills from the first events).
+   */
   async start(): Promise<void> {
     await this.relist();
-    void this.connect();
+    await this.connect();
   }
 
   stop(): void {
@@ -71,6 +78,10 @@ export class ResourceWatch<T extends KubernetesObject> {
   }
 
   private async relist(): Promise<void> {
+    if (!this.opts.list) {
+      this.resourceVersion = ''; // the next watch replays the current state as ADDED events
+      return;
+    }
     this.requests++;
     const { items, resourceVersion } = await this.opts.list();
     const seen = new Set<string>();
@@ -112,7 +123,7 @@ export class ResourceWatch<T extends KubernetesObject> {
       this.abort = await watch.watch(
         this.opts.path,
         {
-          resourceVersion: this.resourceVersion,
+          resourceVersion: this.resourceVersion || undefined,
           allowWatchBookmarks: true,
           timeoutSeconds: SERVER_TIMEOUT_SECONDS,
           fieldSelector: this.opts.fieldSelector,
@@ -131,6 +142,9 @@ export class ResourceWatch<T extends KubernetesObject> {
           }
           const key = objectKey(obj);
           this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+          // A replayed ADDED for an object we already hold (after a restart without resourceVersion) is no news.
+          const before = this.cache.get(key);
+          if (type === 'ADDED' && before?.metadata?.resourceVersion === obj.metadata?.resourceVersion) return;
           if (type === 'DELETED') this.cache.delete(key);
           else this.cache.set(key, obj);
           this.emit(type as WatchEventType, obj);
