@@ -35,5 +35,7 @@ export interface ClusterBackend {
   readonly sampleImage: string;
   /** Container args for the sample image (e.g. agnhost's `netexec --http-port=8080`). */
   readonly sampleArgs?: string[];
+  /** Pod-template annotations for the sample app (the local backend uses one to give it a start-up time). */
+  readonly samplePodAnnotations?: Record<string, string>;
   stop(): Promise<void>;
 }

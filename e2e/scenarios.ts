@@ -85,7 +85,7 @@ async function deployHelloworld(ctx: Ctx, ns: string, withPdb: boolean): Promise
         replicas: 1,
         selector: { matchLabels: labels },
         template: {
-          metadata: { labels },
+          metadata: { labels, annotations: ctx.backend.samplePodAnnotations },
           spec: {
             // No tolerations here: the API server's DefaultTolerationSeconds adds the 300 s ones.
             containers: [

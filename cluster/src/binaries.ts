@@ -39,7 +39,8 @@ async function run(): Promise<string> {
       out += d;
     });
     child.on('error', rej);
-    child.on('exit', (code) =>
+    // 'close', not 'exit': only then has all of stdout been read (the bin dir is its last line).
+    child.on('close', (code) =>
       code === 0 ? res(out) : rej(new Error(`${buildScript} failed with exit code ${code} (its log is on stderr above)`)),
     );
   });
