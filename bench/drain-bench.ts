@@ -94,7 +94,8 @@ class Bench {
   async kubectlDrain(): Promise<Measured> {
     // -v=6 logs one line per API request: that is how its requests are counted.
     const r = await run(this.kubectlPath, ['--kubeconfig', this.cluster.kubeconfigPath, 'drain', NODE, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=600s', '-v=6']);
-    const requests = r.stderr.split('\n').filter((l) => /round_trippers/.test(l) && /(GET|POST|PATCH|PUT|DELETE)/.test(l)).length;
+    // One "Response" line per request at -v=6 (client-go transport/round_trippers.go).
+    const requests = r.stderr.split('\n').filter((l) => /round_trippers/.test(l) && /"Response"/.test(l)).length;
     if (requests === 0) console.warn('  (could not count kubectl requests from its -v=6 log; first lines follow)\n' + r.stderr.split('\n').slice(0, 5).join('\n'));
     const evicted = (r.stdout.match(/evicted$/gm) ?? []).length;
     return { tool: 'kubectl drain', seconds: r.seconds, requests, evicted, exitCode: r.code };

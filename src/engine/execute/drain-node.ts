@@ -7,6 +7,7 @@ import { describeApiError } from '../kube/errors.js';
 import { fetchPlanInput } from '../kube/plan-input.js';
 import { ResourceWatch } from '../kube/watch.js';
 import { planDrain } from '../plan/plan.js';
+import { renderPlanText } from '../report/text.js';
 import type {
   BlockedPod,
   DrainOptions,
@@ -171,11 +172,9 @@ async function onFailure(ctx: NodeDrainContext, node: V1Node, report: NodeReport
   }
 }
 
+/** The plan as a table in the log, and each blocker as a warning/error (annotations in Actions). */
 function logPlan(logger: Logger, plan: DrainPlan): void {
-  logger.info(`node ${plan.node}: ${plan.nodeReady ? 'Ready' : 'NOT Ready'}${plan.alreadyCordoned ? ', already cordoned' : ''}`);
-  for (const p of plan.pods) {
-    logger.info(`  ${p.namespace}/${p.name}: ${p.podClass} → ${p.action}${p.group !== undefined ? ` (group ${p.group + 1})` : ''}: ${p.reason}`);
-  }
+  logger.info(renderPlanText({ ...plan, blockers: [] }));
   for (const b of plan.blockers) {
     const line = `${b.fatal ? 'BLOCKS' : 'warning'} [${b.kind}] ${b.message}`;
     if (b.fatal) logger.error(line, { node: plan.node, pod: b.pod });
@@ -297,8 +296,10 @@ async function evictGroups(ctx: NodeDrainContext, node: V1Node, plan: DrainPlan,
     const r = resultOf(p);
     if (options.dryRun) return;
     const gone = await waitForDeletion(pods, key, p.uid, signal, giveUpMs);
-    if (gone === 'deleted') r.outcome = migrated ? 'migrated' : p.action === 'wait' ? 'evicted' : r.outcome === 'blocked' ? 'evicted' : r.outcome;
-    else {
+    if (gone === 'deleted') {
+      r.outcome = migrated ? 'migrated' : p.podClass === 'finished' ? 'deleted' : 'evicted';
+      if (p.action === 'wait') r.message = 'was already terminating: waited until it was gone';
+    } else {
       r.outcome = 'evicted-not-confirmed';
       r.message = plan.nodeReady
         ? `deletion not confirmed within skip-wait-for-delete-timeout (${options.skipWaitForDeleteTimeoutSeconds}s)`
@@ -380,8 +381,6 @@ async function evictGroups(ctx: NodeDrainContext, node: V1Node, plan: DrainPlan,
           if (p.action === 'migrate' && p.workload?.kind === 'Deployment') {
             const k = `${p.workload.namespace}/${p.workload.name}`;
             byWorkload.set(k, [...(byWorkload.get(k) ?? []), p]);
-          } else if (p.action === 'wait') {
-            tasks.push(() => awaitGone(p, false));
           } else {
             tasks.push(podTask(p));
           }
@@ -391,8 +390,8 @@ async function evictGroups(ctx: NodeDrainContext, node: V1Node, plan: DrainPlan,
         if (signal.aborted) throw new WaitAborted(String((signal.reason as Error)?.message ?? 'aborted'));
       });
     }
-    // Pods already terminating are not in an eviction group: they are only waited for.
-    for (const p of plan.pods.filter((x) => x.action === 'wait' && x.group === undefined)) {
+    // Pods already terminating are in no eviction group: they are only waited for.
+    for (const p of plan.pods.filter((x) => x.action === 'wait')) {
       await awaitGone(p, false).catch(() => undefined);
     }
   } catch (err) {
