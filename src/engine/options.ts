@@ -1,6 +1,7 @@
 // The one parser of user input, shared by the Action (core.getInput) and the CLI (commander
 // values turned back into strings). Input names are kebab-case and mirror `kubectl drain`.
 // Every bad value becomes an InputError naming the input and saying how to fix it.
+import { parseLabelSelector } from './plan/selector.js';
 import { DEFAULT_OPTIONS, InputError, type DrainOptions, type Migration, type Operation } from './types.js';
 
 /** Reads one raw input by its kebab-case name; '' and undefined both mean "not set". */
@@ -158,52 +159,19 @@ export function parseDuration(text: string, input: string): number {
 
 // --- label selectors ---------------------------------------------------------------------------
 
-// A label key: optional DNS-subdomain prefix and '/', then a name of at most 63 characters.
-const LABEL_NAME = '[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?';
-const LABEL_KEY = `([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?${LABEL_NAME}`;
-const LABEL_VALUE = `(${LABEL_NAME})?`;
-// A non-empty set: `in ()` is refused by Kubernetes too.
-const VALUE_SET = `\\((?!\\s*\\))\\s*${LABEL_VALUE}(\\s*,\\s*${LABEL_VALUE})*\\s*\\)`;
-const REQUIREMENT_FORMS = [
-  `!?\\s*${LABEL_KEY}`, // key, !key
-  `${LABEL_KEY}\\s*(=|==|!=)\\s*${LABEL_VALUE}`, // key=v, key==v, key!=v
-  `${LABEL_KEY}\\s+(in|notin)\\s*${VALUE_SET}`, // key in (a,b), key notin (a)
-  `${LABEL_KEY}\\s*(<|>)\\s*-?\\d+`, // key>1, key<1 (kubectl accepts these too)
-];
-const REQUIREMENT = new RegExp(`^(${REQUIREMENT_FORMS.join('|')})$`);
-
 /**
- * A syntax check of a label selector as `kubectl -l` takes it. It catches typos early, before
- * any API call; the API server remains the judge of the finer rules.
+ * A syntax check of a label selector as `kubectl -l` takes it, with the planner's parser (one
+ * source of truth). It catches typos early, before any API call; the API server remains the
+ * judge of the finer rules.
  */
 function checkLabelSelector(selector: string, input: string): void {
-  for (const requirement of splitTopLevel(selector)) {
-    const trimmed = requirement.trim();
-    if (!REQUIREMENT.test(trimmed)) {
-      throw new InputError(
-        input,
-        trimmed === '' ? `"${selector}" has an empty requirement` : `"${trimmed}" in "${selector}" is not a valid label selector requirement`,
-        'Use comma-separated requirements: key, !key, key=value, key!=value, key in (a,b), key notin (a).',
-      );
-    }
+  try {
+    parseLabelSelector(selector);
+  } catch (err) {
+    throw new InputError(
+      input,
+      (err as Error).message,
+      'Use comma-separated requirements: key, !key, key=value, key!=value, key in (a,b), key notin (a).',
+    );
   }
-}
-
-/** Splits on the commas that separate requirements, not the ones inside `in (a,b)`. */
-function splitTopLevel(selector: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let current = '';
-  for (const char of selector) {
-    if (char === '(') depth++;
-    if (char === ')') depth--;
-    if (char === ',' && depth === 0) {
-      parts.push(current);
-      current = '';
-    } else {
-      current += char;
-    }
-  }
-  parts.push(current);
-  return parts;
 }

@@ -4,17 +4,15 @@ import { describe, expect, it } from '@jest/globals';
 import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import {
   deleteNamespace,
+  deployOn,
   deployment,
   drain,
-  ensureNamespace,
   eventually,
   isPodReady,
   pdb,
-  pinTo,
   podsOf,
   record,
   useCluster,
-  waitReady,
 } from './support.js';
 
 const W1 = 'w1';
@@ -25,19 +23,8 @@ async function nodeUnschedulable(name: string): Promise<boolean> {
   return (await tc.core.readNode({ name })).spec?.unschedulable === true;
 }
 
-/** Puts `replicas` pods of a new Deployment on w1, then makes the other nodes schedulable again. */
-async function deployOnW1(ns: string, name: string, replicas: number, extra: Parameters<typeof deployment>[3] = {}): Promise<V1Pod[]> {
-  await ensureNamespace(tc, ns);
-  const unpin = await pinTo(tc, W1);
-  try {
-    await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, name, replicas, extra) });
-    const pods = await waitReady(tc, ns, name, replicas);
-    expect(pods.every((p) => p.spec?.nodeName === W1)).toBe(true);
-    return pods;
-  } finally {
-    await unpin();
-  }
-}
+const deployOnW1 = (ns: string, name: string, replicas: number, extra: Parameters<typeof deployment>[3] = {}) =>
+  deployOn(tc, W1, ns, name, replicas, extra);
 
 async function createPdb(ns: string, body: V1PodDisruptionBudget, allowed: number): Promise<void> {
   await tc.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body });

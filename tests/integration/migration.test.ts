@@ -4,7 +4,18 @@ import { describe, expect, it } from '@jest/globals';
 import { AutoscalingV2Api, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import {
   deleteNamespace,
-  deployment, drain, ensureNamespace, eventually, isPodReady, pdb, pinTo, podsOf, record, useCluster, waitReady } from './support.js';
+  deployOn,
+  deployment,
+  drain,
+  ensureNamespace,
+  eventually,
+  isPodReady,
+  pdb,
+  podsOf,
+  record,
+  useCluster,
+  waitReady,
+} from './support.js';
 
 const W1 = 'w1';
 
@@ -22,11 +33,7 @@ function minReady(events: { type: string; obj: V1Pod }[], initial: V1Pod[]): num
 }
 
 async function setup(ns: string, strategy?: V1Deployment['spec'] extends infer S ? (S extends { strategy?: infer T } ? T : never) : never): Promise<V1Pod[]> {
-  await ensureNamespace(tc, ns);
-  const unpin = await pinTo(tc, W1);
-  await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'hello', 1, { strategy }) });
-  const pods = await waitReady(tc, ns, 'hello', 1);
-  await unpin();
+  const pods = await deployOn(tc, W1, ns, 'hello', 1, { strategy });
   await tc.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: pdb(ns, 'hello', 'hello', { minAvailable: 1 }) });
   await eventually(async () => {
     const p = await tc.policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: 'hello' });

@@ -3,7 +3,19 @@ import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
   deleteNamespace,
-  deployment, drain, ensureNamespace, eventually, isPodReady, pdb, pinTo, podsOf, record, useCluster, waitReady } from './support.js';
+  deployOn,
+  deployment,
+  drain,
+  ensureNamespace,
+  eventually,
+  isPodReady,
+  pdb,
+  pinTo,
+  podsOf,
+  record,
+  useCluster,
+  waitReady,
+} from './support.js';
 
 const W1 = 'w1';
 
@@ -89,11 +101,7 @@ describe('pod kinds, dry run and order', () => {
 
   it('dry run changes nothing: node, pods and PDBs keep their resourceVersions', async () => {
     const ns = 'dry';
-    await ensureNamespace(tc, ns);
-    const unpin = await pinTo(tc, W1);
-    await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'svc', 2) });
-    await waitReady(tc, ns, 'svc', 2);
-    await unpin();
+    await deployOn(tc, W1, ns, 'svc', 2);
     await tc.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: pdb(ns, 'svc', 'svc', { maxUnavailable: 1 }) });
     await eventually(async () => (await tc.policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: 'svc' })).status?.disruptionsAllowed === 1, 'pdb');
     const snapshot = async () => ({

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RbacAuthorizationV1Api, type V1ClusterRole } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { deployment, drain, ensureNamespace, pinTo, podsOf, useCluster, waitReady } from './support.js';
+import { deployOn, drain, podsOf, useCluster, waitReady } from './support.js';
 
 const W1 = 'w1';
 
@@ -42,11 +42,7 @@ async function kubeconfigFor(role: V1ClusterRole, name: string): Promise<string>
 describe('RBAC', () => {
   it('drains with a ServiceAccount bound only to the shipped ClusterRole', async () => {
     const ns = 'rbac-ok';
-    await ensureNamespace(tc, ns);
-    const unpin = await pinTo(tc, W1);
-    await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'web', 2) });
-    await waitReady(tc, ns, 'web', 2);
-    await unpin();
+    await deployOn(tc, W1, ns, 'web', 2);
     const kubeconfigPath = await kubeconfigFor(shipped, 'safe-drain-full');
 
     const { report } = await drain(tc, { nodes: [W1], timeoutMs: 120_000 }, { kubeconfigPath });
@@ -60,11 +56,7 @@ describe('RBAC', () => {
 
   it('fails before any change when one verb is missing, naming it', async () => {
     const ns = 'rbac-missing';
-    await ensureNamespace(tc, ns);
-    const unpin = await pinTo(tc, W1);
-    await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'web', 1) });
-    await waitReady(tc, ns, 'web', 1);
-    await unpin();
+    await deployOn(tc, W1, ns, 'web', 1);
     // Drop "create" on pods/eviction.
     const cut: V1ClusterRole = { ...shipped, rules: shipped.rules!.filter((r) => !r.resources?.includes('pods/eviction')) };
     const kubeconfigPath = await kubeconfigFor(cut, 'safe-drain-no-evict');

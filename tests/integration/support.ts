@@ -186,6 +186,30 @@ export async function waitReady(tc: TestCluster, namespace: string, app: string,
   }, `${n} ready pods of ${namespace}/${app}`);
 }
 
+/**
+ * Creates `replicas` pods of a new Deployment (in a namespace made if missing) that all land on
+ * `node`: the other nodes are cordoned while they schedule, and made schedulable again after.
+ */
+export async function deployOn(
+  tc: TestCluster,
+  node: string,
+  ns: string,
+  name: string,
+  replicas: number,
+  extra: Parameters<typeof deployment>[3] = {},
+): Promise<V1Pod[]> {
+  await ensureNamespace(tc, ns);
+  const unpin = await pinTo(tc, node);
+  try {
+    await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, name, replicas, extra) });
+    const pods = await waitReady(tc, ns, name, replicas);
+    if (!pods.every((p) => p.spec?.nodeName === node)) throw new Error(`${ns}/${name}: not every pod landed on ${node}`);
+    return pods;
+  } finally {
+    await unpin();
+  }
+}
+
 /** Cordons every node but `keep`, so the next pods land on `keep`; returns a function undoing it. */
 export async function pinTo(tc: TestCluster, keep: string): Promise<() => Promise<void>> {
   const others = tc.cluster.nodes.filter((n) => n !== keep);

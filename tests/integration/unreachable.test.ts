@@ -2,7 +2,7 @@
 // drain must finish anyway and say so. The grace period is shortened here (20 s) so the node
 // goes NotReady quickly; the e2e suite measures the real defaults.
 import { describe, expect, it } from '@jest/globals';
-import { deployment, drain, ensureNamespace, eventually, pinTo, useCluster, waitReady } from './support.js';
+import { deployOn, drain, eventually, useCluster, waitReady } from './support.js';
 
 const W1 = 'w1';
 
@@ -10,11 +10,7 @@ const tc = useCluster({ nodes: 3, nodeMonitorGracePeriod: '20s' }, { uncordonAft
 describe('node with a stopped kubelet (node-monitor-grace-period shortened to 20s)', () => {
   it('finishes without hanging on pods that can never terminate, and reports them as not confirmed', async () => {
     const ns = 'dead-node';
-    await ensureNamespace(tc, ns);
-    const unpin = await pinTo(tc, W1);
-    await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'web', 2) });
-    await waitReady(tc, ns, 'web', 2);
-    await unpin();
+    await deployOn(tc, W1, ns, 'web', 2);
 
     await tc.cluster.stopKubelet(W1);
     await eventually(async () => {
