@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@actions/core';
+import { cancelOnSignals, type Cancellation } from '../engine/cancel.js';
 import { parseOptions } from '../engine/options.js';
 import { computeOutputs } from '../engine/report/outputs.js';
 import { renderSummary } from '../engine/report/markdown.js';
@@ -131,22 +132,10 @@ export function workflowRunOrigin(env: NodeJS.ProcessEnv = process.env): string 
  * engine, which then stops evicting and restores what it changed; the handlers stay installed
  * so that the second signal does not kill the process in the middle of that cleanup.
  */
-function listenForCancellation(): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => {
-    if (controller.signal.aborted) return;
-    core.warning(`Received ${name}: cancelling the drain and cleaning up.`, { title: 'safe-drain cancelled' });
-    controller.abort(new Error(`cancelled (${name})`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
+function listenForCancellation(): Cancellation {
+  return cancelOnSignals((name, alreadyCancelled) => {
+    if (!alreadyCancelled) core.warning(`Received ${name}: cancelling the drain and cleaning up.`, { title: 'safe-drain cancelled' });
+  });
 }
 
 // --- results -----------------------------------------------------------------------------------

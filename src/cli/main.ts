@@ -7,6 +7,7 @@ import { hostname, userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
+import { cancelOnSignals, type Cancellation } from '../engine/cancel.js';
 import { parseOptions } from '../engine/options.js';
 import { renderPlanText, renderResultText } from '../engine/report/text.js';
 import { runSafeDrain } from '../engine/run.js';
@@ -192,22 +193,11 @@ function cliOrigin(): string {
 }
 
 /** First Ctrl-C: stop and clean up (uncordon, restore workloads). Second: quit right away. */
-function listenForCancellation(io: CliIo): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(130);
+function listenForCancellation(io: CliIo): Cancellation {
+  return cancelOnSignals((name, alreadyCancelled) => {
+    if (alreadyCancelled) process.exit(130);
     io.stderr.write(`\nReceived ${name}: cancelling and cleaning up (press Ctrl-C again to quit now).\n`);
-    controller.abort(new Error(`cancelled (${name})`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
+  });
 }
 
 const processIo: CliIo = { stdout: process.stdout, stderr: process.stderr };
