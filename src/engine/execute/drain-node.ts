@@ -18,17 +18,16 @@ import type {
   PodResult,
   TimelineEvent,
 } from '../types.js';
-import { WaitAborted, sleep, throwIfAborted } from './abort.js';
+import { WaitAborted } from './abort.js';
 import { BudgetWaiter, describeBudget } from './budget.js';
 import { waitForDeletion } from './deletion.js';
-import { evictOnce } from './evict.js';
+import { PodFailure, evictWithBudget, type EvictionDeps } from './evict-with-budget.js';
 import { migrateDeployment } from './migrate.js';
 import { runBounded } from './semaphore.js';
 import { canWatchWorkload, isWorkloadReady, waitForWorkload } from './workload-watch.js';
 
 /** How long to wait for a deletion the kubelet of a NotReady node may never confirm. */
 export const UNREACHABLE_SKIP_WAIT_MS = 20_000;
-const MAX_TRANSIENT_RETRIES = 5;
 
 export interface NodeDrainContext {
   client: KubeClient;
@@ -44,9 +43,6 @@ export interface NodeDrainContext {
   /** Epoch ms the run started; timeline entries are relative to it. */
   runStart: number;
 }
-
-/** A pod failure the user must act on (not a budget wait). */
-class PodFailure extends Error {}
 
 export async function drainNode(ctx: NodeDrainContext, node: V1Node): Promise<NodeReport> {
   const { client, options, logger } = ctx;
@@ -208,13 +204,8 @@ async function evictGroups(ctx: NodeDrainContext, node: V1Node, plan: DrainPlan,
     onError: (m) => logger.debug(m),
   });
   if (!options.dryRun) await pods.start();
-  const giveUpMs = !plan.nodeReady
-    ? options.skipWaitForDeleteTimeoutSeconds > 0
-      ? options.skipWaitForDeleteTimeoutSeconds * 1000
-      : UNREACHABLE_SKIP_WAIT_MS
-    : options.skipWaitForDeleteTimeoutSeconds > 0
-      ? options.skipWaitForDeleteTimeoutSeconds * 1000
-      : undefined;
+  const skipWaitMs = options.skipWaitForDeleteTimeoutSeconds > 0 ? options.skipWaitForDeleteTimeoutSeconds * 1000 : undefined;
+  const giveUpMs = plan.nodeReady ? skipWaitMs : (skipWaitMs ?? UNREACHABLE_SKIP_WAIT_MS);
   if (!plan.nodeReady) {
     logger.warn(
       `node ${name} is NotReady: its kubelet may never confirm deletions, so each deletion is waited for at most ${giveUpMs! / 1000}s and reported as not confirmed`,
@@ -233,61 +224,19 @@ async function evictGroups(ctx: NodeDrainContext, node: V1Node, plan: DrainPlan,
     return r;
   };
 
-  /** Evicts one pod, waiting on its budget as long as the deadline allows. */
+  const evictionDeps: EvictionDeps = {
+    client,
+    logger,
+    pdbWatch: ctx.pdbWatch,
+    budgets: ctx.budgets,
+    gracePeriodSeconds: options.gracePeriodSeconds,
+    dryRun: options.dryRun,
+    mark,
+  };
   const evictPod = async (p: PodPlan): Promise<void> => {
-    const key = `${p.namespace}/${p.name}`;
     const r = resultOf(p);
     r.startedAt ??= Date.now() - ctx.runStart;
-    const pdbKey = p.pdbs[0];
-    let transient = 0;
-    let settle: (() => void) | undefined;
-    for (;;) {
-      throwIfAborted(signal);
-      const seen = pdbKey ? ctx.pdbWatch.get(pdbKey)?.metadata?.resourceVersion : undefined;
-      const attempt = await evictOnce(client, { namespace: p.namespace, name: p.name, uid: p.uid, gracePeriodSeconds: options.gracePeriodSeconds, dryRun: options.dryRun });
-      settle?.();
-      settle = undefined;
-      switch (attempt.kind) {
-        case 'accepted':
-        case 'gone':
-        case 'namespace-terminating':
-          r.outcome = options.dryRun ? 'would-evict' : 'evicted';
-          r.message =
-            attempt.kind === 'gone'
-              ? 'already gone'
-              : attempt.kind === 'namespace-terminating'
-                ? 'its namespace is being deleted: the namespace controller deletes it'
-                : undefined;
-          mark('evict', key, options.dryRun ? 'eviction allowed (dry run)' : 'eviction accepted');
-          return;
-        case 'budget': {
-          r.budgetWaits++;
-          r.pdb = pdbKey ?? attempt.pdb;
-          r.message = attempt.message;
-          if (options.dryRun) {
-            r.outcome = 'blocked';
-            r.message = `would wait: ${attempt.message}`;
-            return;
-          }
-          if (r.budgetWaits === 1) {
-            logger.info(`${key}: waiting for PDB ${r.pdb ?? '(unnamed)'} to allow the eviction (${attempt.message})`);
-            mark('wait', key, `waiting for PDB ${r.pdb ?? ''}`);
-          }
-          const wake = await ctx.budgets.wait(r.pdb, { signal, retryAfterSeconds: attempt.retryAfterSeconds, seenResourceVersion: seen });
-          settle = wake.settle;
-          continue;
-        }
-        case 'multiple-pdbs':
-          throw new PodFailure(`${attempt.message} (PDBs: ${p.pdbs.join(', ') || 'see message'}); leave only one PDB selecting the pod`);
-        case 'forbidden':
-          throw new PodFailure(`eviction forbidden: ${attempt.message}; bind the identity to ${'rbac/safe-drain-clusterrole.yaml'}`);
-        case 'error':
-          if (++transient > MAX_TRANSIENT_RETRIES) throw new PodFailure(`eviction failed ${transient} times: HTTP ${attempt.code} ${attempt.message}`);
-          logger.debug(`${key}: eviction attempt failed (HTTP ${attempt.code} ${attempt.message}); retrying`);
-          await sleep(Math.min(10_000, 250 * 2 ** transient), signal);
-          continue;
-      }
-    }
+    await evictWithBudget(evictionDeps, p, r, signal);
   };
 
   /** After an accepted eviction: wait until the pod is gone (or give up on a dead node). */
