@@ -5,7 +5,6 @@ import { checkAccess } from './kube/access.js';
 import { KubeClient } from './kube/client.js';
 import { loadKubeConfig } from './kube/config.js';
 import { describeApiError, statusCode } from './kube/errors.js';
-import { ResourceWatch } from './kube/watch.js';
 import { BudgetWaiter } from './execute/budget.js';
 import { drainNode } from './execute/drain-node.js';
 import { describeFinalState } from './report/state.js';
@@ -49,7 +48,7 @@ export async function runSafeDrain(options: DrainOptions, ctx: RunContext): Prom
   logger.info(`nodes: ${nodes.map((n) => n.metadata?.name).join(', ')}`);
 
   const needsPdbs = options.operation === 'drain' || options.operation === 'plan';
-  const pdbWatch = new ResourceWatch<V1PodDisruptionBudget>(kc, {
+  const pdbWatch = client.watch<V1PodDisruptionBudget>({
     path: '/apis/policy/v1/poddisruptionbudgets',
     list: () => client.listPdbs(),
     onError: (m) => logger.debug(m),
@@ -97,7 +96,7 @@ export async function runSafeDrain(options: DrainOptions, ctx: RunContext): Prom
     nodes: reports,
     success: reports.length === nodes.length && reports.every((r) => r.success),
     summary: '',
-    apiRequests: client.requests + pdbWatch.requests,
+    apiRequests: client.requests,
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
   };
   run.summary = describeFinalState(run);

@@ -20,6 +20,7 @@ import {
 const W1 = 'w1';
 
 const tc = useCluster({ nodes: 3 });
+
 /** Fewest Ready, non-terminating pods of the app at any observed moment after recording began. */
 function minReady(events: { type: string; obj: V1Pod }[], initial: V1Pod[]): number {
   const state = new Map(initial.map((p) => [p.metadata!.name!, p]));

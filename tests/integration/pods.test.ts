@@ -20,6 +20,7 @@ import {
 const W1 = 'w1';
 
 const tc = useCluster({ nodes: 3 });
+
 function barePod(ns: string, name: string, extra: Partial<V1Pod['spec']> = {}, annotations?: Record<string, string>): V1Pod {
   return {
     metadata: { name, namespace: ns, labels: { app: name }, annotations },

@@ -9,6 +9,7 @@ import { deployOn, drain, podsOf, useCluster, waitReady } from './support.js';
 const W1 = 'w1';
 
 const tc = useCluster({ nodes: 3 }, { uncordonAfterEach: false });
+
 const rbac = () => tc.kc.makeApiClient(RbacAuthorizationV1Api);
 
 const shipped = parse(readFileSync(new URL('../../rbac/safe-drain-clusterrole.yaml', import.meta.url), 'utf8')) as V1ClusterRole;

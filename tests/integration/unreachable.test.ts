@@ -7,6 +7,7 @@ import { deployOn, drain, eventually, useCluster, waitReady } from './support.js
 const W1 = 'w1';
 
 const tc = useCluster({ nodes: 3, nodeMonitorGracePeriod: '20s' }, { uncordonAfterEach: false });
+
 describe('node with a stopped kubelet (node-monitor-grace-period shortened to 20s)', () => {
   it('finishes without hanging on pods that can never terminate, and reports them as not confirmed', async () => {
     const ns = 'dead-node';

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunContext } from '../../src/engine/run.js';
 import { DEFAULT_OPTIONS, InputError, type DrainOptions, type RunReport } from '../../src/engine/types.js';
+import { runReport } from './fixtures/run-report.js';
 
 let inputs: Record<string, string> = {};
 const summary = { addRaw: jest.fn((_markdown: string) => summary), write: jest.fn(async () => summary) };
@@ -31,34 +32,16 @@ const { run, workflowRunOrigin } = await import('../../src/action/main.js');
 const KUBECONFIG = 'apiVersion: v1\nkind: Config\nusers:\n- name: ci\n  user:\n    token: s3cr3t-token-value\n';
 
 function report(fields: Partial<RunReport> = {}): RunReport {
-  return {
-    version: 1,
-    startedAt: '2025-01-01T00:00:00.000Z',
-    durationMs: 4200,
-    options: { ...DEFAULT_OPTIONS, nodes: ['w1'] },
-    nodes: [
-      {
-        node: 'w1',
-        operation: 'drain',
-        dryRun: false,
-        wasCordoned: false,
-        cordoned: true,
-        uncordoned: false,
-        results: [
-          { pod: 'shop/web-1', outcome: 'evicted', budgetWaits: 0 },
-          { pod: 'kube-system/agent-1', outcome: 'skipped', budgetWaits: 0 },
-        ],
-        workloadChanges: [],
-        blocked: [],
-        timeline: [],
-        success: true,
-        durationMs: 4200,
-      },
-    ],
-    success: true,
-    summary: 'Node w1: cordoned (was not cordoned before); 1 pod evicted; drained.',
-    ...fields,
-  };
+  return runReport(
+    {
+      durationMs: 4200,
+      results: [
+        { pod: 'shop/web-1', outcome: 'evicted', budgetWaits: 0 },
+        { pod: 'kube-system/agent-1', outcome: 'skipped', budgetWaits: 0 },
+      ],
+    },
+    fields,
+  );
 }
 
 function outputs(): Record<string, unknown> {

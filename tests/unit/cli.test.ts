@@ -3,38 +3,14 @@
 import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { RunContext } from '../../src/engine/run.js';
 import { DEFAULT_OPTIONS, InputError, type DrainOptions, type RunReport } from '../../src/engine/types.js';
+import { runReport } from './fixtures/run-report.js';
 
 const runSafeDrain = jest.fn<(options: DrainOptions, ctx: RunContext) => Promise<RunReport>>();
 jest.unstable_mockModule('../../src/engine/run.js', () => ({ runSafeDrain }));
 
 const { EXIT_BAD_INPUT, EXIT_DRAIN_FAILED, EXIT_SUCCESS, main, normalizeBooleanFlags, parseCliArgs } = await import('../../src/cli/main.js');
 
-function report(success = true): RunReport {
-  return {
-    version: 1,
-    startedAt: '2025-01-01T00:00:00.000Z',
-    durationMs: 3000,
-    options: { ...DEFAULT_OPTIONS, nodes: ['w1'] },
-    nodes: [
-      {
-        node: 'w1',
-        operation: 'drain',
-        dryRun: false,
-        wasCordoned: false,
-        cordoned: true,
-        uncordoned: false,
-        results: [{ pod: 'shop/web-1', outcome: 'evicted', budgetWaits: 0 }],
-        workloadChanges: [],
-        blocked: [],
-        timeline: [],
-        success,
-        durationMs: 3000,
-      },
-    ],
-    success,
-    summary: 'Node w1: cordoned (was not cordoned before); 1 pod evicted; drained.',
-  };
-}
+const report = (success = true): RunReport => runReport({ success });
 
 /** Captures what main() writes. */
 function capture() {

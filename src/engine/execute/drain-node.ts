@@ -18,7 +18,7 @@ import type {
   PodResult,
   TimelineEvent,
 } from '../types.js';
-import { WaitAborted } from './abort.js';
+import { WaitAborted, throwIfAborted } from './abort.js';
 import { BudgetWaiter, describeBudget } from './budget.js';
 import { waitForDeletion } from './deletion.js';
 import { PodFailure, evictWithBudget, type EvictionDeps } from './evict-with-budget.js';
@@ -65,6 +65,7 @@ export async function drainNode(ctx: NodeDrainContext, node: V1Node): Promise<No
   const mark = (phase: TimelineEvent['phase'], subject: string, message: string) =>
     report.timeline.push({ at: Date.now() - ctx.runStart, phase, subject, message });
   const dry = options.dryRun ? ' (dry run: nothing persisted)' : '';
+  let podWatch: ResourceWatch<V1Pod> | undefined;
 
   try {
     if (options.operation === 'uncordon') {
@@ -73,8 +74,14 @@ export async function drainNode(ctx: NodeDrainContext, node: V1Node): Promise<No
       return report;
     }
 
+    // A real drain watches the node's pods (deletion waits are woken by its events); its first
+    // list is also what the plan is made of. A plan or a dry run lists them once.
+    if (options.operation === 'drain' && !options.dryRun) {
+      podWatch = client.watchPodsOnNode(name, (m) => logger.debug(m));
+      await podWatch.start();
+    }
     const plan = await logger.group(`Plan for node ${name}`, async () => {
-      const pods = await client.listPodsOnNode(name);
+      const pods = podWatch ? podWatch.items() : (await client.listPodsOnNode(name)).items;
       const input = await fetchPlanInput(client, node, pods, ctx.allNodes, ctx.pdbWatch.items());
       const p = planDrain(input, options);
       logPlan(logger, p);
@@ -104,7 +111,7 @@ export async function drainNode(ctx: NodeDrainContext, node: V1Node): Promise<No
     }
 
     await nodeEvent(ctx, node, 'Normal', 'SafeDrainStarted', `Draining node${dry}: ${plan.groups.flat().length} pods to move. ${ctx.origin}`);
-    await evictGroups(ctx, node, plan, report, mark);
+    await evictGroups(ctx, plan, podWatch, report, mark);
     report.success = !report.error && report.results.every((r) => r.outcome !== 'failed' && r.outcome !== 'blocked');
     if (!report.success) {
       const failed = report.results.filter((r) => r.outcome === 'failed' || r.outcome === 'blocked');
@@ -120,6 +127,7 @@ export async function drainNode(ctx: NodeDrainContext, node: V1Node): Promise<No
     else if (options.operation === 'drain') {
       await nodeEvent(ctx, node, 'Normal', 'SafeDrainSucceeded', `Node drained by safe-drain${dry}. ${ctx.origin}`);
     }
+    podWatch?.stop();
     mark(report.success ? 'done' : 'error', name, report.success ? 'done' : (report.error ?? 'failed'));
     report.durationMs = Date.now() - started;
   }
@@ -179,7 +187,14 @@ function logPlan(logger: Logger, plan: DrainPlan): void {
 }
 
 /** Runs the eviction groups in order; a group starts only when the one before is done. */
-async function evictGroups(ctx: NodeDrainContext, node: V1Node, plan: DrainPlan, report: NodeReport, mark: Mark): Promise<void> {
+async function evictGroups(
+  ctx: NodeDrainContext,
+  plan: DrainPlan,
+  /** The node's pods, watched; absent in a dry run, which waits for nothing. */
+  pods: ResourceWatch<V1Pod> | undefined,
+  report: NodeReport,
+  mark: Mark,
+): Promise<void> {
   const { client, options, logger } = ctx;
   const name = plan.node;
   // The drain's deadline (timeout) and the run's cancellation, as one signal.
@@ -192,18 +207,6 @@ async function evictGroups(ctx: NodeDrainContext, node: V1Node, plan: DrainPlan,
       : undefined;
   const signal = deadline.signal;
 
-  // The node's pods, watched: deletion waits are woken by events, not by polling each pod.
-  const pods = new ResourceWatch<V1Pod>(client.kubeConfig, {
-    path: '/api/v1/pods',
-    fieldSelector: `spec.nodeName=${name}`,
-    list: async () => {
-      client.requests++;
-      const res = await client.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${name}` });
-      return { items: res.items, resourceVersion: res.metadata?.resourceVersion ?? '' };
-    },
-    onError: (m) => logger.debug(m),
-  });
-  if (!options.dryRun) await pods.start();
   const skipWaitMs = options.skipWaitForDeleteTimeoutSeconds > 0 ? options.skipWaitForDeleteTimeoutSeconds * 1000 : undefined;
   const giveUpMs = plan.nodeReady ? skipWaitMs : (skipWaitMs ?? UNREACHABLE_SKIP_WAIT_MS);
   if (!plan.nodeReady) {
@@ -243,7 +246,7 @@ async function evictGroups(ctx: NodeDrainContext, node: V1Node, plan: DrainPlan,
   const awaitGone = async (p: PodPlan, migrated: boolean): Promise<void> => {
     const key = `${p.namespace}/${p.name}`;
     const r = resultOf(p);
-    if (options.dryRun) return;
+    if (!pods) return; // dry run
     const gone = await waitForDeletion(pods, key, p.uid, signal, giveUpMs);
     if (gone === 'deleted') {
       r.outcome = migrated ? 'migrated' : p.podClass === 'finished' ? 'deleted' : 'evicted';
@@ -336,7 +339,7 @@ async function evictGroups(ctx: NodeDrainContext, node: V1Node, plan: DrainPlan,
         }
         for (const podsOfWorkload of byWorkload.values()) tasks.push(migrationTask(podsOfWorkload));
         await runBounded(options.maxConcurrentEvictions, tasks);
-        if (signal.aborted) throw new WaitAborted(String((signal.reason as Error)?.message ?? 'aborted'));
+        throwIfAborted(signal);
       });
     }
     // Pods already terminating are in no eviction group: they are only waited for.
@@ -349,7 +352,6 @@ async function evictGroups(ctx: NodeDrainContext, node: V1Node, plan: DrainPlan,
   } finally {
     if (timer) clearTimeout(timer);
     ctx.signal.removeEventListener('abort', onCancel);
-    pods.stop();
     report.blocked = blockedPods(ctx, report.results);
     for (const p of plan.pods.filter((x) => x.action === 'skip')) {
       report.results.push({ pod: `${p.namespace}/${p.name}`, outcome: 'skipped', message: p.reason, budgetWaits: 0 });

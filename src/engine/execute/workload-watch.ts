@@ -18,11 +18,11 @@ export function watchWorkload(client: KubeClient, kind: string, namespace: strin
   const plural = PLURAL[kind];
   if (!plural) throw new Error(`cannot watch workload kind ${kind}`);
   const fieldSelector = `metadata.name=${name}`;
-  return new ResourceWatch<Workload>(client.kubeConfig, {
+  return client.watch<Workload>({
     path: `/apis/apps/v1/namespaces/${namespace}/${plural}`,
     fieldSelector,
     list: async () => {
-      client.requests++;
+      client.requests++; // a list outside the client's typed calls
       const args = { namespace, fieldSelector };
       const res =
         kind === 'Deployment'

@@ -7,6 +7,7 @@ import {
   CoreV1Api,
   KubeConfig,
   PatchStrategy,
+  type KubernetesObject,
   PolicyV1Api,
   setHeaderOptions,
   type V1Deployment,
@@ -18,6 +19,7 @@ import {
   type V1StatefulSet,
   type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
+import { ResourceWatch, type ResourceWatchOptions } from './watch.js';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const DRY_RUN_ALL = 'All';
@@ -47,7 +49,7 @@ export class KubeClient {
   readonly policy: PolicyV1Api;
   readonly autoscaling: AutoscalingV2Api;
   readonly authz: AuthorizationV1Api;
-  /** API requests sent through this client (watch connections are counted by ResourceWatch). */
+  /** API requests sent through this client, watch connections included. */
   requests = 0;
 
   constructor(readonly kubeConfig: KubeConfig) {
@@ -78,18 +80,33 @@ export class KubeClient {
     return nodes;
   }
 
-  /** Pods bound to one node only (field selector), paged: never every pod of the cluster. */
-  async listPodsOnNode(node: string): Promise<V1Pod[]> {
-    const pods: V1Pod[] = [];
+  /**
+   * Pods bound to one node only (field selector), paged: never every pod of the cluster. The
+   * resourceVersion is the list's snapshot (every page of a paged list shares it).
+   */
+  async listPodsOnNode(node: string): Promise<{ items: V1Pod[]; resourceVersion: string }> {
+    const items: V1Pod[] = [];
     let cont: string | undefined;
+    let resourceVersion = '';
     do {
       const page = await this.count(
         this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}`, limit: CHUNK_SIZE, _continue: cont }),
       );
-      pods.push(...page.items);
+      items.push(...page.items);
+      resourceVersion ||= page.metadata?.resourceVersion ?? '';
       cont = page.metadata?._continue || undefined;
     } while (cont);
-    return pods;
+    return { items, resourceVersion };
+  }
+
+  /** The node's pods as a watched cache: deletion waits are woken by its events. */
+  watchPodsOnNode(node: string, onError?: (m: string) => void): ResourceWatch<V1Pod> {
+    return this.watch({ path: '/api/v1/pods', fieldSelector: `spec.nodeName=${node}`, list: () => this.listPodsOnNode(node), onError });
+  }
+
+  /** A ResourceWatch whose connections count as requests of this client. */
+  watch<T extends KubernetesObject>(opts: Omit<ResourceWatchOptions<T>, 'onRequest'>): ResourceWatch<T> {
+    return new ResourceWatch<T>(this.kubeConfig, { ...opts, onRequest: () => this.requests++ });
   }
 
   getReplicaSet(namespace: string, name: string): Promise<V1ReplicaSet> {

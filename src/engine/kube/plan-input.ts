@@ -109,7 +109,7 @@ export async function fetchCapacity(client: KubeClient, node: string, nodes: V1N
   const inspected = new Set(usable.map((n) => n.metadata?.name));
   const result: NodeCapacity[] = [];
   for (const n of usable) {
-    const pods = await client.listPodsOnNode(n.metadata?.name ?? '');
+    const { items: pods } = await client.listPodsOnNode(n.metadata?.name ?? '');
     const requested = { cpuMillis: 0, memoryBytes: 0, pods: 0 };
     for (const p of pods) {
       if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;

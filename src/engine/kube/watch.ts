@@ -22,6 +22,8 @@ export interface ResourceWatchOptions<T> {
   labelSelector?: string;
   /** Called for connection problems worth a debug line. */
   onError?: (message: string) => void;
+  /** Called for each watch connection opened (request accounting; lists count themselves). */
+  onRequest?: () => void;
 }
 
 const SERVER_TIMEOUT_SECONDS = 290;
@@ -39,8 +41,6 @@ export class ResourceWatch<T extends KubernetesObject> {
   private abort?: AbortController;
   private stopped = false;
   private reconnectTimer?: NodeJS.Timeout;
-  /** List and watch requests made (for request accounting). */
-  requests = 0;
 
   constructor(
     private readonly kubeConfig: KubeConfig,
@@ -82,7 +82,6 @@ export class ResourceWatch<T extends KubernetesObject> {
       this.resourceVersion = ''; // the next watch replays the current state as ADDED events
       return;
     }
-    this.requests++;
     const { items, resourceVersion } = await this.opts.list();
     const seen = new Set<string>();
     for (const item of items) {
@@ -118,7 +117,7 @@ export class ResourceWatch<T extends KubernetesObject> {
     // Longer than the server's own timeout, so the server ends idle watches, not the client.
     (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = (SERVER_TIMEOUT_SECONDS + 30) * 1000;
     let gone = false;
-    this.requests++;
+    this.opts.onRequest?.();
     try {
       this.abort = await watch.watch(
         this.opts.path,
