@@ -13,9 +13,9 @@ const common = {
 };
 export default {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
-    { ...common, displayName: 'integration', testMatch: ['<rootDir>/tests/integration/**/*.test.ts'], slowTestThreshold: 600 },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'], slowTestThreshold: 600 },
     // Needs a Docker Engine (scripts/start-docker.sh): testcontainers parts that run without kind.
-    { ...common, displayName: 'docker', testMatch: ['<rootDir>/tests/docker/**/*.test.ts'], slowTestThreshold: 120 },
+    { ...common, displayName: 'docker', testMatch: ['<rootDir>/test/docker/**/*.test.ts'], slowTestThreshold: 120 },
   ],
 };

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds a tiny local image for the probe tests (tests/docker) without pulling anything:
+# Builds a tiny local image for the probe tests (test/docker) without pulling anything:
 # Debian's static busybox (package busybox-static, installed if missing) in an empty rootfs,
 # every applet linked into /bin, imported with `docker import`. Idempotent: an existing image
 # is kept unless --force. Prints the image name on the last line of stdout.

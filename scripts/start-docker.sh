@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes a Docker Engine reachable for the testcontainers tests (tests/docker), idempotently:
+# Makes a Docker Engine reachable for the testcontainers tests (test/docker), idempotently:
 #   1. `docker info` already answers            -> nothing to do.
 #   2. no dockerd binary                        -> apt-get install docker.io (Debian's package).
 #   3. dockerd not running                      -> start it in the background (log: $DOCKERD_LOG).

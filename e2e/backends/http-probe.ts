@@ -1,6 +1,6 @@
 // The HTTP availability probe as a container (testcontainers GenericContainer): PROBE_SCRIPT
 // (kind-util.ts) in a busybox image, on a given Docker network, its stdout parsed into
-// AvailabilitySamples. Used by the kind backend (network `kind`) and by tests/docker, which runs
+// AvailabilitySamples. Used by the kind backend (network `kind`) and by test/docker, which runs
 // the very same code against a server container on a user-defined network.
 //
 // testcontainers 12 needs Node >= 22 and fails at import on older Node: it is imported lazily,

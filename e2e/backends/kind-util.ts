@@ -1,6 +1,6 @@
 // Pure helpers of the kind backend (e2e/backends/kind.ts): cluster config, command lines, the
 // availability probe's shell script and the parsing of its output. No I/O here, so the unit
-// tests (tests/unit/kind) cover them on any machine.
+// tests (test/unit/kind) cover them on any machine.
 import { stringify } from 'yaml';
 import type { AvailabilitySample } from '../backend.js';
 

@@ -1,6 +1,6 @@
 // Pure parts of execution: budget gating, bounded concurrency, what an API answer means,
 // migration choice, required permissions. (The API server's own decisions are tested in
-// tests/integration against a real control plane.)
+// test/integration against a real control plane.)
 import { describe, expect, it, jest } from '@jest/globals';
 import type { V1Deployment, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { BudgetWaiter, describeBudget } from '../../src/engine/execute/budget.js';

@@ -1,5 +1,5 @@
 // The eviction loop's decisions, with the API server's answers scripted (what those answers are
-// in reality is tested against a real control plane in tests/integration).
+// in reality is tested against a real control plane in test/integration).
 import { describe, expect, it } from '@jest/globals';
 import type { V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { WaitAborted } from '../../src/engine/execute/abort.js';
