@@ -5,35 +5,48 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import { cancelOnSignals, type Cancellation } from '../engine/cancel.js';
-import { parseOptions } from '../engine/options.js';
+import { bestKnownOptions, parseOptions } from '../engine/options.js';
+import { failedRunReport, NOTHING_CHANGED, stoppedBeforeAnyChange } from '../engine/report/failed-run.js';
 import { computeOutputs } from '../engine/report/outputs.js';
 import { renderSummary } from '../engine/report/markdown.js';
 import { runSafeDrain } from '../engine/run.js';
-import { InputError, type Logger, type RunReport } from '../engine/types.js';
+import { InputError, type DrainOptions, type Logger, type RunReport } from '../engine/types.js';
 
+/**
+ * Publishes outputs, the job summary and the report file on every path: a refused input, a
+ * missing permission, an unreachable cluster and an error escaping the engine get a report
+ * (success false, the error, and whether anything was changed) like a finished run does.
+ */
 export async function run(): Promise<void> {
+  const started = Date.now();
   const cancellation = listenForCancellation();
+  const input = (name: string) => core.getInput(name);
   let kubeconfig: KubeconfigFile | undefined;
+  let options: DrainOptions | undefined;
+  let report: RunReport;
+  let failure: string | undefined;
   try {
-    const options = parseOptions((name) => core.getInput(name));
+    options = parseOptions(input);
     kubeconfig = writeKubeconfig(core.getInput('kubeconfig'));
     const context = core.getInput('context').trim();
-    const report = await runSafeDrain(options, {
+    report = await runSafeDrain(options, {
       ...(kubeconfig && { kubeconfigPath: kubeconfig.path }),
       ...(context && { context }),
       logger: actionsLogger(),
       origin: workflowRunOrigin(),
       signal: cancellation.signal,
     });
-    await publish(report);
-    if (!report.success) core.setFailed(failureMessage(report));
+    if (!report.success) failure = failureMessage(report);
   } catch (err) {
-    if (err instanceof InputError) core.setFailed(err.message);
-    else core.setFailed(`safe-drain failed: ${err instanceof Error ? err.message : String(err)}`);
+    report = failedRunReport({ options: options ?? bestKnownOptions(input), error: err, startedAt: started });
+    failure = err instanceof InputError ? err.message : `safe-drain failed: ${report.error}`;
+    if (stoppedBeforeAnyChange(err) && !failure.includes(NOTHING_CHANGED)) failure += ` ${NOTHING_CHANGED}.`;
   } finally {
     kubeconfig?.remove();
     cancellation.dispose();
   }
+  await publish(report);
+  if (failure !== undefined) core.setFailed(failure);
 }
 
 // --- kubeconfig --------------------------------------------------------------------------------
@@ -140,19 +153,28 @@ function listenForCancellation(): Cancellation {
 
 // --- results -----------------------------------------------------------------------------------
 
+/** Never throws: a report that cannot be written is warned about, and the other parts still go out. */
 async function publish(report: RunReport): Promise<void> {
   const outputs = computeOutputs(report);
   core.setOutput('evicted', JSON.stringify(outputs.evicted));
   core.setOutput('skipped', JSON.stringify(outputs.skipped));
   core.setOutput('blocked', JSON.stringify(outputs.blocked));
   core.setOutput('duration-seconds', String(outputs.durationSeconds));
-  core.setOutput('report', writeReportFile(report));
+  try {
+    core.setOutput('report', writeReportFile(report));
+  } catch (err) {
+    core.warning(`Could not write the report file: ${errorText(err)}`);
+  }
   try {
     await core.summary.addRaw(renderSummary(report)).write();
   } catch (err) {
     // No GITHUB_STEP_SUMMARY (e.g. act, or a self-hosted runner without it): not a drain failure.
-    core.warning(`Could not write the job summary: ${err instanceof Error ? err.message : String(err)}`);
+    core.warning(`Could not write the job summary: ${errorText(err)}`);
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function writeReportFile(report: RunReport): string {

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { cancelOnSignals, type Cancellation } from '../engine/cancel.js';
-import { parseOptions } from '../engine/options.js';
+import { bestKnownOptions, parseOptions } from '../engine/options.js';
+import { changesBeforeError, failedRunReport } from '../engine/report/failed-run.js';
 import { renderPlanText, renderResultText } from '../engine/report/text.js';
 import { runSafeDrain } from '../engine/run.js';
 import { InputError, type DrainOptions, type Logger, type RunReport } from '../engine/types.js';
@@ -108,12 +109,18 @@ export function parseCliArgs(argv: string[], io: CliIo = silentIo): CliInvocatio
   };
 }
 
+/**
+ * Runs the CLI. Every path that ends in an error still prints a result: with `--output json`
+ * always a JSON RunReport (success false, the error, whether anything was changed), in text the
+ * error on stderr followed by what was changed.
+ */
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const started = Date.now();
   let invocation: CliInvocation;
   try {
     invocation = parseCliArgs(argv, io);
   } catch (err) {
-    return reportStartupError(err, io);
+    return reportStartupError(err, argv, started, io);
   }
   const cancellation = listenForCancellation(io);
   try {
@@ -127,28 +134,69 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     io.stdout.write(`${invocation.output === 'json' ? JSON.stringify(report, null, 2) : renderText(report)}\n`);
     return report.success ? EXIT_SUCCESS : EXIT_DRAIN_FAILED;
   } catch (err) {
-    if (err instanceof InputError) {
-      io.stderr.write(`error: ${flagMessage(err)}\n`);
-      return EXIT_BAD_INPUT;
-    }
-    io.stderr.write(`error: safe-drain failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    return EXIT_DRAIN_FAILED;
+    const message = err instanceof InputError ? flagMessage(err) : `safe-drain failed: ${err instanceof Error ? err.message : String(err)}`;
+    printFailedRun(failedRunReport({ options: invocation.options, error: err, startedAt: started, message }), err, invocation.output, io);
+    return err instanceof InputError ? EXIT_BAD_INPUT : EXIT_DRAIN_FAILED;
   } finally {
     cancellation.dispose();
   }
 }
 
-function reportStartupError(err: unknown, io: CliIo): number {
+function reportStartupError(err: unknown, argv: string[], started: number, io: CliIo): number {
   if (err instanceof CommanderError) {
     // --help and --version end parsing through the same path, successfully.
     const done = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(err.code);
-    return done ? EXIT_SUCCESS : EXIT_BAD_INPUT; // commander has already printed the usage error
+    if (done) return EXIT_SUCCESS;
+    // commander has already printed the usage error on stderr; a JSON consumer still gets its report.
+    if (requestedOutput(argv) === 'json') {
+      const report = failedRunReport({ options: bestKnownOptions(flagReader(normalizeBooleanFlags(argv))), error: usageError(err), startedAt: started });
+      io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    }
+    return EXIT_BAD_INPUT;
   }
   if (err instanceof InputError) {
-    io.stderr.write(`error: ${flagMessage(err)}\n`);
+    const report = failedRunReport({ options: bestKnownOptions(flagReader(normalizeBooleanFlags(argv))), error: err, startedAt: started, message: flagMessage(err) });
+    printFailedRun(report, err, requestedOutput(argv), io);
     return EXIT_BAD_INPUT;
   }
   throw err;
+}
+
+/** The error on stderr; then the JSON report on stdout, or in text what the run left changed. */
+function printFailedRun(report: RunReport, err: unknown, output: 'text' | 'json', io: CliIo): void {
+  io.stderr.write(`error: ${report.error}\n`);
+  if (output === 'json') io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else io.stdout.write(`safe-drain ${report.options.operation} FAILED\n${changesBeforeError(err, report.options)}\n`);
+}
+
+/** A commander usage error as an InputError: bad usage is bad input, and it changes nothing. */
+function usageError(err: CommanderError): InputError {
+  const text = err.message.replace(/^error: /, '');
+  return new InputError('usage', text, 'See `safe-drain --help`.');
+}
+
+/** `-o json`, `--output json`, `--output=json`, `-ojson`: read from argv when parsing it failed. */
+export function requestedOutput(argv: string[]): 'text' | 'json' {
+  let output: string | undefined;
+  for (const [i, arg] of argv.entries()) {
+    if (arg === '--') break;
+    if (arg === '-o' || arg === '--output') output = argv[i + 1];
+    else if (arg.startsWith('--output=')) output = arg.slice('--output='.length);
+    else if (/^-o[^-]/.test(arg)) output = arg.slice(2).replace(/^=/, '');
+  }
+  return output === 'json' ? 'json' : 'text';
+}
+
+/** Raw `--name value` / `--name=value` flags, for naming the operation of a refused run. */
+function flagReader(argv: string[]): (name: string) => string | undefined {
+  return (name) => {
+    if (name === 'operation' && argv[0] !== undefined && !argv[0].startsWith('-')) return argv[0];
+    const flag = `--${name}`;
+    const at = argv.findIndex((arg) => arg === flag || arg.startsWith(`${flag}=`));
+    if (at === -1) return undefined;
+    const arg = argv[at]!;
+    return arg.includes('=') ? arg.slice(flag.length + 1) : argv[at + 1];
+  };
 }
 
 /** InputError names Action inputs; on the command line the same names are flags. */

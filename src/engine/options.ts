@@ -30,7 +30,7 @@ export function parseOptions(get: InputReader): DrainOptions {
     ...(podSelector !== undefined && { podSelector }),
     timeoutMs: optional(read('timeout'), (text) => parseDuration(text, 'timeout')) ?? DEFAULT_OPTIONS.timeoutMs,
     skipWaitForDeleteTimeoutSeconds:
-      parseInteger(read('skip-wait-for-delete-timeout'), 'skip-wait-for-delete-timeout', 0) ??
+      parseInteger(read('skip-wait-for-delete-timeout'), 'skip-wait-for-delete-timeout', 0, MAX_TIMER_SECONDS) ??
       DEFAULT_OPTIONS.skipWaitForDeleteTimeoutSeconds,
     dryRun: parseDryRun(read('dry-run')) ?? DEFAULT_OPTIONS.dryRun,
     maxConcurrentEvictions:
@@ -38,6 +38,30 @@ export function parseOptions(get: InputReader): DrainOptions {
     waitForReplacements: parseBoolean(read('wait-for-replacements'), 'wait-for-replacements') ?? DEFAULT_OPTIONS.waitForReplacements,
     uncordonOnFailure: parseBoolean(read('uncordon-on-failure'), 'uncordon-on-failure') ?? DEFAULT_OPTIONS.uncordonOnFailure,
     migration: parseChoice(read('migration'), 'migration', MIGRATIONS) ?? DEFAULT_OPTIONS.migration,
+  };
+}
+
+/**
+ * The options as far as they can be read when parseOptions refused them: the defaults, with the
+ * inputs that still parse. Only for reporting a refused run (its report names an operation).
+ */
+export function bestKnownOptions(get: InputReader): DrainOptions {
+  const attempt = <T>(parse: () => T): T | undefined => {
+    try {
+      return parse();
+    } catch {
+      return undefined;
+    }
+  };
+  const read = (name: string): string | undefined => get(name)?.trim() || undefined;
+  const nodes = (read('node') ?? '').split(/[\s,]+/).filter((name) => name !== '');
+  const selector = read('selector');
+  return {
+    ...DEFAULT_OPTIONS,
+    nodes,
+    ...(selector !== undefined && { selector }),
+    operation: attempt(() => parseChoice(read('operation'), 'operation', OPERATIONS)) ?? DEFAULT_OPTIONS.operation,
+    dryRun: attempt(() => parseDryRun(read('dry-run'))) ?? DEFAULT_OPTIONS.dryRun,
   };
 }
 
@@ -62,6 +86,10 @@ function parseNodeTarget(nodeText: string | undefined, selector: string | undefi
     throw new InputError('node', 'no node given', 'Set "node" to one or more node names, or "selector" to a node label selector such as "pool=blue".');
   }
   const names = nodeText.split(/[\s,]+/).filter((name) => name !== '');
+  if (names.length === 0) {
+    // Separators only (e.g. "," from an empty matrix value): draining nothing and succeeding would hide the mistake.
+    throw new InputError('node', `"${nodeText}" names no node (separators only)`, 'Set "node" to one or more node names, e.g. "w1" or "w1,w2".');
+  }
   for (const name of names) checkNodeName(name);
   // The same node twice would be drained twice; keep the first mention only.
   return { nodes: [...new Set(names)] };
@@ -110,16 +138,35 @@ function parseChoice<T extends string>(text: string | undefined, input: string, 
   return choice;
 }
 
-function parseInteger(text: string | undefined, input: string, min: number): number | undefined {
+// --- bounds --------------------------------------------------------------------------------------
+
+/**
+ * Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer delay is silently clamped to
+ * 1 ms, so a long timeout would fire at once. Every duration the engine may wait for is bounded
+ * by this, and refused above it rather than clamped.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** MAX_TIMER_MS in whole seconds, for inputs counted in seconds. */
+export const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+
+function parseInteger(text: string | undefined, input: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (text === undefined) return undefined;
-  const value = /^[+-]?\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value)) {
+  if (!/^[+-]?\d+$/.test(text)) {
     throw new InputError(input, `"${text}" is not a whole number`, `Use a whole number of at least ${min}, e.g. ${Math.max(min, 10)}.`);
   }
+  const value = Number(text);
   if (value < min) {
-    throw new InputError(input, `${value} is too small`, `Use a whole number of at least ${min}.`);
+    throw new InputError(input, `${text} is too small`, `Use a whole number of at least ${min}.`);
+  }
+  // Beyond MAX_SAFE_INTEGER the number is not even held exactly; that is too large as well.
+  if (!Number.isSafeInteger(value) || value > max) {
+    throw new InputError(input, `${text} is too large`, `Use a whole number of at most ${max}${tooLargeReason(max)}.`);
   }
   return value;
+}
+
+function tooLargeReason(max: number): string {
+  return max === MAX_TIMER_SECONDS ? ' (about 24.8 days: the longest wait a Node timer can count)' : '';
 }
 
 /** kubectl semantics: -1 means each pod's own terminationGracePeriodSeconds, 0 means immediately. */
@@ -128,7 +175,9 @@ function parseGracePeriod(text: string | undefined): number | undefined {
   if (/^-\d+$/.test(text) && text !== '-1') {
     throw new InputError('grace-period', `${text} is negative`, 'Use -1 for each pod\'s own grace period, or a number of seconds >= 0.');
   }
-  return parseInteger(text, 'grace-period', -1);
+  // Bounded like the other waits: the drain waits out each pod's grace period, and the API server
+  // turns it into int64 nanoseconds, which overflows for absurd values.
+  return parseInteger(text, 'grace-period', -1, MAX_TIMER_SECONDS);
 }
 
 // --- durations ---------------------------------------------------------------------------------
@@ -154,8 +203,30 @@ export function parseDuration(text: string, input: string): number {
   for (const [, amount, , unit] of trimmed.matchAll(/(\d+(\.\d+)?)(ms|h|m|s)/g)) {
     total += Number(amount) * (UNIT_MS[unit ?? ''] ?? NaN);
   }
-  return Math.round(total);
+  // "0s", "0m0s" are an explicit zero: no bound, like kubectl's --timeout=0s.
+  if (total === 0) return 0;
+  // Rounded to 0 ms it would mean "no bound": the opposite of what a tiny timeout asks for.
+  if (total < 1) {
+    throw new InputError(input, `"${text}" is shorter than 1ms`, 'Use at least 1ms (durations count whole milliseconds), or 0 for no timeout.');
+  }
+  const ms = Math.round(total);
+  if (ms > MAX_TIMER_MS) {
+    throw new InputError(
+      input,
+      `"${text}" is longer than the maximum ${MAX_DURATION_TEXT} (${MAX_TIMER_MS} ms, about 24.8 days: the longest wait a Node timer can count)`,
+      `Use at most ${MAX_DURATION_TEXT}, or 0 for no timeout.`,
+    );
+  }
+  return ms;
 }
+
+/** MAX_TIMER_MS as a duration input accepts it: 596h31m23.647s. */
+const MAX_DURATION_TEXT = (() => {
+  const hours = Math.floor(MAX_TIMER_MS / 3_600_000);
+  const minutes = Math.floor((MAX_TIMER_MS % 3_600_000) / 60_000);
+  const seconds = (MAX_TIMER_MS % 60_000) / 1000;
+  return `${hours}h${minutes}m${seconds}s`;
+})();
 
 // --- label selectors ---------------------------------------------------------------------------
 

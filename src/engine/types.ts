@@ -237,6 +237,11 @@ export interface RunReport {
   options: DrainOptions;
   nodes: NodeReport[];
   success: boolean;
+  /**
+   * Set when the run stopped on an error before any node report could be made (bad input,
+   * missing permission, unreachable cluster, an unexpected error): what failed, as the user reads it.
+   */
+  error?: string;
   /** One-paragraph account of the cluster state at the end: what is cordoned, evicted, left. */
   summary: string;
   /** API requests the engine made (lists, gets, patches, evictions, watch connections). */

@@ -143,7 +143,7 @@ describe('run', () => {
   it('fails with the InputError message the engine raises', async () => {
     runSafeDrain.mockRejectedValue(new InputError('node', 'no node "w9" in the cluster', 'Check the name.'));
     await run();
-    expect(core.setFailed).toHaveBeenCalledWith('Input "node": no node "w9" in the cluster. Check the name.');
+    expect(core.setFailed).toHaveBeenCalledWith('Input "node": no node "w9" in the cluster. Check the name. Nothing was changed.');
   });
 
   it('refuses a kubeconfig that is neither YAML nor base64', async () => {
@@ -195,6 +195,99 @@ describe('run', () => {
     expect(signal?.aborted).toBe(true);
     expect(String(signal?.reason)).toContain('cancelled (SIGTERM)');
     expect(process.listenerCount('SIGTERM')).toBe(0);
+  });
+});
+
+// Issue 8 item 16: outputs, job summary and report file exist on every path, not only when the
+// engine returns a report.
+describe('run publishes a report when the run stops on an error', () => {
+  /** The report file the step wrote, parsed. */
+  function reportFile(): RunReport {
+    return JSON.parse(readFileSync(outputs().report as string, 'utf8')) as RunReport;
+  }
+  function jobSummary(): string {
+    return summary.addRaw.mock.calls.map(([markdown]) => markdown).join('');
+  }
+
+  it('for a refused input: empty outputs, a failed report naming the input, a summary saying nothing changed', async () => {
+    inputs = { node: 'w1', operation: 'plan', timeout: '600h' };
+    await run();
+    expect(runSafeDrain).not.toHaveBeenCalled();
+    const out = outputs();
+    expect(out.evicted).toBe('[]');
+    expect(out.skipped).toBe('[]');
+    expect(out.blocked).toBe('[]');
+    expect(Number(out['duration-seconds'])).toBeGreaterThanOrEqual(0);
+    const file = reportFile();
+    expect(file.success).toBe(false);
+    expect(file.error).toMatch(/^Input "timeout": "600h" is longer than the maximum/);
+    expect(file.options.operation).toBe('plan');
+    expect(file.nodes).toEqual([]);
+    expect(jobSummary()).toContain('## safe-drain plan failed');
+    expect(jobSummary()).toContain('Input "timeout"');
+    expect(jobSummary()).toContain('Nothing was changed');
+    expect(core.setFailed).toHaveBeenCalledWith(expect.stringMatching(/^Input "timeout": .* Nothing was changed\.$/));
+  });
+
+  it('for a permission failure raised by the engine', async () => {
+    // As kube/access.ts words it: the message itself says that nothing was changed.
+    const denied = Object.assign(new Error('missing Kubernetes permissions: create pods/eviction (cluster-wide). Nothing was changed. Bind the identity.'), {
+      name: 'PermissionError',
+    });
+    runSafeDrain.mockRejectedValue(denied);
+    await run();
+    expect(outputs().evicted).toBe('[]');
+    const file = reportFile();
+    expect(file.success).toBe(false);
+    expect(file.error).toContain('create pods/eviction');
+    expect(file.summary.match(/Nothing was changed/g)).toHaveLength(1);
+    expect(jobSummary()).toContain('create pods/eviction');
+    expect(core.setFailed).toHaveBeenCalledWith(
+      'safe-drain failed: missing Kubernetes permissions: create pods/eviction (cluster-wide). Nothing was changed. Bind the identity.',
+    );
+  });
+
+  it('for an error escaping the engine: says it cannot tell what changed, and how to check', async () => {
+    inputs = { node: 'w1,w2' };
+    runSafeDrain.mockRejectedValue(new Error('connect ECONNREFUSED 10.0.0.1:6443'));
+    await run();
+    expect(outputs().blocked).toBe('[]');
+    const file = reportFile();
+    expect(file.success).toBe(false);
+    expect(file.error).toBe('connect ECONNREFUSED 10.0.0.1:6443');
+    expect(file.summary).not.toContain('Nothing was changed');
+    expect(file.summary).toContain('cannot tell what it changed before this error: check w1, w2');
+    expect(jobSummary()).toContain('ECONNREFUSED');
+    expect(core.setFailed).toHaveBeenCalledWith('safe-drain failed: connect ECONNREFUSED 10.0.0.1:6443');
+  });
+
+  it('still sets the outputs and fails the step when the report file cannot be written', async () => {
+    process.env.RUNNER_TEMP = join(runnerTemp, 'missing', 'dir');
+    inputs = { node: ',' };
+    await run();
+    expect(outputs().evicted).toBe('[]');
+    expect(core.warning).toHaveBeenCalledWith(expect.stringContaining('Could not write the report file'));
+    expect(core.setFailed).toHaveBeenCalledWith(expect.stringContaining('Input "node": "," names no node'));
+  });
+});
+
+describe('outputs', () => {
+  it('lists failed pods as blocked, with their message', async () => {
+    runSafeDrain.mockResolvedValue(
+      runReport({
+        success: false,
+        results: [
+          { pod: 'shop/web-1', outcome: 'evicted', budgetWaits: 0 },
+          { pod: 'shop/db-0', outcome: 'failed', message: 'eviction refused: more than one PDB selects the pod', budgetWaits: 0 },
+          { pod: 'shop/api-1', outcome: 'blocked', pdb: 'shop/api', message: 'PDB shop/api allows 0', budgetWaits: 3 },
+        ],
+      }),
+    );
+    await run();
+    expect(JSON.parse(outputs().blocked as string)).toEqual([
+      { pod: 'shop/db-0', message: 'eviction refused: more than one PDB selects the pod' },
+      { pod: 'shop/api-1', pdb: 'shop/api', message: 'PDB shop/api allows 0' },
+    ]);
   });
 });
 

@@ -8,7 +8,7 @@ import { runReport } from './fixtures/run-report.js';
 const runSafeDrain = jest.fn<(options: DrainOptions, ctx: RunContext) => Promise<RunReport>>();
 jest.unstable_mockModule('../../src/engine/run.js', () => ({ runSafeDrain }));
 
-const { EXIT_BAD_INPUT, EXIT_DRAIN_FAILED, EXIT_SUCCESS, main, normalizeBooleanFlags, parseCliArgs } = await import('../../src/cli/main.js');
+const { EXIT_BAD_INPUT, EXIT_DRAIN_FAILED, EXIT_SUCCESS, main, normalizeBooleanFlags, parseCliArgs, requestedOutput } = await import('../../src/cli/main.js');
 
 const report = (success = true): RunReport => runReport({ success });
 
@@ -188,6 +188,62 @@ describe('main', () => {
     const { io, stderr } = capture();
     expect(await main(['--node', 'w9'], io)).toBe(EXIT_BAD_INPUT);
     expect(stderr()).toBe('error: option --node: no node "w9" in the cluster. Check `kubectl get nodes`.\n');
+  });
+
+  // Issue 8 item 16: every path prints a result; --output json always prints a JSON report.
+  it('prints a failed JSON report for a refused flag value, naming the flag; nothing changed', async () => {
+    const { io, stdout, stderr } = capture();
+    expect(await main(['plan', '--node', 'w1', '--timeout', '600h', '-o', 'json'], io)).toBe(EXIT_BAD_INPUT);
+    expect(runSafeDrain).not.toHaveBeenCalled();
+    const printed = JSON.parse(stdout()) as RunReport;
+    expect(printed).toMatchObject({ success: false, nodes: [], options: { operation: 'plan', nodes: ['w1'] } });
+    expect(printed.error).toMatch(/^option --timeout: "600h" is longer than the maximum/);
+    expect(printed.summary).toContain('Nothing was changed');
+    expect(stderr()).toMatch(/^error: option --timeout: "600h"/);
+  });
+
+  it('prints a failed JSON report for a usage error (unknown flag) with --output=json', async () => {
+    const { io, stdout, stderr } = capture();
+    expect(await main(['--node', 'w1', '--nodes', 'w2', '--output=json'], io)).toBe(EXIT_BAD_INPUT);
+    expect(stderr()).toContain("unknown option '--nodes'");
+    const printed = JSON.parse(stdout()) as RunReport;
+    expect(printed.success).toBe(false);
+    expect(printed.error).toContain("unknown option '--nodes'");
+    expect(printed.summary).toContain('Nothing was changed');
+  });
+
+  it('prints a failed JSON report when the engine refuses an input (unknown node, unreachable cluster)', async () => {
+    runSafeDrain.mockRejectedValue(new InputError('kubeconfig', 'cannot reach the API server https://127.0.0.1:1 (ECONNREFUSED)', 'Check the kubeconfig.'));
+    const { io, stdout } = capture();
+    expect(await main(['--node', 'w1', '-o', 'json'], io)).toBe(EXIT_BAD_INPUT);
+    const printed = JSON.parse(stdout()) as RunReport;
+    expect(printed.error).toBe('option --kubeconfig: cannot reach the API server https://127.0.0.1:1 (ECONNREFUSED). Check the kubeconfig.');
+    expect(printed.summary).toContain('Nothing was changed');
+  });
+
+  it('prints a failed JSON report when an error escapes the engine, saying it cannot tell what changed', async () => {
+    runSafeDrain.mockRejectedValue(new Error('socket hang up'));
+    const { io, stdout } = capture();
+    expect(await main(['drain', '--node', 'w1', '--output', 'json'], io)).toBe(EXIT_DRAIN_FAILED);
+    const printed = JSON.parse(stdout()) as RunReport;
+    expect(printed.success).toBe(false);
+    expect(printed.error).toBe('safe-drain failed: socket hang up');
+    expect(printed.summary).toContain('cannot tell what it changed before this error: check w1');
+  });
+
+  it('in text, prints the error on stderr and what was changed on stdout', async () => {
+    const { io, stdout, stderr } = capture();
+    expect(await main(['--node', ','], io)).toBe(EXIT_BAD_INPUT);
+    expect(stderr()).toBe('error: option --node: "," names no node (separators only). Set "node" to one or more node names, e.g. "w1" or "w1,w2".\n');
+    expect(stdout()).toBe('safe-drain drain FAILED\nNothing was changed: safe-drain stopped before its first change.\n');
+  });
+
+  it('reads the requested output format from argv when parsing fails', () => {
+    expect(requestedOutput(['-o', 'json'])).toBe('json');
+    expect(requestedOutput(['--output=json'])).toBe('json');
+    expect(requestedOutput(['-ojson'])).toBe('json');
+    expect(requestedOutput(['--output', 'text'])).toBe('text');
+    expect(requestedOutput(['--', '-o', 'json'])).toBe('text');
   });
 
   it('exits 0 for --help and --version', async () => {

@@ -225,6 +225,59 @@ describe('parseOptions refuses bad input', () => {
     expect(inputError({ selector: 'pool==' + '(' }).input).toBe('selector');
   });
 
+  // Issue 8 item 15: values the engine cannot honour are refused, not clamped or rounded away.
+  it('a timeout longer than a Node timer can count (600h), naming the maximum', () => {
+    const err = inputError({ node: 'w1', timeout: '600h' });
+    expect(err.input).toBe('timeout');
+    expect(err.message).toContain('"600h" is longer than the maximum 596h31m23.647s (2147483647 ms');
+    expect(err.fix).toBe('Use at most 596h31m23.647s, or 0 for no timeout.');
+  });
+
+  it('accepts the longest timeout a Node timer can count, and an explicit zero with a unit', () => {
+    expect(parse({ node: 'w1', timeout: '596h31m23.647s' }).timeoutMs).toBe(2 ** 31 - 1);
+    expect(inputError({ node: 'w1', timeout: '596h31m23.648s' }).input).toBe('timeout');
+    expect(parse({ node: 'w1', timeout: '0s' }).timeoutMs).toBe(0);
+    expect(parse({ node: 'w1', timeout: '0h0m' }).timeoutMs).toBe(0);
+  });
+
+  it.each(['0.4ms', '0.0001s', '0.1ms'])('a non-zero timeout that rounds to 0 ms (%s) instead of meaning "no timeout"', (timeout) => {
+    const err = inputError({ node: 'w1', timeout });
+    expect(err.input).toBe('timeout');
+    expect(err.message).toContain('shorter than 1ms');
+    expect(err.fix).toContain('0 for no timeout');
+  });
+
+  it('a skip-wait-for-delete-timeout longer than a Node timer can count', () => {
+    expect(parse({ node: 'w1', 'skip-wait-for-delete-timeout': '2147483' }).skipWaitForDeleteTimeoutSeconds).toBe(2_147_483);
+    const err = inputError({ node: 'w1', 'skip-wait-for-delete-timeout': '2160000' }); // 600h
+    expect(err.input).toBe('skip-wait-for-delete-timeout');
+    expect(err.message).toContain('2160000 is too large');
+    expect(err.fix).toContain('at most 2147483 (about 24.8 days');
+  });
+
+  it('a grace-period longer than a Node timer can count', () => {
+    expect(parse({ node: 'w1', 'grace-period': '2147483' }).gracePeriodSeconds).toBe(2_147_483);
+    const err = inputError({ node: 'w1', 'grace-period': '99999999999' });
+    expect(err.input).toBe('grace-period');
+    expect(err.message).toContain('too large');
+  });
+
+  it('a number too large to hold exactly is "too large", not "not a whole number"', () => {
+    const err = inputError({ node: 'w1', 'max-concurrent-evictions': '99999999999999999999' });
+    expect(err.input).toBe('max-concurrent-evictions');
+    expect(err.message).toContain('99999999999999999999 is too large');
+  });
+
+  it('accepts a max-concurrent-evictions above the pod count: it means all at once, as kubectl does', () => {
+    expect(parse({ node: 'w1', 'max-concurrent-evictions': '1000000' }).maxConcurrentEvictions).toBe(1_000_000);
+  });
+
+  it.each([',', ' , ,\n'])('a node input of separators only (%p) instead of draining nothing', (node) => {
+    const err = inputError({ node });
+    expect(err.input).toBe('node');
+    expect(err.message).toContain('names no node');
+  });
+
   it('names the input and the fix in the error message', () => {
     expect(inputError({ node: 'w1', timeout: 'soon' }).message).toBe(
       'Input "timeout": "soon" is not a duration. Use a number followed by a unit (ms, s, m, h), e.g. 90s, 10m, 1h30m; 0 means no timeout.',

@@ -6,7 +6,7 @@ export interface RunOutputs {
   evicted: string[];
   /** Pods that stayed on purpose (DaemonSet, mirror, excluded by pod-selector). */
   skipped: string[];
-  /** Pods still held by a PodDisruptionBudget (or another blocker) when the run ended. */
+  /** Pods not moved that should have been: still held by a PodDisruptionBudget, or failed, with why. */
   blocked: BlockedPod[];
   /** Whole run, rounded to a tenth of a second. */
   durationSeconds: number;
@@ -18,10 +18,11 @@ export function computeOutputs(report: RunReport): RunOutputs {
   const results = report.nodes.flatMap((node) => node.results);
   const blocked = report.nodes.flatMap((node) => node.blocked);
   const blockedKeys = new Set(blocked.map((b) => b.pod));
-  // A 'blocked' result without a BlockedPod entry still counts as blocked.
+  // A 'blocked' or 'failed' result without a BlockedPod entry still counts as blocked: either way
+  // the pod is still on the node although the drain meant to move it, and the message says why.
   for (const result of results) {
-    if (result.outcome === 'blocked' && !blockedKeys.has(result.pod)) {
-      blocked.push({ pod: result.pod, ...(result.pdb !== undefined && { pdb: result.pdb }), message: result.message ?? 'blocked' });
+    if ((result.outcome === 'blocked' || result.outcome === 'failed') && !blockedKeys.has(result.pod)) {
+      blocked.push({ pod: result.pod, ...(result.pdb !== undefined && { pdb: result.pdb }), message: result.message ?? result.outcome });
       blockedKeys.add(result.pod);
     }
   }
