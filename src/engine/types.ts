@@ -107,6 +107,23 @@ export interface WorkloadInfo {
   canSurge?: boolean;
   /** An HPA targets this workload (scaling it by hand would fight the HPA). */
   hpa?: string;
+  /**
+   * Deployment only: spec.strategy resolved against replicas, and spec.paused. How a surge
+   * migration moves it is derived, never stored: plan/migration.ts migrationOf(workload).
+   */
+  rollout?: RolloutStrategy;
+}
+
+/** How a Deployment is moved when a plain eviction would take it down (plan/migration.ts). */
+export type MigrationMethod = 'rollout-restart' | 'scale-up' | 'evict';
+
+/** A Deployment's rollout strategy, resolved against its replicas as the Deployment controller does. */
+export interface RolloutStrategy {
+  type: 'Recreate' | 'RollingUpdate';
+  maxSurge: number;
+  maxUnavailable: number;
+  /** spec.paused: the controller still scales it, but never rolls it. */
+  paused: boolean;
 }
 
 export interface PodPlan {

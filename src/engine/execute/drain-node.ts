@@ -311,7 +311,7 @@ async function evictGroups(
           record: (c) => report.workloadChanges.push(c),
         },
         w,
-        podsOfWorkload.length,
+        { total: podsOfWorkload.length, ready: podsOfWorkload.length },
       );
       for (const p of podsOfWorkload) {
         if (options.dryRun) resultOf(p).outcome = 'would-evict';

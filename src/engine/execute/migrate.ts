@@ -1,57 +1,30 @@
 // Zero-downtime migration of a Deployment whose eviction would leave it with no ready replica
 // (one replica, or a PDB with no disruption to spare): bring the replacement up elsewhere first.
+// The method is chosen by plan/migration.ts on the live object (the plan used the same rules):
 //
 //  - rollout restart (kubectl rollout restart's pod-template annotation) when the strategy adds
-//    a pod before removing one (maxSurge >= 1 and maxUnavailable resolving to 0): the Deployment
-//    controller replaces the pod, new first, old second, with the node cordoned;
-//  - otherwise scale up by the number of pods on the node, wait for them to be Ready, evict the
-//    old pods (the budget now allows it), and restore `replicas` exactly, also on failure,
-//    timeout or cancellation.
-// An HPA-managed Deployment is never scaled by hand (the HPA would undo it): it gets the rollout
-// path when it can surge and a plain eviction otherwise, and the plan says which.
-import type { V1Deployment } from '@kubernetes/client-node';
+//    a pod before removing one: the Deployment controller replaces the pods, new first, old
+//    second, with the node cordoned;
+//  - otherwise a temporary scale-up by the number of pods moved, wait until as many more pods
+//    are Ready as were Ready among the moved ones, evict the old pods (the budget now allows it),
+//    and restore `replicas` exactly (restore.ts), also on failure, timeout or cancellation. The
+//    raise carries a marker on the object, so a crash leaves something the next run restores;
+//  - an HPA-managed Deployment is never scaled by hand (the HPA would undo it).
+//
+// Every write carries the resourceVersion it was computed from (optimistic concurrency), and
+// every wait ends on its own evidence (waitForDeployment): never forever with replicas raised.
+import type { V1Deployment, V1DeploymentCondition, V1Pod } from '@kubernetes/client-node';
 import type { KubeClient } from '../kube/client.js';
-import { describeApiError, statusCode } from '../kube/errors.js';
+import { statusCode } from '../kube/errors.js';
+import type { ResourceWatch } from '../kube/watch.js';
+import { chooseMigrationFor, rolloutStrategy, type MigrationChoice } from '../plan/migration.js';
 import type { Logger, WorkloadChange, WorkloadInfo } from '../types.js';
-import { isRolloutComplete, isWorkloadReady, waitForWorkload } from './workload-watch.js';
+import { ANNOTATION_MIGRATION, MAX_CONFLICT_RETRIES, raiseMetadata, raiseOf, restoreRaise, type TemporaryRaise } from './restore.js';
+import { MigrationStuck, isRolloutComplete, progressDeadlineExceeded, waitForDeployment, watchDeploymentPods } from './workload-watch.js';
 
-export const ANNOTATION_MIGRATION = 'safe-drain.io/migration';
-export const ANNOTATION_ORIGINAL_REPLICAS = 'safe-drain.io/original-replicas';
+export { chooseMigration, resolveIntOrPercent, type MigrationMethod } from '../plan/migration.js';
+export { ANNOTATION_MIGRATION, ANNOTATION_ORIGINAL_REPLICAS } from './restore.js';
 export const ANNOTATION_RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
-
-export type MigrationMethod = 'rollout-restart' | 'scale-up' | 'evict';
-
-/** Resolves an int-or-percent rollout parameter against `replicas` (surge rounds up, unavailable down). */
-export function resolveIntOrPercent(value: number | string | undefined, fallback: string, replicas: number, roundUp: boolean): number {
-  const v = value ?? fallback;
-  if (typeof v === 'number') return v;
-  const pct = /^(\d+)%$/.exec(v);
-  if (!pct) return Number(v) || 0;
-  const exact = (Number(pct[1]) * replicas) / 100;
-  return roundUp ? Math.ceil(exact) : Math.floor(exact);
-}
-
-export function chooseMigration(d: V1Deployment, hpa: string | undefined): { method: MigrationMethod; why: string } {
-  const replicas = d.spec?.replicas ?? 1;
-  const strategy = d.spec?.strategy;
-  let surge = 0;
-  let unavailable = 0;
-  if (strategy?.type !== 'Recreate') {
-    surge = resolveIntOrPercent(strategy?.rollingUpdate?.maxSurge, '25%', replicas, true);
-    unavailable = resolveIntOrPercent(strategy?.rollingUpdate?.maxUnavailable, '25%', replicas, false);
-    if (surge === 0 && unavailable === 0) unavailable = 1; // what the Deployment controller does
-  }
-  if (surge >= 1 && unavailable === 0) {
-    return { method: 'rollout-restart', why: `strategy surges (maxSurge ${surge}, maxUnavailable 0): a rollout brings the new pod up before removing the old` };
-  }
-  if (hpa) {
-    return {
-      method: 'evict',
-      why: `HPA ${hpa} manages the replicas and the strategy cannot surge without unavailability; scaling by hand would fight the HPA, so the pod is evicted (expect downtime unless another replica is ready)`,
-    };
-  }
-  return { method: 'scale-up', why: `strategy cannot surge safely (${strategy?.type === 'Recreate' ? 'Recreate' : `maxSurge ${surge}, maxUnavailable ${unavailable}`}): replicas are raised temporarily, then restored` };
-}
 
 export interface MigrationContext {
   client: KubeClient;
@@ -63,118 +36,205 @@ export interface MigrationContext {
   evictOldPods: () => Promise<void>;
   /** Called as soon as the workload is changed, so a failure later still reports the change. */
   record: (change: WorkloadChange) => void;
+  /** How long a new pod may stay Unschedulable before the migration gives up (default UNSCHEDULABLE_GRACE_MS). */
+  unschedulableGraceMs?: number;
+}
+
+/** Pods of the Deployment being moved off the node, and how many of them are Ready. */
+export interface MovingPods {
+  total: number;
+  ready: number;
 }
 
 /**
  * Migrates `w` off the node. Returns the change made to the workload (for the report); the
- * old pods are gone or evicted when it resolves.
+ * old pods are gone or evicted when it resolves. A change with restored:false means a
+ * temporary raise could not be undone: the caller must fail the run.
  */
-export async function migrateDeployment(ctx: MigrationContext, w: WorkloadInfo, podsOnNode: number): Promise<WorkloadChange> {
-  const { client, logger, node, dryRun, signal } = ctx;
+export async function migrateDeployment(ctx: MigrationContext, w: WorkloadInfo, moving: MovingPods): Promise<WorkloadChange> {
+  const { client, logger } = ctx;
   const id = `Deployment/${w.namespace}/${w.name}`;
   const d = await client.getDeployment(w.namespace, w.name);
-  const { method, why } = chooseMigration(d, w.hpa);
-  logger.info(`${id}: ${method} (${why})`);
-  const stamp = new Date().toISOString();
+  const choice = chooseMigrationFor(rolloutStrategy(d), w.hpa);
+  logger.info(`${id}: ${choice.method} (${choice.why})`);
 
-  if (method === 'evict') {
-    const change: WorkloadChange = { workload: id, change: 'none: plain eviction', restored: true, message: why };
+  if (choice.method === 'evict') {
+    const change: WorkloadChange = { workload: id, change: 'none: plain eviction', restored: true, message: choice.why };
     ctx.record(change);
     await ctx.evictOldPods();
     return change;
   }
+  // The Deployment's pods, watched from before the change: pods that appear later are the new
+  // ones, whose scheduling is evidence for the wait. A dry run waits for nothing.
+  const pods = ctx.dryRun ? undefined : watchDeploymentPods(client, d);
+  try {
+    await pods?.start();
+    const podsBefore = new Set((pods?.items() ?? []).map((p) => p.metadata?.uid ?? ''));
+    return choice.method === 'rollout-restart'
+      ? await rolloutRestart(ctx, w, choice, moving, pods, podsBefore)
+      : await scaleUp(ctx, w, choice, moving, pods, podsBefore);
+  } finally {
+    pods?.stop();
+  }
+}
 
-  if (method === 'rollout-restart') {
-    const note = `rollout restart by safe-drain to move ${podsOnNode} pod(s) off node ${node} at ${stamp}`;
-    await client.patchDeployment(
+/** Runs `write` on a fresh read of the Deployment, again on conflict (409), a bounded number of times. */
+async function withFreshDeployment<T>(client: KubeClient, w: WorkloadInfo, write: (d: V1Deployment) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const d = await client.getDeployment(w.namespace, w.name);
+    try {
+      return await write(d);
+    } catch (err) {
+      if (statusCode(err) !== 409 || attempt >= MAX_CONFLICT_RETRIES) throw err;
+    }
+  }
+}
+
+/** A ProgressDeadlineExceeded that was not there before the change (an old one says nothing about ours). */
+function newDeadlineExceeded(d: V1Deployment, before: V1DeploymentCondition | undefined): V1DeploymentCondition | undefined {
+  const now = progressDeadlineExceeded(d);
+  if (!now) return undefined;
+  const same = before && String(before.lastUpdateTime) === String(now.lastUpdateTime) && String(before.lastTransitionTime) === String(now.lastTransitionTime);
+  return same ? undefined : now;
+}
+
+async function rolloutRestart(
+  ctx: MigrationContext,
+  w: WorkloadInfo,
+  choice: MigrationChoice,
+  moving: MovingPods,
+  pods: ResourceWatch<V1Pod> | undefined,
+  podsBefore: ReadonlySet<string>,
+): Promise<WorkloadChange> {
+  const { client, node, dryRun, signal } = ctx;
+  const id = `Deployment/${w.namespace}/${w.name}`;
+  const stamp = new Date().toISOString();
+  const note = `rollout restart by safe-drain to move ${moving.total} pod(s) off node ${node} at ${stamp}`;
+  let deadlineBefore: V1DeploymentCondition | undefined;
+  const d = await withFreshDeployment(client, w, async (fresh) => {
+    // Decided again on what is written against: a Deployment paused meanwhile would never roll.
+    const again = chooseMigrationFor(rolloutStrategy(fresh), w.hpa);
+    if (again.method !== 'rollout-restart') throw new MigrationStuck(`${id}: cannot be moved by a rollout restart any more (${again.why}); run the drain again`);
+    deadlineBefore = progressDeadlineExceeded(fresh);
+    return client.patchDeployment(
       w.namespace,
       w.name,
       {
-        metadata: { annotations: { [ANNOTATION_MIGRATION]: note } },
+        metadata: { resourceVersion: fresh.metadata?.resourceVersion, annotations: { [ANNOTATION_MIGRATION]: note } },
         spec: { template: { metadata: { annotations: { [ANNOTATION_RESTARTED_AT]: stamp } } } },
       },
       dryRun,
     );
-    const change: WorkloadChange = dryRun
-      ? { workload: id, change: 'rollout restart (dry run)', restored: true, message: why }
-      : { workload: id, change: 'rollout restart', restored: true, message: `${why}; nothing to undo (the pod template carries ${ANNOTATION_RESTARTED_AT}=${stamp})` };
-    ctx.record(change);
-    if (dryRun) return change;
-    await event(ctx, d, 'SafeDrainRolloutRestart', note);
-    // The rollout removes the old pods itself; any still terminating are waited for by the caller.
-    await waitForWorkload(client, w, (obj) => isRolloutComplete(obj as V1Deployment), signal);
-    return change;
-  }
-
-  // scale-up
-  const original = d.spec?.replicas ?? 1;
-  const raised = original + podsOnNode;
-  const note = `replicas ${original} → ${raised} by safe-drain to move ${podsOnNode} pod(s) off node ${node}; restored to ${original} when done`;
-  await client.patchDeployment(
-    w.namespace,
-    w.name,
-    { metadata: { annotations: { [ANNOTATION_MIGRATION]: note, [ANNOTATION_ORIGINAL_REPLICAS]: String(original) } }, spec: { replicas: raised } },
-    dryRun,
-  );
-  if (dryRun) {
-    const change: WorkloadChange = { workload: id, change: `replicas ${original} → ${raised} (dry run)`, restored: true, message: why };
-    ctx.record(change);
-    return change;
-  }
-  const change: WorkloadChange = { workload: id, change: `replicas ${original} → ${raised} → ${original}`, restored: false, message: why };
+  });
+  const change: WorkloadChange = dryRun
+    ? { workload: id, change: 'rollout restart (dry run)', restored: true, message: choice.why }
+    : { workload: id, change: 'rollout restart', restored: true, message: `${choice.why}; nothing to undo (the pod template carries ${ANNOTATION_RESTARTED_AT}=${stamp})` };
   ctx.record(change);
-  await event(ctx, d, 'SafeDrainScaleUp', note);
-  try {
-    await waitForWorkload(client, w, (obj) => isWorkloadReady(obj as V1Deployment) && (obj.status?.readyReplicas ?? 0) >= raised, signal);
-    await ctx.evictOldPods();
-  } finally {
-    // Restore even when the wait failed, timed out or was cancelled: a fresh request, not tied to `signal`.
-    const restored = await restoreReplicas(ctx, w, raised, original);
-    change.restored = restored.ok;
-    change.message = `${why}; ${restored.message}`;
-  }
+  if (dryRun || !pods) return change;
+  await event(ctx, d, 'SafeDrainRolloutRestart', note);
+  // The rollout removes the old pods itself; any still terminating are waited for by the caller.
+  await waitForDeployment(
+    client,
+    w,
+    {
+      id,
+      done: (obj) => isRolloutComplete(obj),
+      stuck: (obj) => {
+        if (obj.spec?.paused) {
+          return `was paused while its rollout restart was under way: a paused Deployment never rolls, so its old pods stay on node ${node}. Resume it (kubectl -n ${w.namespace} rollout resume deployment/${w.name}) and run the drain again`;
+        }
+        const deadline = newDeadlineExceeded(obj, deadlineBefore);
+        if (deadline) return `its rollout restart stopped progressing (ProgressDeadlineExceeded: ${deadline.message ?? 'no message'}); see kubectl -n ${w.namespace} rollout status deployment/${w.name}`;
+        return undefined;
+      },
+      pods,
+      podsBefore,
+      unschedulableGraceMs: ctx.unschedulableGraceMs,
+    },
+    signal,
+  );
   return change;
 }
 
-async function restoreReplicas(
+async function scaleUp(
   ctx: MigrationContext,
   w: WorkloadInfo,
-  raised: number,
-  original: number,
-): Promise<{ ok: boolean; message: string }> {
-  const { client, logger } = ctx;
+  choice: MigrationChoice,
+  moving: MovingPods,
+  pods: ResourceWatch<V1Pod> | undefined,
+  podsBefore: ReadonlySet<string>,
+): Promise<WorkloadChange> {
+  const { client, logger, node, dryRun, signal } = ctx;
   const id = `Deployment/${w.namespace}/${w.name}`;
-  // The Deployment controller writes status all the time, so the optimistic lock below can
-  // conflict; re-read and retry a few times.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const current = await client.getDeployment(w.namespace, w.name);
-      if ((current.spec?.replicas ?? 1) !== raised) {
-        const msg = `replicas is now ${current.spec?.replicas}, not the ${raised} safe-drain set: someone else changed it, so it was left as is (original was ${original})`;
-        logger.warn(`${id}: ${msg}`);
-        return { ok: false, message: msg };
-      }
-      await client.patchDeployment(
-        w.namespace,
-        w.name,
-        {
-          metadata: {
-            resourceVersion: current.metadata?.resourceVersion, // optimistic lock: never clobber a concurrent change of replicas
-            annotations: { [ANNOTATION_MIGRATION]: `replicas restored to ${original} by safe-drain at ${new Date().toISOString()}`, [ANNOTATION_ORIGINAL_REPLICAS]: null },
-          },
-          spec: { replicas: original },
-        },
-        false,
+  let raise: TemporaryRaise | undefined;
+  let readyBefore = 0;
+  let deadlineBefore: V1DeploymentCondition | undefined;
+  let note = '';
+  const d = await withFreshDeployment(client, w, async (fresh) => {
+    const current = fresh.spec?.replicas ?? 1;
+    const leftover = raiseOf(fresh);
+    if (leftover && current !== leftover.raised) {
+      throw new MigrationStuck(
+        `${id}: carries safe-drain's marker of a temporary raise (original ${leftover.original}, raised to ${leftover.raised} for node ${leftover.node}) ` +
+          `but replicas is now ${current}: someone changed it since, so safe-drain will not guess the original. ` +
+          `Set the replicas you want, remove the marker (kubectl -n ${w.namespace} label deployment/${w.name} safe-drain.io/scaled-), then run the drain again`,
       );
-      await event(ctx, current, 'SafeDrainScaleRestored', `replicas restored to ${original} by safe-drain`);
-      return { ok: true, message: `replicas restored to ${original}` };
-    } catch (err) {
-      if (statusCode(err) === 409 && attempt < 10) continue;
-      const msg = `could not restore replicas to ${original}: ${describeApiError(err)}. Restore it by hand: kubectl -n ${w.namespace} scale deployment/${w.name} --replicas=${original}`;
-      logger.error(`${id}: ${msg}`);
-      return { ok: false, message: msg };
     }
+    // A raise still in effect (a run for another node was interrupted): its original stays the
+    // original, so a rerun never ratchets replicas up.
+    if (leftover) logger.warn(`${id}: already raised by safe-drain from ${leftover.original} to ${current} for node ${leftover.node}; raising on top, restoring to ${leftover.original}`);
+    raise = { original: leftover?.original ?? current, raised: current + moving.total, node };
+    readyBefore = fresh.status?.readyReplicas ?? 0;
+    deadlineBefore = progressDeadlineExceeded(fresh);
+    note = `replicas ${current} → ${raise.raised} by safe-drain to move ${moving.total} pod(s) off node ${node}; restored to ${raise.original} when done`;
+    return client.patchDeployment(
+      w.namespace,
+      w.name,
+      { metadata: raiseMetadata(raise, note, fresh.metadata?.resourceVersion), spec: { replicas: raise.raised } },
+      dryRun,
+    );
+  });
+  const { original, raised } = raise!;
+  if (dryRun || !pods) {
+    const change: WorkloadChange = { workload: id, change: `replicas ${original} → ${raised} (dry run)`, restored: true, message: choice.why };
+    ctx.record(change);
+    return change;
   }
+  const change: WorkloadChange = { workload: id, change: `replicas ${original} → ${raised} → ${original}`, restored: false, message: choice.why };
+  ctx.record(change);
+  await event(ctx, d, 'SafeDrainScaleUp', note);
+  // Enough when as many more pods are Ready as were Ready among the moved ones: other replicas
+  // may be Pending or crash-looping, and the moved pods themselves may not be Ready.
+  const readyNeeded = readyBefore + moving.ready;
+  try {
+    await waitForDeployment(
+      client,
+      w,
+      {
+        id,
+        done: (obj) => (obj.status?.readyReplicas ?? 0) >= readyNeeded,
+        stuck: (obj) => {
+          const replicas = obj.spec?.replicas ?? 1;
+          if (replicas !== raised) {
+            return `replicas was changed to ${replicas} by someone else while safe-drain waited for its ${raised} (a GitOps controller or an HPA reverting it?); safe-drain stopped its migration`;
+          }
+          const deadline = newDeadlineExceeded(obj, deadlineBefore);
+          if (deadline) return `stopped progressing while scaled up to ${raised} (ProgressDeadlineExceeded: ${deadline.message ?? 'no message'})`;
+          return undefined;
+        },
+        pods,
+        podsBefore,
+        unschedulableGraceMs: ctx.unschedulableGraceMs,
+      },
+      signal,
+    );
+    await ctx.evictOldPods();
+  } finally {
+    const restored = await restoreRaise(client, logger, w.namespace, w.name, { dryRun: false, expected: raise });
+    change.restored = restored.ok;
+    change.message = `${choice.why}; ${restored.message}`;
+  }
+  return change;
 }
 
 async function event(ctx: MigrationContext, d: V1Deployment, reason: string, message: string): Promise<void> {

@@ -1,10 +1,19 @@
 // Waiting on one workload's status (replacement Ready, rollout complete), by watching that one
 // object (field selector on its name) instead of polling it.
-import type { KubernetesObject, V1Deployment, V1ReplicaSet, V1StatefulSet } from '@kubernetes/client-node';
+import type {
+  KubernetesObject,
+  V1Deployment,
+  V1DeploymentCondition,
+  V1LabelSelector,
+  V1Pod,
+  V1PodCondition,
+  V1ReplicaSet,
+  V1StatefulSet,
+} from '@kubernetes/client-node';
 import type { KubeClient } from '../kube/client.js';
 import { ResourceWatch } from '../kube/watch.js';
 import type { WorkloadInfo } from '../types.js';
-import { waitUntil } from './abort.js';
+import { WaitAborted, abortReason, waitUntil } from './abort.js';
 
 type Workload = V1Deployment | V1StatefulSet | V1ReplicaSet;
 
@@ -76,4 +85,148 @@ export function isRolloutComplete(d: V1Deployment): boolean {
     (s?.replicas ?? 0) <= desired &&
     (s?.availableReplicas ?? 0) >= desired
   );
+}
+
+// ---- Waiting on a Deployment that safe-drain changed: ends on its own evidence ----
+
+/** A Deployment wait that can never end; the message names the workload and why. */
+export class MigrationStuck extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MigrationStuck';
+  }
+}
+
+/**
+ * How long a new pod of the Deployment may stay Unschedulable before the wait gives up. The
+ * scheduler retries, and room may appear (a pod terminating elsewhere, a node autoscaler adding
+ * a node, which takes minutes: such clusters want a larger grace), but a drain with `timeout: 0`
+ * must not wait forever with replicas raised. Long enough for a transient first attempt.
+ */
+export const UNSCHEDULABLE_GRACE_MS = 30_000;
+
+/** The Deployment's selector as a label selector string (for a pod list/watch). */
+export function formatLabelSelector(selector: V1LabelSelector | undefined): string {
+  const parts = Object.entries(selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of selector?.matchExpressions ?? []) {
+    const values = (e.values ?? []).join(',');
+    if (e.operator === 'In') parts.push(`${e.key} in (${values})`);
+    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${values})`);
+    else if (e.operator === 'Exists') parts.push(e.key);
+    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
+  }
+  return parts.join(',');
+}
+
+/** The Deployment's pods (its selector), as a watched cache; lists count as client requests. */
+export function watchDeploymentPods(client: KubeClient, d: V1Deployment): ResourceWatch<V1Pod> {
+  const namespace = d.metadata?.namespace ?? '';
+  const labelSelector = formatLabelSelector(d.spec?.selector);
+  return client.watch<V1Pod>({
+    path: `/api/v1/namespaces/${namespace}/pods`,
+    labelSelector,
+    list: async () => {
+      client.requests++;
+      const res = await client.core.listNamespacedPod({ namespace, labelSelector });
+      return { items: res.items, resourceVersion: res.metadata?.resourceVersion ?? '' };
+    },
+  });
+}
+
+/** The Progressing condition when it says the rollout is stuck (the controller's own deadline). */
+export function progressDeadlineExceeded(d: V1Deployment): V1DeploymentCondition | undefined {
+  return d.status?.conditions?.find((c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded');
+}
+
+/** PodScheduled=False with reason Unschedulable: the scheduler found no node (its message says why). */
+export function unschedulableCondition(pod: V1Pod): V1PodCondition | undefined {
+  if (pod.spec?.nodeName || pod.metadata?.deletionTimestamp) return undefined;
+  return pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
+}
+
+export interface DeploymentWait {
+  /** `Deployment/ns/name`, for messages. */
+  id: string;
+  /** The wait is over. */
+  done: (d: V1Deployment) => boolean;
+  /** Why the wait can never end, judged from the Deployment alone; undefined while it can. */
+  stuck: (d: V1Deployment) => string | undefined;
+  /** The Deployment's pods, watched since before the change; pods it held then are not new. */
+  pods: ResourceWatch<V1Pod>;
+  podsBefore: ReadonlySet<string>;
+  unschedulableGraceMs?: number;
+}
+
+/**
+ * Waits until `done`, watching the Deployment (and its pods), with no polling. Rejects with
+ * MigrationStuck as soon as there is evidence the wait can never end: `stuck` says so, the
+ * Deployment is deleted, or a pod created since the change stays Unschedulable for the grace.
+ * Rejects with WaitAborted when `signal` fires (timeout, cancellation).
+ */
+export async function waitForDeployment(client: KubeClient, w: Pick<WorkloadInfo, 'namespace' | 'name'>, spec: DeploymentWait, signal: AbortSignal): Promise<void> {
+  const watch = watchWorkload(client, 'Deployment', w.namespace, w.name);
+  await watch.start();
+  const grace = spec.unschedulableGraceMs ?? UNSCHEDULABLE_GRACE_MS;
+  const timers = new Map<string, NodeJS.Timeout>();
+  const unsubscribe: (() => void)[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const finish = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        if (err) reject(err);
+        else resolve();
+      };
+      const trackUnschedulableNewPods = (): void => {
+        for (const pod of spec.pods.items()) {
+          const uid = pod.metadata?.uid ?? '';
+          const cond = spec.podsBefore.has(uid) ? undefined : unschedulableCondition(pod);
+          if (!cond) {
+            clearTimeout(timers.get(uid));
+            timers.delete(uid);
+            continue;
+          }
+          if (timers.has(uid)) continue;
+          // Re-judged once the grace has passed (a timer per pending pod, not a polling loop).
+          timers.set(
+            uid,
+            setTimeout(() => {
+              const now = spec.pods.items().find((p) => p.metadata?.uid === uid);
+              const still = now ? unschedulableCondition(now) : undefined;
+              if (still) {
+                finish(
+                  new MigrationStuck(
+                    `${spec.id}: its new pod ${pod.metadata?.namespace}/${pod.metadata?.name} stayed Unschedulable for ${grace / 1000}s ` +
+                      `(scheduler: "${still.message ?? 'no message'}"): no node can take the replacement. ` +
+                      `Make room, or relax the pod's affinity/nodeSelector/topology constraints, then run the drain again`,
+                  ),
+                );
+              }
+            }, grace),
+          );
+        }
+      };
+      const check = () => {
+        if (settled) return;
+        const d = watch.get(`${w.namespace}/${w.name}`) as V1Deployment | undefined;
+        if (!d) return finish(new MigrationStuck(`${spec.id} was deleted while safe-drain waited for it`));
+        if (spec.done(d)) return finish();
+        const why = spec.stuck(d);
+        if (why) return finish(new MigrationStuck(`${spec.id}: ${why}`));
+        trackUnschedulableNewPods();
+      };
+      const onAbort = () => finish(new WaitAborted(abortReason(signal)));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      unsubscribe.push(() => signal.removeEventListener('abort', onAbort));
+      unsubscribe.push(watch.subscribe(check));
+      unsubscribe.push(spec.pods.subscribe(check));
+      check();
+    });
+  } finally {
+    for (const u of unsubscribe) u();
+    for (const t of timers.values()) clearTimeout(t);
+    watch.stop();
+  }
 }

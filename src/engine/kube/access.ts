@@ -30,6 +30,12 @@ const migrate: AccessQuery[] = [
   { verb: 'list', resource: 'deployments', group: 'apps' },
   { verb: 'watch', resource: 'deployments', group: 'apps' },
 ];
+/** Finding and undoing a temporary replica raise an interrupted run left (execute/restore.ts). */
+const restoreLeftovers: AccessQuery[] = [
+  { verb: 'list', resource: 'deployments', group: 'apps' },
+  { verb: 'get', resource: 'deployments', group: 'apps' },
+  { verb: 'patch', resource: 'deployments', group: 'apps' },
+];
 const waitReplacements: AccessQuery[] = ['deployments', 'replicasets', 'statefulsets'].flatMap((resource) => [
   { verb: 'list', resource, group: 'apps' },
   { verb: 'watch', resource, group: 'apps' },
@@ -41,10 +47,11 @@ export function requiredAccess(operation: Operation, surge: boolean, waitForRepl
     case 'plan':
       return read;
     case 'cordon':
-    case 'uncordon':
       return cordon;
+    case 'uncordon':
+      return [...cordon, ...restoreLeftovers];
     case 'drain':
-      return [...read, ...cordon, ...evict, ...(surge ? migrate : []), ...(waitForReplacements ? waitReplacements : [])];
+      return [...read, ...cordon, ...evict, ...restoreLeftovers, ...(surge ? migrate : []), ...(waitForReplacements ? waitReplacements : [])];
   }
 }
 

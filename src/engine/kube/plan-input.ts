@@ -6,6 +6,7 @@ import type { NodeCapacity, PlanInput, WorkloadInfo } from '../types.js';
 import type { KubeClient } from './client.js';
 import { podRequests } from '../plan/capacity.js';
 import { controllerOf, isNodeReady } from '../plan/pod.js';
+import { rolloutStrategy } from '../plan/migration.js';
 import { statusCode } from './errors.js';
 
 /** Other nodes whose pods we list for the capacity check; more would cost a list per node. */
@@ -34,6 +35,7 @@ function deploymentInfo(d: V1Deployment): WorkloadInfo {
     replicas: d.spec?.replicas ?? 1,
     readyReplicas: d.status?.readyReplicas ?? 0,
     canSurge: deploymentCanSurge(d),
+    rollout: rolloutStrategy(d),
   };
 }
 

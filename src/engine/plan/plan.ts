@@ -5,6 +5,7 @@ import { fitPod } from './capacity.js';
 import { decidePod, type MissingFlag } from './classify.js';
 import { evictionGroups } from './order.js';
 import { budgetStatus, pdbKey, pdbNeverAllows, pdbsForPod } from './pdb.js';
+import { budgetBlocksAtAnyScale, migrationOf } from './migration.js';
 import { controllerOf, isNodeReady, isPodReady, podKey, workloadKeyOf } from './pod.js';
 import { parseLabelSelector } from './selector.js';
 
@@ -130,7 +131,26 @@ function budgetBlockers(e: Entry, opts: DrainOptions): Blocker[] {
   if (!never) return [];
   const workload = e.plan.workload;
   if (workload && canSurge(workload, opts)) {
-    migrate(e, `${never}: safe-drain will surge ${workloadName(workload)} first`);
+    const how = migrationOf(workload);
+    const atAnyScale = pdb ? budgetBlocksAtAnyScale(pdb) : undefined;
+    if (atAnyScale && how?.method !== 'rollout-restart') {
+      // Scaling up raises the budget's desiredHealthy with it, and an HPA or a plain eviction
+      // gets 429 forever: refuse before any change instead of promising a surge.
+      return [
+        {
+          kind: 'pdb-never-allows',
+          pod: e.key,
+          pdbs: names,
+          message:
+            `${never}, however many replicas run (${atAnyScale}: raising replicas raises the healthy pods it requires too), ` +
+            `and ${workloadName(workload)} cannot be moved by a rollout (${how?.why ?? 'its strategy is unknown'}). ` +
+            `Relax the PDB (e.g. maxUnavailable: 1), or give the Deployment a RollingUpdate strategy with maxSurge >= 1 and maxUnavailable 0 (not paused) so safe-drain can roll it`,
+          fatal: true,
+        },
+      ];
+    }
+    const verb = how?.method === 'rollout-restart' ? 'roll out' : 'surge';
+    migrate(e, `${never}: safe-drain will ${verb} ${workloadName(workload)} first`);
     return [];
   }
   const fix =
