@@ -1,9 +1,12 @@
-// Bundles the Action (dist/index.js) and the CLI (dist/cli.js) with esbuild. The Action runs
-// dist/ as committed, so `--check` rebuilds in memory and fails when dist/ is stale.
-//   node scripts/bundle.mjs          write dist/
-//   node scripts/bundle.mjs --check  compare only; exit 1 naming the stale files
+// Bundles the Action (dist/index.js, and dist/post.js for its `post:` step) and the CLI with
+// esbuild. The Action runs dist/ as committed, so `--check` rebuilds in memory and fails when
+// dist/ is stale. The CLI is two files: dist/cli.js checks the Node version with nothing heavy
+// loaded (an old Node crashes while loading the dependencies), then imports dist/cli-main.js.
+//   node scripts/bundle.mjs                write dist/
+//   node scripts/bundle.mjs --check        compare only; exit 1 naming the stale files
+//   node scripts/bundle.mjs --outdir DIR   write to DIR instead of dist/ (tests run the bundle)
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -13,16 +16,36 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // require of its own, so give it one.
 const requireShim = "import { createRequire as __safeDrainCreateRequire } from 'node:module';\nconst require = __safeDrainCreateRequire(import.meta.url);";
 
+const outdirAt = process.argv.indexOf('--outdir');
+const outdir = outdirAt === -1 ? 'dist' : process.argv[outdirAt + 1];
+if (!outdir) {
+  console.error('--outdir needs a directory');
+  process.exit(2);
+}
+
+/** The version-check entry imports the CLI as a separate file, loaded only on a supported Node. */
+const cliMainAsSibling = {
+  name: 'cli-main-as-sibling',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/main\.js$/ }, (args) =>
+      args.importer.endsWith(join('src', 'cli', 'index.ts')) ? { path: './cli-main.js', external: true } : undefined,
+    );
+  },
+};
+
 const targets = [
-  { entry: 'src/action/index.ts', outfile: 'dist/index.js', banner: requireShim, executable: false },
-  { entry: 'src/cli/main.ts', outfile: 'dist/cli.js', banner: `#!/usr/bin/env node\n${requireShim}`, executable: true },
-];
+  { entry: 'src/action/index.ts', outfile: 'index.js', banner: requireShim, executable: false },
+  { entry: 'src/action/post-entry.ts', outfile: 'post.js', banner: requireShim, executable: false },
+  { entry: 'src/cli/index.ts', outfile: 'cli.js', banner: '#!/usr/bin/env node', executable: true, plugins: [cliMainAsSibling] },
+  { entry: 'src/cli/main.ts', outfile: 'cli-main.js', banner: requireShim, executable: false },
+].map((t) => ({ ...t, outfile: join(outdir, t.outfile) }));
 
 async function bundle(target) {
   const result = await build({
     absWorkingDir: root,
     entryPoints: [target.entry],
     outfile: target.outfile,
+    plugins: target.plugins ?? [],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -50,7 +73,7 @@ const bundles = await Promise.all(targets.map(bundle));
 
 if (process.argv.includes('--check')) {
   const stale = bundles.filter((b) => {
-    const committed = readOrNull(join(root, b.outfile));
+    const committed = readOrNull(resolve(root, b.outfile));
     return committed === null || !committed.equals(b.contents);
   });
   if (stale.length > 0) {
@@ -61,7 +84,7 @@ if (process.argv.includes('--check')) {
   console.log(`dist/ is up to date (${bundles.map((b) => b.outfile).join(', ')}).`);
 } else {
   for (const b of bundles) {
-    const path = join(root, b.outfile);
+    const path = resolve(root, b.outfile);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, b.contents);
     if (b.executable) chmodSync(path, 0o755);

@@ -2,6 +2,7 @@
 // Checks action.yml, the action's metadata, which actionlint does not look at:
 //   - it parses as a YAML mapping; name, description, runs are present (author/branding optional);
 //   - runs.using is node24 and runs.main (and pre/post if set) exist in the repository;
+//     pre-if/post-if only with their step;
 //   - every input and output has a non-empty description; input names are valid, `required`
 //     is a boolean, `default` is a string/number/boolean (GitHub passes inputs as strings);
 //   - a required input with a default is flagged (the default makes `required` meaningless);
@@ -43,6 +44,11 @@ function main() {
     for (const k of Object.keys(runs)) if (!RUNS.has(k)) fail(`unknown runs key "${k}" (a JavaScript action allows: ${[...RUNS].join(', ')})`);
     if (runs.using !== 'node24') fail(`runs.using is ${JSON.stringify(runs.using)}, expected "node24"`);
     if (typeof runs.main !== 'string' || runs.main.trim() === '') fail('runs.main is missing');
+    // A condition without its step is silently ignored by GitHub.
+    for (const k of ['pre', 'post']) {
+      if (runs[`${k}-if`] !== undefined && runs[k] === undefined) fail(`runs.${k}-if is set but runs.${k} is not`);
+      if (runs[`${k}-if`] !== undefined && typeof runs[`${k}-if`] !== 'string') fail(`runs.${k}-if must be a string expression such as always()`);
+    }
     for (const k of ['main', 'pre', 'post']) {
       if (typeof runs[k] === 'string' && runs[k].trim() !== '') {
         const target = resolve(dirname(file), runs[k]);

@@ -51,7 +51,7 @@ export async function run(): Promise<void> {
 
 // --- kubeconfig --------------------------------------------------------------------------------
 
-interface KubeconfigFile {
+export interface KubeconfigFile {
   path: string;
   remove(): void;
 }
@@ -102,7 +102,7 @@ function maskCredentialValues(yaml: string): void {
 
 // --- logging, origin, cancellation ----------------------------------------------------------------
 
-function actionsLogger(): Logger {
+export function actionsLogger(): Logger {
   // Actions cannot nest log groups: an inner group becomes a plain line inside the outer one.
   let openGroups = 0;
   return {

@@ -13,10 +13,9 @@ import { changesBeforeError, failedRunReport } from '../engine/report/failed-run
 import { renderPlanText, renderResultText } from '../engine/report/text.js';
 import { runSafeDrain } from '../engine/run.js';
 import { InputError, type DrainOptions, type Logger, type RunReport } from '../engine/types.js';
+import { EXIT_BAD_INPUT, EXIT_DRAIN_FAILED, EXIT_SUCCESS } from './exit-codes.js';
 
-export const EXIT_SUCCESS = 0;
-export const EXIT_DRAIN_FAILED = 1;
-export const EXIT_BAD_INPUT = 2;
+export { EXIT_BAD_INPUT, EXIT_DRAIN_FAILED, EXIT_SUCCESS };
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
@@ -251,7 +250,7 @@ function listenForCancellation(io: CliIo): Cancellation {
 const processIo: CliIo = { stdout: process.stdout, stderr: process.stderr };
 const silentIo: CliIo = { stdout: { write: () => true }, stderr: { write: () => true } };
 
-/** True when this module is the program being run (dist/cli.js, `tsx src/cli/main.ts`), not imported. */
+/** True when this module is the program being run (`tsx src/cli/main.ts`), not imported (dist/cli.js imports it). */
 function isEntryPoint(): boolean {
   const script = process.argv[1];
   if (!script) return false;
@@ -262,7 +261,8 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
+/** Runs the CLI on this process's argv and sets its exit code (dist/cli.js calls it after the Node version check). */
+export async function runAsProgram(): Promise<void> {
   // `safe-drain plan ... | head` closes stdout early: that is not an error worth a stack trace.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
@@ -270,3 +270,5 @@ if (isEntryPoint()) {
   });
   process.exitCode = await main(process.argv.slice(2));
 }
+
+if (isEntryPoint()) await runAsProgram();

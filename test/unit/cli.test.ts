@@ -10,6 +10,8 @@ jest.unstable_mockModule('../../src/engine/run.js', () => ({ runSafeDrain }));
 
 const { EXIT_BAD_INPUT, EXIT_DRAIN_FAILED, EXIT_SUCCESS, main, normalizeBooleanFlags, parseCliArgs, requestedOutput } = await import('../../src/cli/main.js');
 
+const { minimumNodeMajor, unsupportedNodeMessage } = await import('../../src/cli/node-version.js');
+
 const report = (success = true): RunReport => runReport({ success });
 
 /** Captures what main() writes. */
@@ -115,6 +117,26 @@ describe('parseCliArgs', () => {
     expect(() => parseCliArgs(['--node', 'w1', '--timeout', '90'])).toThrow('Input "timeout": "90" has no unit');
     expect(() => parseCliArgs(['--node', 'w1', '--force=maybe'])).toThrow('"maybe" is not a boolean');
     expect(() => parseCliArgs(['delete', '--node', 'w1'])).toThrow('Input "operation": unknown value "delete"');
+  });
+});
+
+// Issue 8 item 17: the check dist/cli.js runs before loading anything else (the real old Node
+// is run in test/integration/cli-bundle.test.ts).
+describe('unsupportedNodeMessage', () => {
+  it('names the required and the found version on an older Node', () => {
+    expect(unsupportedNodeMessage('20.20.2', '>=24', '/usr/bin/node')).toBe(
+      'safe-drain needs Node.js 24 or newer; /usr/bin/node is Node.js 20.20.2. Run it with Node.js 24+ (e.g. `nvm install 24`, or put a newer node first on PATH).',
+    );
+  });
+
+  it('accepts the required major and newer', () => {
+    expect(unsupportedNodeMessage('24.0.0', '>=24', 'node')).toBeUndefined();
+    expect(unsupportedNodeMessage('26.1.0', '>= 24.1', 'node')).toBeUndefined();
+  });
+
+  it('reads the minimum from package.json engines, and refuses a range it cannot read', () => {
+    expect(minimumNodeMajor('>=24')).toBe(24);
+    expect(() => minimumNodeMajor('^24 || ^26')).toThrow('is not of the form ">=N"');
   });
 });
 

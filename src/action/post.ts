@@ -1,0 +1,78 @@
+// The Action's `post:` step (dist/post.js, `post-if: always()`): runs after the job's steps even
+// when the drain step failed, was cancelled, or was killed before it could undo its temporary
+// replica raises. It reads the same inputs, finds Deployments still carrying safe-drain's raise
+// for the step's nodes, and restores them exactly (engine: restoreLeftoverChanges). It fails the
+// step, naming each Deployment and the command to fix it, when one could not be restored.
+import * as core from '@actions/core';
+import { restoreLeftoverChanges } from '../engine/execute/restore.js';
+import { KubeClient } from '../engine/kube/client.js';
+import { loadKubeConfig } from '../engine/kube/config.js';
+import { parseOptions } from '../engine/options.js';
+import { resolveNodes } from '../engine/run.js';
+import { InputError, type DrainOptions, type Logger, type WorkloadChange } from '../engine/types.js';
+import { actionsLogger, writeKubeconfig, type KubeconfigFile } from './main.js';
+
+/** What the post step needs from the engine; tests pass fakes (the shell logic is what they check). */
+export interface PostDeps {
+  connect(kubeconfigPath: string | undefined, context: string | undefined): KubeClient;
+  /** Node names a `selector` input resolves to (read-only). */
+  resolveNodeNames(client: KubeClient, options: DrainOptions): Promise<string[]>;
+  restoreLeftoverChanges(client: KubeClient, logger: Logger, scope: { nodes: string[]; dryRun: boolean }): Promise<WorkloadChange[]>;
+}
+
+const engineDeps: PostDeps = {
+  connect: (path, context) => new KubeClient(loadKubeConfig({ path, context })),
+  resolveNodeNames: async (client, options) => (await resolveNodes(client, options)).map((n) => n.metadata?.name ?? ''),
+  restoreLeftoverChanges,
+};
+
+/** Never throws: every outcome goes through core (info, warning, setFailed). */
+export async function post(deps: PostDeps = engineDeps): Promise<void> {
+  let kubeconfig: KubeconfigFile | undefined;
+  try {
+    let options: DrainOptions;
+    try {
+      options = parseOptions((name) => core.getInput(name));
+    } catch (err) {
+      // The main step refused these inputs before any change and already failed saying why.
+      if (err instanceof InputError) return core.info(`safe-drain post: nothing to restore (the inputs were refused: ${err.message})`);
+      throw err;
+    }
+    if (options.operation === 'plan') return core.info('safe-drain post: nothing to restore (operation plan changes nothing)');
+
+    kubeconfig = writeKubeconfig(core.getInput('kubeconfig'));
+    const context = core.getInput('context').trim() || undefined;
+    const client = deps.connect(kubeconfig?.path, context);
+    let nodes: string[];
+    try {
+      nodes = options.selector !== undefined ? await deps.resolveNodeNames(client, options) : options.nodes;
+    } catch (err) {
+      if (err instanceof InputError) return core.info(`safe-drain post: nothing to restore (${err.message})`);
+      throw err;
+    }
+
+    const changes = await deps.restoreLeftoverChanges(client, actionsLogger(), { nodes, dryRun: options.dryRun });
+    reportChanges(changes, nodes);
+  } catch (err) {
+    core.setFailed(
+      `safe-drain post: could not check for temporary replica raises left on Deployments (${err instanceof Error ? err.message : String(err)}). ` +
+        'Check by hand: kubectl get deployments -A -l safe-drain.io/scaled=true',
+    );
+  } finally {
+    kubeconfig?.remove();
+  }
+}
+
+function reportChanges(changes: WorkloadChange[], nodes: string[]): void {
+  const where = nodes.length > 0 ? `node ${nodes.join(', ')}` : 'the selected nodes';
+  if (changes.length === 0) return core.info(`safe-drain post: no temporary replica raise left for ${where}`);
+  for (const c of changes.filter((change) => change.restored)) {
+    // The main step should have restored it itself: it was killed or its restore failed.
+    core.warning(`${c.workload}: ${c.change}. ${c.message ?? ''}`.trim(), { title: 'safe-drain post: restored a leftover replica raise' });
+  }
+  const left = changes.filter((change) => !change.restored);
+  if (left.length > 0) {
+    const lines = left.map((c) => `${c.workload}: ${c.message ?? c.change}`);
+    core.setFailed(`safe-drain post: ${left.length} Deployment(s) still carry a temporary replica raise by safe-drain:\n${lines.join('\n')}`);
+  }
+}
