@@ -170,8 +170,14 @@ export interface PlanInput {
   pods: V1Pod[];
   /** PDBs in the namespaces of `pods`. */
   pdbs: V1PodDisruptionBudget[];
-  /** Workloads by `Kind/namespace/name` of the pod's controller owner (ReplicaSet keys resolve to Deployment info). */
+  /**
+   * Workloads by `Kind/namespace/name` of the pod's controller owner (ReplicaSet keys resolve to
+   * Deployment info). A DaemonSet is present only if it exists in apps/v1: a pod naming one that
+   * is absent is not a DaemonSet pod (kubectl refuses it without force).
+   */
   workloads: Record<string, WorkloadInfo>;
+  /** When `pods` were observed, epoch ms: the planner's only clock (skip-wait-for-delete-timeout). */
+  now: number;
   /** Other nodes and what is already requested on them, for the capacity check. */
   otherNodes: NodeCapacity[];
 }

@@ -1,20 +1,16 @@
 // Gathers what the planner needs for one node, as plain objects: the node's pods (field
 // selector: never every pod of the cluster), the PDBs (from the shared watch cache), the
 // workloads owning those pods, and what other nodes have room for.
-import type { V1Deployment, V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1Deployment, V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { NodeCapacity, PlanInput, WorkloadInfo } from '../types.js';
 import type { KubeClient } from './client.js';
 import { podRequests } from '../plan/capacity.js';
-import { controllerOf, isNodeReady } from '../plan/pod.js';
+import { controllerOf, isNodeReady, workloadKeyOf } from '../plan/pod.js';
 import { rolloutStrategy } from '../plan/migration.js';
 import { statusCode } from './errors.js';
 
 /** Other nodes whose pods we list for the capacity check; more would cost a list per node. */
 export const MAX_CAPACITY_NODES = 20;
-
-function workloadKey(kind: string, namespace: string, name: string): string {
-  return `${kind}/${namespace}/${name}`;
-}
 
 /** Whether a Deployment's strategy lets a rollout add a pod before removing one. */
 export function deploymentCanSurge(d: V1Deployment): boolean {
@@ -48,17 +44,51 @@ async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
   }
 }
 
-/** Resolves each pod's controller to workload info (ReplicaSet → its Deployment). */
-export async function fetchWorkloads(client: KubeClient, pods: V1Pod[]): Promise<Record<string, WorkloadInfo>> {
+/**
+ * The apps/v1 DaemonSet, or undefined if there is none of that name. (KubeClient has no
+ * getDaemonSet yet: the request is counted here as its typed calls count theirs.)
+ */
+async function getDaemonSet(client: KubeClient, namespace: string, name: string): Promise<V1DaemonSet | undefined> {
+  client.requests++;
+  return ignoreNotFound(client.apps.readNamespacedDaemonSet({ namespace, name }));
+}
+
+/**
+ * Resolves each pod's controller to workload info (ReplicaSet → its Deployment). Keys already in
+ * `known` are not fetched again (a reconcile loop passes what it has); the result is `known`
+ * merged with what was fetched. A controller that does not exist gets no entry, and is looked
+ * up again on the next call.
+ */
+export async function fetchWorkloads(
+  client: KubeClient,
+  pods: V1Pod[],
+  known: Record<string, WorkloadInfo> = {},
+): Promise<Record<string, WorkloadInfo>> {
   const workloads: Record<string, WorkloadInfo> = {};
+  const tried = new Set<string>();
   const deploymentNamespaces = new Set<string>();
   for (const pod of pods) {
     const owner = controllerOf(pod);
     const ns = pod.metadata?.namespace ?? '';
     if (!owner) continue;
-    const key = workloadKey(owner.kind, ns, owner.name);
-    if (key in workloads) continue;
-    if (owner.kind === 'ReplicaSet') {
+    // A DaemonSet kind of another API group has no key: nothing to fetch, the planner refuses it.
+    const key = workloadKeyOf(pod);
+    if (key === undefined || key in known || tried.has(key)) continue;
+    tried.add(key);
+    if (owner.kind === 'DaemonSet') {
+      // kubectl drain GETs the DaemonSet: a pod naming one that does not exist is no DaemonSet
+      // pod, and is refused without force. Recorded only when it exists.
+      const ds = await getDaemonSet(client, ns, owner.name);
+      if (ds) {
+        workloads[key] = {
+          kind: 'DaemonSet',
+          namespace: ns,
+          name: owner.name,
+          replicas: ds.status?.desiredNumberScheduled ?? 0,
+          readyReplicas: ds.status?.numberReady ?? 0,
+        };
+      }
+    } else if (owner.kind === 'ReplicaSet') {
       const rs = await ignoreNotFound(client.getReplicaSet(ns, owner.name));
       if (!rs) continue;
       const dref = rs.metadata?.ownerReferences?.find((r) => r.controller && r.kind === 'Deployment');
@@ -98,7 +128,7 @@ export async function fetchWorkloads(client: KubeClient, pods: V1Pod[]): Promise
       }
     }
   }
-  return workloads;
+  return { ...known, ...workloads };
 }
 
 /** Schedulable, Ready nodes other than `node`, with what is requested on them (bounded). */
@@ -135,10 +165,12 @@ export async function fetchPlanInput(
   allNodes: V1Node[],
   pdbs: V1PodDisruptionBudget[],
 ): Promise<PlanInput> {
+  const now = Date.now();
   const namespaces = new Set(pods.map((p) => p.metadata?.namespace));
   return {
     node,
     pods,
+    now,
     pdbs: pdbs.filter((p) => namespaces.has(p.metadata?.namespace)),
     workloads: await fetchWorkloads(client, pods),
     otherNodes: await fetchCapacity(client, node.metadata?.name ?? '', allNodes),

@@ -1,6 +1,7 @@
 // PodDisruptionBudgets: which select a pod, what their status says, and which can never let go.
 import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { WorkloadInfo } from '../types.js';
+import { isPodReady } from './pod.js';
 import { matchesLabelSelector } from './selector.js';
 
 type IntOrString = number | string;
@@ -102,6 +103,26 @@ export function pdbNeverAllows(pdb: V1PodDisruptionBudget, workload?: WorkloadIn
     status.allowed === 0
   ) {
     return describe('misconfigured: all pods healthy yet no disruption allowed');
+  }
+  return undefined;
+}
+
+/**
+ * Why the Eviction API evicts this pod without spending `pdb`'s budget, or undefined when the
+ * eviction needs disruptionsAllowed > 0. As the API server's eviction handler
+ * (pkg/registry/core/pod/storage/eviction.go): a pod that is not Ready does not count as healthy,
+ * so it is let go with spec.unhealthyPodEvictionPolicy AlwaysAllow, and under the default
+ * IfHealthyBudget when status.currentHealthy >= desiredHealthy > 0 (the budget is met without it).
+ * The status is the one observed now; the server decides on its own copy at eviction time.
+ */
+export function unreadyEvictionAdmitted(pod: V1Pod, pdb: V1PodDisruptionBudget): string | undefined {
+  if (isPodReady(pod)) return undefined;
+  if (pdb.spec?.unhealthyPodEvictionPolicy === 'AlwaysAllow') {
+    return `not Ready, and PDB ${pdbKey(pdb)} has unhealthyPodEvictionPolicy AlwaysAllow: the Eviction API lets it go whatever the budget`;
+  }
+  const { healthy, desired } = budgetStatus(pdb);
+  if (desired > 0 && healthy >= desired) {
+    return `not Ready, and PDB ${pdbKey(pdb)} is met without it (healthy ${healthy} >= desired ${desired}): the Eviction API lets it go without using the budget`;
   }
   return undefined;
 }

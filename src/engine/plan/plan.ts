@@ -2,11 +2,11 @@
 import type { V1LabelSelector, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { Blocker, DrainOptions, DrainPlan, NodeFit, PlanInput, PodPlan, WorkloadInfo } from '../types.js';
 import { fitPod } from './capacity.js';
-import { decidePod, type MissingFlag } from './classify.js';
+import { decidePod, type MissingFlag, type PodDecision } from './classify.js';
 import { evictionGroups } from './order.js';
-import { budgetStatus, pdbKey, pdbNeverAllows, pdbsForPod } from './pdb.js';
+import { budgetStatus, pdbKey, pdbNeverAllows, pdbsForPod, unreadyEvictionAdmitted } from './pdb.js';
 import { budgetBlocksAtAnyScale, migrationOf } from './migration.js';
-import { controllerOf, isNodeReady, isPodReady, podKey, workloadKeyOf } from './pod.js';
+import { controllerOf, daemonSetKeyOf, isNodeReady, isPodReady, podKey, workloadIdentity, workloadKeyOf } from './pod.js';
 import { parseLabelSelector } from './selector.js';
 
 /** A pod with its plan row and what the checks below need. */
@@ -18,12 +18,17 @@ interface Entry {
   workloadKey?: string;
   /** Options the pod needs turned on (action 'refuse'). */
   missing: MissingFlag[];
+  /** The refusal's wording where the flag's usual one would be wrong. */
+  problem?: PodDecision['problem'];
+  /** Why the Eviction API lets this pod go without spending its (single) PDB's budget, if it does. */
+  budgetExempt?: string;
 }
 
 export function planDrain(input: PlanInput, opts: DrainOptions): DrainPlan {
   const nodeName = input.node.metadata?.name ?? '';
   const podSelector = opts.podSelector ? parseLabelSelector(opts.podSelector) : undefined;
-  const entries = input.pods.map((pod) => planPod(pod, input, opts, podSelector)).sort((a, b) => compareText(a.key, b.key));
+  const nodeReady = isNodeReady(input.node);
+  const entries = input.pods.map((pod) => planPod(pod, input, opts, nodeReady, podSelector)).sort((a, b) => compareText(a.key, b.key));
 
   const blockers: Blocker[] = [
     ...entries.flatMap(refusalBlockers),
@@ -36,7 +41,7 @@ export function planDrain(input: PlanInput, opts: DrainOptions): DrainPlan {
   const pods = entries.map((e) => e.plan);
   return {
     node: nodeName,
-    nodeReady: isNodeReady(input.node),
+    nodeReady,
     alreadyCordoned: input.node.spec?.unschedulable === true,
     pods,
     groups: evictionGroups(pods),
@@ -45,24 +50,30 @@ export function planDrain(input: PlanInput, opts: DrainOptions): DrainPlan {
   };
 }
 
-function planPod(pod: V1Pod, input: PlanInput, opts: DrainOptions, podSelector?: V1LabelSelector): Entry {
-  const decision = decidePod(pod, opts, podSelector);
+function planPod(pod: V1Pod, input: PlanInput, opts: DrainOptions, nodeReady: boolean, podSelector?: V1LabelSelector): Entry {
+  // kubectl GETs the DaemonSet a pod names as its controller; fetchWorkloads records it only when it exists.
+  const daemonSetKey = daemonSetKeyOf(pod);
+  const daemonSetExists = daemonSetKey !== undefined && input.workloads[daemonSetKey] !== undefined;
+  const ctx = { daemonSetExists, nodeReady, now: input.now, skipWaitForDeleteTimeoutSeconds: opts.skipWaitForDeleteTimeoutSeconds };
+  const decision = decidePod(pod, opts, ctx, podSelector);
   const workloadKey = workloadKeyOf(pod);
   const pdbs = pdbsForPod(pod, input.pdbs);
+  // With more than one PDB the Eviction API answers 500 before looking at readiness.
+  const budgetExempt = pdbs.length === 1 && decision.action === 'evict' ? unreadyEvictionAdmitted(pod, pdbs[0]!) : undefined;
   const plan: PodPlan = {
     namespace: pod.metadata?.namespace ?? '',
     name: pod.metadata?.name ?? '',
     uid: pod.metadata?.uid ?? '',
     podClass: decision.podClass,
     action: decision.action,
-    reason: decision.reason,
+    reason: budgetExempt ? `${decision.reason}; ${budgetExempt}` : decision.reason,
     priority: pod.spec?.priority ?? 0,
     priorityClassName: pod.spec?.priorityClassName,
     owner: controllerOf(pod),
     workload: workloadKey ? input.workloads[workloadKey] : undefined,
     pdbs: pdbs.map(pdbKey),
   };
-  return { pod, key: podKey(pod), plan, pdbs, workloadKey, missing: decision.missing };
+  return { pod, key: podKey(pod), plan, pdbs, workloadKey, missing: decision.missing, problem: decision.problem, budgetExempt };
 }
 
 function compareText(a: string, b: string): number {
@@ -93,15 +104,19 @@ const FLAG_BLOCKERS: Record<MissingFlag, { kind: Blocker['kind']; problem: strin
 function refusalBlockers(e: Entry): Blocker[] {
   return e.missing.map((flag) => {
     const { kind, problem, fix } = FLAG_BLOCKERS[flag];
-    return { kind, pod: e.key, message: `pod ${e.key} ${problem}; ${fix}`, fatal: true };
+    const own = e.problem?.[flag];
+    return { kind, pod: e.key, message: own ? `pod ${e.key}: ${own}; ${fix}` : `pod ${e.key} ${problem}; ${fix}`, fatal: true };
   });
 }
 
 // ---- Budgets ----
 
-/** Pods the Eviction API checks against a PDB (it deletes finished, Pending and terminating ones outright). */
+/**
+ * Pods the Eviction API checks against a PDB: it deletes finished, Pending and terminating ones
+ * outright, and lets a not-Ready pod go without the budget when the budget allows that.
+ */
 function budgetApplies(e: Entry): boolean {
-  return leavesRunning(e) && e.pod.status?.phase !== 'Pending';
+  return leavesRunning(e) && e.pod.status?.phase !== 'Pending' && e.budgetExempt === undefined;
 }
 
 function canSurge(workload: WorkloadInfo | undefined, opts: DrainOptions): boolean {
@@ -191,8 +206,11 @@ function readinessBlockers(entries: Entry[], opts: DrainOptions): Blocker[] {
       });
     }
     // Only Ready pods count: a pod that is not Ready is not in readyReplicas to begin with.
-    if (!e.workloadKey || !e.plan.workload || !leavesRunning(e) || !isPodReady(e.pod)) continue;
-    byWorkload.set(e.workloadKey, [...(byWorkload.get(e.workloadKey) ?? []), e]);
+    if (!e.plan.workload || !leavesRunning(e) || !isPodReady(e.pod)) continue;
+    // By the workload itself, not the pod's controller: mid-rollout a Deployment's Ready pods
+    // sit in two ReplicaSets, and its readyReplicas counts them all.
+    const workload = workloadIdentity(e.plan.workload);
+    byWorkload.set(workload, [...(byWorkload.get(workload) ?? []), e]);
   }
 
   for (const group of byWorkload.values()) {

@@ -11,6 +11,10 @@ import type {
 import { DEFAULT_OPTIONS, type DrainOptions, type NodeCapacity, type PlanInput, type WorkloadInfo } from '../../../src/engine/types.js';
 
 export const DRAINED = 'node-a';
+/** The deletionTimestamp of `deleting` pods. */
+export const DELETED_AT = '2025-01-01T00:00:00Z';
+/** The planner's clock in planInput(): one minute after DELETED_AT. */
+export const NOW = Date.parse(DELETED_AT) + 60_000;
 
 interface Requests {
   cpu?: string;
@@ -20,11 +24,14 @@ interface Requests {
 export interface PodSpecOptions {
   namespace?: string;
   labels?: Record<string, string>;
-  /** Controller owner; null for a bare pod. Default: ReplicaSet `<name>-rs`. */
-  owner?: { kind: string; name: string } | null;
+  /** Controller owner; null for a bare pod. Default: ReplicaSet `<name>-rs`, apiVersion apps/v1. */
+  owner?: { kind: string; name: string; apiVersion?: string } | null;
   phase?: string;
   ready?: boolean;
   deleting?: boolean;
+  /** deletionTimestamp (ISO), implies deleting; default DELETED_AT. */
+  deletedAt?: string;
+  deletionGracePeriodSeconds?: number;
   mirror?: boolean;
   emptyDir?: boolean;
   priority?: number;
@@ -50,8 +57,11 @@ export function makePod(name: string, o: PodSpecOptions = {}): V1Pod {
       uid: `uid-${name}`,
       labels: o.labels ?? { app: name },
       annotations: o.mirror ? { 'kubernetes.io/config.mirror': 'abc' } : undefined,
-      deletionTimestamp: o.deleting ? new Date('2025-01-01T00:00:00Z') : undefined,
-      ownerReferences: owner ? [{ apiVersion: 'apps/v1', kind: owner.kind, name: owner.name, uid: 'owner-uid', controller: true }] : undefined,
+      deletionTimestamp: o.deleting || o.deletedAt ? new Date(o.deletedAt ?? DELETED_AT) : undefined,
+      deletionGracePeriodSeconds: o.deletionGracePeriodSeconds,
+      ownerReferences: owner
+        ? [{ apiVersion: owner.apiVersion ?? 'apps/v1', kind: owner.kind, name: owner.name, uid: 'owner-uid', controller: true }]
+        : undefined,
     },
     spec: {
       nodeName: o.nodeName ?? DRAINED,
@@ -153,6 +163,7 @@ export function planInput(overrides: Partial<PlanInput> = {}): PlanInput {
     pods: [],
     pdbs: [],
     workloads: {},
+    now: NOW,
     otherNodes: [capacity(makeNode('node-b'))],
     ...overrides,
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { budgetStatus, formatBudget, pdbNeverAllows, pdbsForPod } from '../../../src/engine/plan/pdb.js';
+import { budgetStatus, formatBudget, pdbNeverAllows, pdbsForPod, unreadyEvictionAdmitted } from '../../../src/engine/plan/pdb.js';
 import { makePdb, makePod, workload } from './fixtures.js';
 
 describe('pdbsForPod', () => {
@@ -107,5 +107,38 @@ describe('pdbNeverAllows', () => {
     it('not when some expected pod is not healthy yet (it will free a disruption once Ready)', () => {
       expect(pdbNeverAllows(makePdb('w', { maxUnavailable: 1, healthy: 2, desired: 2, expected: 3, allowed: 0 }))).toBeUndefined();
     });
+  });
+});
+
+// Issue 8 item 11: the API server's eviction handler lets not-Ready pods go without the budget.
+describe('unreadyEvictionAdmitted', () => {
+  const unready = makePod('web-1', { ready: false });
+  const ready = makePod('web-1');
+
+  it('IfHealthyBudget (the default): when healthy >= desired > 0, whatever disruptionsAllowed', () => {
+    expect(unreadyEvictionAdmitted(unready, makePdb('w', { minAvailable: 2, healthy: 2, desired: 2, expected: 3, allowed: 0 }))).toMatch(
+      /^not Ready, and PDB default\/w is met without it \(healthy 2 >= desired 2\)/,
+    );
+    const explicit = makePdb('w', { minAvailable: 2, healthy: 3, desired: 2, expected: 3, allowed: 0 });
+    explicit.spec!.unhealthyPodEvictionPolicy = 'IfHealthyBudget';
+    expect(unreadyEvictionAdmitted(unready, explicit)).toBeDefined();
+  });
+
+  it('IfHealthyBudget: not when the budget is short, nor when it desires no healthy pod (the server then checks disruptionsAllowed)', () => {
+    expect(unreadyEvictionAdmitted(unready, makePdb('w', { minAvailable: 2, healthy: 1, desired: 2, expected: 2, allowed: 0 }))).toBeUndefined();
+    expect(unreadyEvictionAdmitted(unready, makePdb('w', { maxUnavailable: '100%', healthy: 0, desired: 0, expected: 2, allowed: 2 }))).toBeUndefined();
+  });
+
+  it('AlwaysAllow: always', () => {
+    const pdb = makePdb('w', { maxUnavailable: 0, healthy: 0, desired: 2, expected: 2, allowed: 0 });
+    pdb.spec!.unhealthyPodEvictionPolicy = 'AlwaysAllow';
+    expect(unreadyEvictionAdmitted(unready, pdb)).toMatch(/AlwaysAllow/);
+  });
+
+  it('never for a Ready pod', () => {
+    const pdb = makePdb('w', { maxUnavailable: 0, healthy: 2, desired: 2, expected: 2, allowed: 0 });
+    expect(unreadyEvictionAdmitted(ready, pdb)).toBeUndefined();
+    pdb.spec!.unhealthyPodEvictionPolicy = 'AlwaysAllow';
+    expect(unreadyEvictionAdmitted(ready, pdb)).toBeUndefined();
   });
 });

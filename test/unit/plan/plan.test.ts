@@ -1,10 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { planDrain } from '../../../src/engine/plan/plan.js';
 import type { Blocker, DrainPlan } from '../../../src/engine/types.js';
-import { capacity, DRAINED, makeNode, makePdb, makePod, options, planInput, workload } from './fixtures.js';
+import { capacity, DELETED_AT, DRAINED, makeNode, makePdb, makePod, options, planInput, workload } from './fixtures.js';
 
 const web = workload('Deployment', 'web', 2, 2);
 const webKey = 'ReplicaSet/default/web-rs';
+/** fetchWorkloads records a DaemonSet only when it exists. */
+const logsExists = { 'DaemonSet/default/logs': workload('DaemonSet', 'logs', 3, 3) };
 const webPod = (name: string, o: Parameters<typeof makePod>[1] = {}) =>
   makePod(name, { labels: { app: 'web' }, owner: { kind: 'ReplicaSet', name: 'web-rs' }, ...o });
 
@@ -52,7 +54,7 @@ describe('planDrain: node and rows', () => {
       makePod('bare', { owner: null }),
       makePod('app'),
     ];
-    const plan = planDrain(planInput({ pods }), options({ deleteEmptydirData: true, force: true }));
+    const plan = planDrain(planInput({ pods, workloads: logsExists }), options({ deleteEmptydirData: true, force: true }));
     expect(Object.fromEntries(plan.pods.map((p) => [p.name, [p.podClass, p.action]]))).toEqual({
       done: ['finished', 'evict'],
       leaving: ['terminating', 'wait'],
@@ -102,7 +104,7 @@ describe('planDrain: refusals', () => {
   });
 
   it('refuses DaemonSet pods when ignore-daemonsets is off', () => {
-    const plan = planDrain(planInput({ pods: [makePod('logs', { owner: { kind: 'DaemonSet', name: 'logs' } })] }), options({ ignoreDaemonsets: false }));
+    const plan = planDrain(planInput({ pods: [makePod('logs', { owner: { kind: 'DaemonSet', name: 'logs' } })], workloads: logsExists }), options({ ignoreDaemonsets: false }));
     expect(plan.blockers).toHaveLength(1);
     expect(plan.blockers[0]).toMatchObject({ kind: 'daemonset-not-ignored', fatal: true });
     expect(plan.blockers[0]?.message).toBe('pod default/logs belongs to a DaemonSet; set ignore-daemonsets: true to leave DaemonSet pods on the node');
@@ -242,7 +244,7 @@ describe('planDrain: capacity', () => {
       makePod('done', { phase: 'Succeeded' }),
       makePod('bare', { owner: null }),
     ];
-    const plan = planDrain(planInput({ pods }), options({ force: true }));
+    const plan = planDrain(planInput({ pods, workloads: logsExists }), options({ force: true }));
     expect(plan.fits).toEqual([{ pod: 'default/web-1', candidates: ['node-b'], rejected: {} }]);
     expect(byKind(plan, 'no-capacity')).toEqual([]);
   });
@@ -278,5 +280,137 @@ describe('planDrain: capacity', () => {
     const plan = planDrain(planInput({ pods: [webPod('web-1')], workloads: { [webKey]: workload('Deployment', 'web', 1, 1) }, otherNodes: [] }), options());
     expect(row(plan, 'web-1')?.action).toBe('migrate');
     expect(byKind(plan, 'no-capacity')).toHaveLength(1);
+  });
+});
+
+// Issue 8 item 3: zero-ready is judged per workload, not per controller.
+describe('planDrain: readiness mid-rollout', () => {
+  // A Deployment mid-rollout: its two Ready pods here belong to the old and the new ReplicaSet,
+  // and fetchWorkloads resolves both ReplicaSets to the same Deployment.
+  const rollingWeb = workload('Deployment', 'web', 2, 2);
+  const oldPod = makePod('web-old', { labels: { app: 'web' }, owner: { kind: 'ReplicaSet', name: 'web-1111' } });
+  const newPod = makePod('web-new', { labels: { app: 'web' }, owner: { kind: 'ReplicaSet', name: 'web-2222' } });
+  const workloads = { 'ReplicaSet/default/web-1111': rollingWeb, 'ReplicaSet/default/web-2222': rollingWeb };
+
+  it('two ReplicaSets of one Deployment holding all its ready replicas: zero-ready names both pods', () => {
+    const plan = planDrain(planInput({ pods: [oldPod, newPod], workloads }), options({ migration: 'evict' }));
+    expect(byKind(plan, 'zero-ready')).toEqual([
+      {
+        kind: 'zero-ready',
+        pod: 'default/web-new',
+        message: expect.stringMatching(/^Deployment default\/web has 2 ready replica\(s\) and evicting default\/web-new, default\/web-old from this node leaves it none/),
+        fatal: false,
+      },
+    ]);
+  });
+
+  it('with surge both pods migrate', () => {
+    const plan = planDrain(planInput({ pods: [oldPod, newPod], workloads }), options({ migration: 'surge' }));
+    expect(plan.pods.map((p) => [p.name, p.action])).toEqual([
+      ['web-new', 'migrate'],
+      ['web-old', 'migrate'],
+    ]);
+  });
+
+  it('a third ready replica elsewhere: nothing to report', () => {
+    const three = workload('Deployment', 'web', 3, 3);
+    const plan = planDrain(
+      planInput({ pods: [oldPod, newPod], workloads: { 'ReplicaSet/default/web-1111': three, 'ReplicaSet/default/web-2222': three } }),
+      options({ migration: 'evict' }),
+    );
+    expect(plan.blockers).toEqual([]);
+  });
+});
+
+// Issue 8 item 11: the Eviction API lets a not-Ready pod go without the budget when the budget is
+// met without it (IfHealthyBudget), or always (AlwaysAllow): such a pod is a plain eviction.
+describe('planDrain: not-Ready pods and budgets', () => {
+  const unready = webPod('web-1', { ready: false });
+
+  it('budget met (healthy >= desired > 0) though nothing is allowed: evicted at once, no migration, no finding', () => {
+    // 3 replicas, minAvailable 2, two healthy elsewhere: allowed 0 since web-1 is not Ready.
+    const met = makePdb('web-pdb', { minAvailable: 2, healthy: 2, desired: 2, expected: 3, allowed: 0 });
+    for (const migration of ['surge', 'evict'] as const) {
+      const plan = planDrain(planInput({ pods: [unready], pdbs: [met], workloads: { [webKey]: workload('Deployment', 'web', 3, 2) } }), options({ migration }));
+      expect(row(plan, 'web-1')?.action).toBe('evict');
+      expect(row(plan, 'web-1')?.reason).toMatch(/not Ready, and PDB default\/web-pdb is met without it \(healthy 2 >= desired 2\)/);
+      expect(plan.blockers).toEqual([]);
+    }
+  });
+
+  it('unhealthyPodEvictionPolicy AlwaysAllow: evicted at once even under a budget that never allows, not migrated', () => {
+    const always = makePdb('web-pdb', { maxUnavailable: 0, healthy: 1, desired: 2, expected: 2, allowed: 0 });
+    always.spec!.unhealthyPodEvictionPolicy = 'AlwaysAllow';
+    const plan = planDrain(planInput({ pods: [unready], pdbs: [always], workloads: { [webKey]: web } }), options({ migration: 'surge' }));
+    expect(row(plan, 'web-1')).toMatchObject({ action: 'evict', reason: expect.stringMatching(/AlwaysAllow/) });
+    expect(plan.blockers).toEqual([]);
+  });
+
+  it('IfHealthyBudget not met: the budget still decides (the pod goes the usual way)', () => {
+    const short = makePdb('web-pdb', { maxUnavailable: 0, healthy: 1, desired: 2, expected: 2, allowed: 0 });
+    const plan = planDrain(planInput({ pods: [unready], pdbs: [short], workloads: { [webKey]: web } }), options({ migration: 'evict' }));
+    expect(row(plan, 'web-1')?.reason).not.toMatch(/not Ready/);
+    expect(byKind(plan, 'pdb-never-allows')).toHaveLength(1);
+  });
+
+  it('a Ready pod is not exempt, and neither is a pod under two PDBs (the API answers 500 first)', () => {
+    const met = makePdb('web-pdb', { minAvailable: 2, healthy: 2, desired: 2, expected: 2, allowed: 0 });
+    const ready = planDrain(planInput({ pods: [webPod('web-1')], pdbs: [met], workloads: { [webKey]: web } }), options({ migration: 'surge' }));
+    expect(row(ready, 'web-1')?.action).toBe('migrate');
+    const other = makePdb('other', { selector: {}, maxUnavailable: 1, healthy: 2, desired: 1, expected: 2, allowed: 1 });
+    const two = planDrain(planInput({ pods: [unready], pdbs: [met, other], workloads: { [webKey]: web } }), options());
+    expect(byKind(two, 'multiple-pdbs')).toHaveLength(1);
+  });
+});
+
+// Issue 8 item 13: kubectl parity for DaemonSet and mirror pods.
+describe('planDrain: DaemonSet that does not exist, mirror pods', () => {
+  const kruisePod = makePod('agent-x', { owner: { kind: 'DaemonSet', name: 'agent', apiVersion: 'apps.kruise.io/v1alpha1' } });
+
+  it('refuses a pod whose DaemonSet is not an apps/v1 DaemonSet that exists, unless force', () => {
+    const plan = planDrain(planInput({ pods: [kruisePod] }), options());
+    expect(row(plan, 'agent-x')).toMatchObject({ podClass: 'unmanaged', action: 'refuse', owner: { kind: 'DaemonSet', name: 'agent' } });
+    expect(plan.blockers).toEqual([
+      {
+        kind: 'needs-force',
+        pod: 'default/agent-x',
+        message:
+          'pod default/agent-x: its controller DaemonSet agent (apps.kruise.io/v1alpha1) is not an apps/v1 DaemonSet that exists (a DaemonSet kind of another API group, or an ownerReference left behind), so nothing known recreates it; set force: true to delete it (it will not be recreated)',
+        fatal: true,
+      },
+    ]);
+    const forced = planDrain(planInput({ pods: [kruisePod] }), options({ force: true }));
+    expect(row(forced, 'agent-x')).toMatchObject({ podClass: 'unmanaged', action: 'evict', group: expect.any(Number) });
+    expect(forced.blockers.filter((b) => b.fatal)).toEqual([]);
+  });
+
+  it('an apps/v1 DaemonSet of the same name does not make another group\'s DaemonSet pod its own', () => {
+    const plan = planDrain(planInput({ pods: [kruisePod], workloads: { 'DaemonSet/default/agent': workload('DaemonSet', 'agent', 3, 3) } }), options());
+    expect(row(plan, 'agent-x')?.action).toBe('refuse');
+  });
+
+  it('a pod of an apps/v1 DaemonSet that is gone (ownerReference left behind) is refused too', () => {
+    const plan = planDrain(planInput({ pods: [makePod('logs-1', { owner: { kind: 'DaemonSet', name: 'logs' } })] }), options());
+    expect(byKind(plan, 'needs-force')).toHaveLength(1);
+    const present = planDrain(planInput({ pods: [makePod('logs-1', { owner: { kind: 'DaemonSet', name: 'logs' } })], workloads: logsExists }), options());
+    expect(row(present, 'logs-1')?.action).toBe('skip');
+  });
+
+  it('a finished mirror pod stays: skipped, in no eviction group', () => {
+    const plan = planDrain(planInput({ pods: [makePod('static', { mirror: true, phase: 'Succeeded', owner: { kind: 'Node', name: DRAINED } })] }), options());
+    expect(row(plan, 'static')).toMatchObject({ podClass: 'mirror', action: 'skip' });
+    expect(plan.groups).toEqual([]);
+  });
+});
+
+// Issue 8 item 14: the planner applies skip-wait-for-delete-timeout from deletionTimestamp, on its own clock.
+describe('planDrain: long-terminating pods', () => {
+  it('skips a pod terminating longer than skip-wait-for-delete-timeout, and waits for one that is not', () => {
+    // The fixture's deletionTimestamp is 60 s before the input's `now`.
+    const pods = [makePod('leaving', { deleting: true })];
+    const skipped = planDrain(planInput({ pods }), options({ skipWaitForDeleteTimeoutSeconds: 30 }));
+    expect(row(skipped, 'leaving')).toMatchObject({ podClass: 'terminating', action: 'skip', reason: expect.stringMatching(/passed 60s ago/) });
+    expect(planDrain(planInput({ pods }), options({ skipWaitForDeleteTimeoutSeconds: 120 })).pods[0]?.action).toBe('wait');
+    expect(planDrain(planInput({ pods, now: Date.parse(DELETED_AT) + 10_000 }), options({ skipWaitForDeleteTimeoutSeconds: 30 })).pods[0]?.action).toBe('wait');
   });
 });
