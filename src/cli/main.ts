@@ -146,11 +146,10 @@ function reportStartupError(err: unknown, argv: string[], started: number, io: C
     // --help and --version end parsing through the same path, successfully.
     const done = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(err.code);
     if (done) return EXIT_SUCCESS;
-    // commander has already printed the usage error on stderr; a JSON consumer still gets its report.
-    if (requestedOutput(argv) === 'json') {
-      const report = failedRunReport({ options: bestKnownOptions(flagReader(normalizeBooleanFlags(argv))), error: usageError(err), startedAt: started });
-      io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    }
+    // commander has already printed the usage error on stderr; the result still goes to stdout.
+    const error = usageError(err);
+    const report = failedRunReport({ options: bestKnownOptions(flagReader(normalizeBooleanFlags(argv))), error, startedAt: started });
+    printResult(report, error, requestedOutput(argv), io);
     return EXIT_BAD_INPUT;
   }
   if (err instanceof InputError) {
@@ -161,9 +160,14 @@ function reportStartupError(err: unknown, argv: string[], started: number, io: C
   throw err;
 }
 
-/** The error on stderr; then the JSON report on stdout, or in text what the run left changed. */
+/** The error on stderr; then the result on stdout. */
 function printFailedRun(report: RunReport, err: unknown, output: 'text' | 'json', io: CliIo): void {
   io.stderr.write(`error: ${report.error}\n`);
+  printResult(report, err, output, io);
+}
+
+/** The JSON report, or in text the verdict and what the run left changed (the error is on stderr already). */
+function printResult(report: RunReport, err: unknown, output: 'text' | 'json', io: CliIo): void {
   if (output === 'json') io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else io.stdout.write(`safe-drain ${report.options.operation} FAILED\n${changesBeforeError(err, report.options)}\n`);
 }

@@ -1,7 +1,12 @@
 // Bad input that only the cluster can judge fails before any change, naming the input and the
 // fix; and what a run leaves for people: Events on the node, wait-for-replacements.
 import { describe, expect, it } from '@jest/globals';
-import { InputError } from '../../src/engine/types.js';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InputError, type RunReport } from '../../src/engine/types.js';
 import { deployment, drain, ensureNamespace, pinTo, useCluster, waitReady } from './support.js';
 
 const tc = useCluster(
@@ -70,4 +75,148 @@ describe('what a drain leaves behind', () => {
     expect(events.find((e) => e.reason === 'SafeDrainStarted')?.message).toMatch(/integration-test/);
     for (const n of ['w2', 'w3']) await tc.cluster.kubectl(['uncordon', n]);
   }, 240_000);
+});
+
+// --- the shells as real processes ------------------------------------------------------------------
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Exited {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a TypeScript entry of a shell as its own process (node with tsx), as users and the runner start it. */
+function runEntry(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Exited> {
+  return new Promise((resolve, reject) => {
+    // Async, not spawnSync: the cluster's processes log through this process's pipes.
+    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: root, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** The Action's main step as the runner runs it: inputs in INPUT_*, outputs and summary in files. */
+async function runActionStep(inputs: Record<string, string>) {
+  const dir = mkdtempSync(join(tmpdir(), 'safe-drain-step-'));
+  const outputFile = join(dir, 'output');
+  const summaryFile = join(dir, 'summary.md');
+  writeFileSync(outputFile, '');
+  writeFileSync(summaryFile, '');
+  const env = Object.fromEntries(Object.entries(inputs).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value]));
+  try {
+    const exited = await runEntry('src/action/index.ts', [], { ...env, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, RUNNER_TEMP: dir, KUBECONFIG: '' });
+    const outputs = parseOutputFile(readFileSync(outputFile, 'utf8'));
+    const report = outputs.report ? (JSON.parse(readFileSync(outputs.report, 'utf8')) as RunReport) : undefined;
+    return { ...exited, outputs, report, summary: readFileSync(summaryFile, 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** GITHUB_OUTPUT's `name<<DELIMITER\nvalue\nDELIMITER` entries. */
+function parseOutputFile(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {};
+  for (const m of text.matchAll(/^([^<\n]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) outputs[m[1]!] = m[3]!;
+  return outputs;
+}
+
+/** What would show that the node was touched: its resourceVersion and cordon. */
+async function nodeState(name: string) {
+  const node = await tc.core.readNode({ name });
+  return { resourceVersion: node.metadata?.resourceVersion, unschedulable: node.spec?.unschedulable ?? false };
+}
+
+/** A kubeconfig for a ServiceAccount with no permission at all: every access check is denied. */
+async function kubeconfigWithoutPermissions(): Promise<string> {
+  const name = 'no-permissions';
+  await tc.core.createNamespacedServiceAccount({ namespace: 'kube-system', body: { metadata: { name } } }).catch(() => undefined);
+  const tr = await tc.core.createNamespacedServiceAccountToken({ namespace: 'kube-system', name, body: { spec: { expirationSeconds: 3600 } } });
+  const cluster = tc.kc.getCurrentCluster()!;
+  const ca = cluster.caData ?? readFileSync(cluster.caFile!).toString('base64');
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    `clusters: [{ name: local, cluster: { server: "${cluster.server}", certificate-authority-data: ${ca} } }]`,
+    `users: [{ name: ${name}, user: { token: ${tr.status!.token} } }]`,
+    `contexts: [{ name: ${name}, context: { cluster: local, user: ${name} } }]`,
+    `current-context: ${name}`,
+    '',
+  ].join('\n');
+}
+
+const UNREACHABLE_KUBECONFIG =
+  'apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: { server: "https://127.0.0.1:1" }\nusers:\n- name: u\n  user: { token: t }\ncontexts:\n- name: c\n  context: { cluster: x, user: u }\ncurrent-context: c\n';
+
+// Issue 8 item 15: inputs the engine cannot honour used to be clamped or rounded into something
+// else (600h fired after 1 ms, 0.4ms meant no timeout, "," drained nothing and succeeded).
+describe('inputs the engine cannot honour are refused before any change', () => {
+  it.each([
+    [['--timeout', '600h'], 'option --timeout: "600h" is longer than the maximum 596h31m23.647s'],
+    [['--timeout', '0.4ms'], 'option --timeout: "0.4ms" is shorter than 1ms'],
+    [['--skip-wait-for-delete-timeout', '2160000'], 'option --skip-wait-for-delete-timeout: 2160000 is too large'],
+    [['--grace-period', '99999999999'], 'option --grace-period: 99999999999 is too large'],
+  ])('the CLI with %p: exit 2, a JSON report naming the option, node w1 untouched', async (flags, message) => {
+    const before = await nodeState('w1');
+    try {
+      const run = await runEntry('src/cli/main.ts', ['drain', '--node', 'w1', ...flags, '--kubeconfig', tc.cluster.kubeconfigPath, '-o', 'json']);
+      expect(run.stderr).toContain(`error: ${message}`);
+      const report = JSON.parse(run.stdout) as RunReport;
+      expect(report.success).toBe(false);
+      expect(report.error).toContain(message);
+      expect(report.summary).toContain('Nothing was changed');
+      expect(run.status).toBe(2);
+      expect(await nodeState('w1')).toEqual(before);
+    } finally {
+      await tc.cluster.kubectl(['uncordon', 'w1']); // only needed when the input was not refused
+    }
+  }, 120_000);
+
+  it('the Action with node: "," fails naming the input instead of draining nothing and succeeding', async () => {
+    const step = await runActionStep({ node: ',', kubeconfig: readFileSync(tc.cluster.kubeconfigPath, 'utf8') });
+    expect(step.stdout).toContain('::error::Input "node": "," names no node');
+    expect(step.status).toBe(1);
+    expect(step.report?.success).toBe(false);
+  }, 120_000);
+});
+
+// Issue 8 item 16 (the shells' side): outputs, job summary and report file on every path.
+describe('a run that stops on an error still publishes its results', () => {
+  it('a missing permission: the Action step sets every output, writes the report and a summary saying nothing changed', async () => {
+    const before = await nodeState('w1');
+    const step = await runActionStep({ node: 'w1', kubeconfig: await kubeconfigWithoutPermissions() });
+    expect(step.status).toBe(1);
+    expect(step.stdout).toMatch(/::error::safe-drain failed: missing Kubernetes permissions: .*create pods\/eviction/);
+    expect(step.outputs).toMatchObject({ evicted: '[]', skipped: '[]', blocked: '[]' });
+    expect(Number(step.outputs['duration-seconds'])).toBeGreaterThanOrEqual(0);
+    expect(step.report).toMatchObject({ success: false, nodes: [], options: { nodes: ['w1'] } });
+    expect(step.report?.error).toContain('missing Kubernetes permissions');
+    expect(step.summary).toContain('## safe-drain drain failed');
+    expect(step.summary).toContain('missing Kubernetes permissions');
+    expect(step.summary).toContain('Nothing was changed');
+    expect(await nodeState('w1')).toEqual(before);
+  }, 120_000);
+
+  it('an unreachable cluster: the Action step and the CLI (--output json) both report it', async () => {
+    const step = await runActionStep({ node: 'w1', kubeconfig: UNREACHABLE_KUBECONFIG });
+    expect(step.status).toBe(1);
+    expect(step.outputs).toMatchObject({ evicted: '[]', skipped: '[]', blocked: '[]' });
+    expect(step.report?.error).toMatch(/cannot reach the API server https:\/\/127\.0\.0\.1:1/);
+    expect(step.summary).toContain('cannot reach the API server');
+    expect(step.summary).toContain('Nothing was changed');
+
+    const path = join(tc.cluster.stateDir, 'unreachable.kubeconfig');
+    writeFileSync(path, UNREACHABLE_KUBECONFIG);
+    const run = await runEntry('src/cli/main.ts', ['plan', '--node', 'w1', '--kubeconfig', path, '--output', 'json']);
+    expect(run.status).toBe(2);
+    const report = JSON.parse(run.stdout) as RunReport;
+    expect(report).toMatchObject({ success: false, options: { operation: 'plan' } });
+    expect(report.error).toMatch(/^option --kubeconfig: cannot reach the API server/);
+    expect(report.summary).toContain('Nothing was changed');
+  }, 120_000);
 });

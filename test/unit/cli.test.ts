@@ -201,6 +201,7 @@ describe('main', () => {
     const unknown = capture();
     expect(await main(['--node', 'w1', '--nodes', 'w2'], unknown.io)).toBe(EXIT_BAD_INPUT);
     expect(unknown.stderr()).toContain("unknown option '--nodes'");
+    expect(unknown.stdout()).toBe('safe-drain drain FAILED\nNothing was changed: safe-drain stopped before its first change.\n');
     expect(await main(['drain', 'w1', '--node', 'w1'], capture().io)).toBe(EXIT_BAD_INPUT);
     expect(await main(['--node', 'w1', '-o', 'yaml'], capture().io)).toBe(EXIT_BAD_INPUT);
   });
