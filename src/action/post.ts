@@ -30,30 +30,20 @@ const engineDeps: PostDeps = {
 export async function post(deps: PostDeps = engineDeps): Promise<void> {
   let kubeconfig: KubeconfigFile | undefined;
   try {
-    let options: DrainOptions;
-    try {
-      options = parseOptions((name) => core.getInput(name));
-    } catch (err) {
-      // The main step refused these inputs before any change and already failed saying why.
-      if (err instanceof InputError) return core.info(`safe-drain post: nothing to restore (the inputs were refused: ${err.message})`);
-      throw err;
-    }
+    const options = parseOptions((name) => core.getInput(name));
     if (options.operation === 'plan') return core.info('safe-drain post: nothing to restore (operation plan changes nothing)');
-
     kubeconfig = writeKubeconfig(core.getInput('kubeconfig'));
-    const context = core.getInput('context').trim() || undefined;
-    const client = deps.connect(kubeconfig?.path, context);
-    let nodes: string[];
-    try {
-      nodes = options.selector !== undefined ? await deps.resolveNodeNames(client, options) : options.nodes;
-    } catch (err) {
-      if (err instanceof InputError) return core.info(`safe-drain post: nothing to restore (${err.message})`);
-      throw err;
-    }
-
+    const client = deps.connect(kubeconfig?.path, core.getInput('context').trim() || undefined);
+    const nodes = options.selector !== undefined ? await deps.resolveNodeNames(client, options) : options.nodes;
     const changes = await deps.restoreLeftoverChanges(client, actionsLogger(), { nodes, dryRun: options.dryRun });
     reportChanges(changes, nodes);
   } catch (err) {
+    if (err instanceof InputError) {
+      // Refused inputs (or a selector matching no node): the main step stopped on the same error
+      // before any change, and already failed saying so.
+      core.info(`safe-drain post: nothing to restore (${err.message})`);
+      return;
+    }
     core.setFailed(
       `safe-drain post: could not check for temporary replica raises left on Deployments (${err instanceof Error ? err.message : String(err)}). ` +
         'Check by hand: kubectl get deployments -A -l safe-drain.io/scaled=true',

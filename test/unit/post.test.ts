@@ -128,6 +128,14 @@ describe('post', () => {
     expect(core.setFailed).not.toHaveBeenCalled();
   });
 
+  it('does nothing for a kubeconfig input the main step refused', async () => {
+    inputs = { node: 'w1', kubeconfig: '!!! not a kubeconfig !!!' };
+    await post(deps);
+    expect(restore).not.toHaveBeenCalled();
+    expect(core.setFailed).not.toHaveBeenCalled();
+    expect(core.info).toHaveBeenCalledWith(expect.stringContaining('nothing to restore (Input "kubeconfig"'));
+  });
+
   it('does nothing when the selector matches no node', async () => {
     inputs = { selector: 'pool=red' };
     resolveNodeNames.mockRejectedValueOnce(new InputError('selector', '"pool=red" matches no node', 'Check the labels.'));
