@@ -1,14 +1,36 @@
-// The engine's entry point, shared by the GitHub Action and the CLI: load credentials, check
-// permissions, resolve the nodes, then drain them one at a time. Knows nothing of Actions.
+// The engine's entry point, shared by the GitHub Action and the CLI. Knows nothing of Actions.
+//
+//   checks     permissions, nodes                                     (throws: nothing changed)
+//   restore    temporary changes an earlier, killed run left on these nodes' workloads
+//   plan       every node, with capacity judged as the run will leave the cluster
+//   refuse     if any plan has a fatal finding: stop, nothing changed
+//   cordon     every selected node up front (as `kubectl drain -l`), so nothing evicted from
+//              one lands on another that is about to be drained
+//   drain      one node at a time, each a reconcile loop (execute/reconcile.ts)
+//   finish     Events; uncordon-on-failure for the nodes this run cordoned and did not drain
+// A cancellation stops the run before its next change, whatever the phase. Once past the
+// checks, runSafeDrain always returns a report (it does not throw): what was done and left.
 import type { V1Node, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { checkAccess } from './kube/access.js';
 import { KubeClient } from './kube/client.js';
 import { loadKubeConfig } from './kube/config.js';
 import { describeApiError, statusCode } from './kube/errors.js';
+import { abortReason } from './execute/abort.js';
 import { BudgetWaiter } from './execute/budget.js';
-import { drainNode } from './execute/drain-node.js';
+import { setCordon } from './execute/cordon.js';
+import {
+  drainCordonedNode,
+  fatalFindings,
+  finishNode,
+  marker,
+  newNodeReport,
+  planNode,
+  type NodeDrainContext,
+  type PlannedNode,
+} from './execute/drain-node.js';
+import { restoreLeftoverChanges } from './execute/restore.js';
 import { describeFinalState } from './report/state.js';
-import { InputError, type DrainOptions, type Logger, type NodeReport, type RunReport } from './types.js';
+import { InputError, type DrainOptions, type DrainPlan, type Logger, type NodeReport, type RunReport } from './types.js';
 
 export interface RunContext {
   /** Path of a kubeconfig file; default KUBECONFIG / ~/.kube/config. */
@@ -18,12 +40,26 @@ export interface RunContext {
   /** Who runs the drain (workflow run URL, CLI user@host): goes into Events on the node. */
   origin?: string;
   signal?: AbortSignal;
+  /** Shows each node's plan as soon as it is made; default: the plan table in the log. */
+  onPlan?: (plan: DrainPlan) => void;
+}
+
+/** The run was cancelled before it changed anything. */
+export class CancelledBeforeChange extends Error {
+  constructor(why: string, phase: string) {
+    super(`${why} ${phase}: nothing was changed`);
+    this.name = 'CancelledBeforeChange';
+  }
 }
 
 export async function runSafeDrain(options: DrainOptions, ctx: RunContext): Promise<RunReport> {
   const started = Date.now();
   const { logger } = ctx;
   const signal = ctx.signal ?? new AbortController().signal;
+  const stopIfCancelled = (phase: string) => {
+    if (signal.aborted) throw new CancelledBeforeChange(abortReason(signal), phase);
+  };
+  stopIfCancelled('before the permission check');
   const kc = loadKubeConfig({ path: ctx.kubeconfigPath, context: ctx.context });
   const client = new KubeClient(kc);
   const server = kc.getCurrentCluster()?.server ?? '(unknown server)';
@@ -43,47 +79,43 @@ export async function runSafeDrain(options: DrainOptions, ctx: RunContext): Prom
     }
     logger.info(`permissions for "${options.operation}" verified on ${server}`);
   });
-
+  stopIfCancelled('after the permission check');
   const nodes = await resolveNodes(client, options);
   logger.info(`nodes: ${nodes.map((n) => n.metadata?.name).join(', ')}`);
+  stopIfCancelled('after resolving the nodes');
 
-  const needsPdbs = options.operation === 'drain' || options.operation === 'plan';
   const pdbWatch = client.watch<V1PodDisruptionBudget>({
     path: '/apis/policy/v1/poddisruptionbudgets',
     list: () => client.listPdbs(),
     onError: (m) => logger.debug(m),
   });
-  if (needsPdbs) await pdbWatch.start();
+  if (options.operation === 'drain' || options.operation === 'plan') await pdbWatch.start();
   const budgets = new BudgetWaiter(pdbWatch);
-
-  const reports: NodeReport[] = [];
+  const nodeCtx: NodeDrainContext = {
+    client,
+    logger,
+    dryRun: options.dryRun,
+    origin: ctx.origin ?? 'safe-drain',
+    options,
+    signal,
+    pdbWatch,
+    budgets,
+    runStart: started,
+    ...(ctx.onPlan && { onPlan: ctx.onPlan }),
+  };
+  const reports = nodes.map((n) => newNodeReport(n, options));
   try {
-    for (const [i, target] of nodes.entries()) {
-      // Fresh node list each time: the previous node is now cordoned, which changes capacity.
-      const allNodes = await client.listNodes();
-      const node = allNodes.find((n) => n.metadata?.name === target.metadata?.name) ?? target;
-      const report = await drainNode(
-        {
-          client,
-          options,
-          logger,
-          origin: ctx.origin ?? 'safe-drain',
-          signal,
-          pdbWatch,
-          budgets,
-          allNodes,
-          runStart: started,
-        },
-        node,
-      );
-      reports.push(report);
-      if (!report.success) {
-        const rest = nodes.slice(i + 1).map((n) => n.metadata?.name);
-        if (rest.length) logger.warn(`stopping after node ${report.node} failed; not touched: ${rest.join(', ')}`);
-        break;
-      }
-    }
+    await runPhases(nodeCtx, nodes, reports);
+  } catch (err) {
+    // An API error between phases: the reports say what was done before it.
+    const current = reports.find((r) => !r.success && !r.error) ?? reports[reports.length - 1];
+    if (current) current.error = `${err instanceof CancelledBeforeChange ? err.message : describeApiError(err)}`;
+    logger.error(`safe-drain stopped: ${describeApiError(err)}`);
   } finally {
+    for (const report of reports) {
+      if (!report.success) report.error ??= 'not processed: the run stopped before this node';
+      await finishNode(nodeCtx, report);
+    }
     budgets.close();
     pdbWatch.stop();
   }
@@ -101,6 +133,95 @@ export async function runSafeDrain(options: DrainOptions, ctx: RunContext): Prom
   };
   run.summary = describeFinalState(run);
   return run;
+}
+
+async function runPhases(ctx: NodeDrainContext, nodes: V1Node[], reports: NodeReport[]): Promise<void> {
+  const { options, signal, logger } = ctx;
+  const cancelled = (phase: string) => {
+    if (!signal.aborted) return false;
+    const why = `${abortReason(signal)} ${phase}`;
+    for (const r of reports) if (!r.success) r.error ??= why;
+    logger.warn(`stopping: ${why}`);
+    return true;
+  };
+
+  if (options.operation === 'cordon' || options.operation === 'uncordon') {
+    for (const [i, node] of nodes.entries()) {
+      const report = reports[i]!;
+      if (cancelled(`before ${options.operation} of node ${report.node}`)) return;
+      if (options.operation === 'uncordon') await restoreLeftovers(ctx, report);
+      await setCordon(ctx, node, options.operation === 'cordon', report, marker(report, ctx.runStart));
+      report.success = report.workloadChanges.every((c) => c.restored);
+      if (!report.success) report.error = `left behind by an earlier run and not restored: ${report.workloadChanges.filter((c) => !c.restored).map((c) => `${c.workload} (${c.message ?? c.change})`).join('; ')}`;
+    }
+    return;
+  }
+
+  // Restore what an earlier run that was killed left behind, before planning on top of it.
+  if (options.operation === 'drain') {
+    for (const report of reports) {
+      if (cancelled('before restoring earlier runs\' changes')) return;
+      await restoreLeftovers(ctx, report);
+    }
+  }
+
+  // Plan every node first; nothing changes yet. Replacements can only go to nodes this run keeps.
+  const selected = new Set(reports.map((r) => r.node));
+  const targets = (await ctx.client.listNodes()).map((n) =>
+    selected.has(n.metadata?.name ?? '') ? { ...n, spec: { ...n.spec, unschedulable: true } } : n,
+  );
+  const planned: PlannedNode[] = [];
+  for (const [i, node] of nodes.entries()) {
+    if (cancelled('before planning: nothing was changed')) return;
+    planned.push(await planNode(ctx, node, reports[i]!, targets));
+  }
+  if (options.operation === 'plan') {
+    for (const report of reports) {
+      report.blocked = fatalFindings(report);
+      report.success = report.blocked.length === 0;
+      if (!report.success) report.error = `node ${report.node}: the drain would be refused: ${report.blocked.map((b) => b.message).join('; ')}`;
+    }
+    return;
+  }
+  const refused = reports.filter((r) => fatalFindings(r).length > 0);
+  if (refused.length > 0) {
+    // Refusals the API server or kubectl would also make: stop before changing anything.
+    for (const report of reports) {
+      report.blocked = fatalFindings(report);
+      report.error = report.blocked.length
+        ? `node ${report.node}: nothing was changed; the drain cannot proceed: ${report.blocked.map((b) => b.message).join('; ')}`
+        : `node ${report.node}: nothing was changed, because the drain of ${refused.map((r) => r.node).join(', ')} cannot proceed`;
+    }
+    return;
+  }
+
+  // Cordon every selected node before the first eviction.
+  for (const [i, node] of nodes.entries()) {
+    const report = reports[i]!;
+    if (cancelled(`before cordoning node ${report.node}`)) return;
+    if (report.wasCordoned) logger.info(`node ${report.node} was already cordoned`);
+    else await setCordon(ctx, node, true, report, marker(report, ctx.runStart));
+  }
+
+  for (const [i, report] of reports.entries()) {
+    if (cancelled(`before draining node ${report.node}`)) return;
+    await drainCordonedNode(ctx, planned[i]!, report);
+    if (!report.success) {
+      const rest = reports.slice(i + 1);
+      for (const r of rest) r.error = `not drained: the run stopped after node ${report.node} failed${r.cordoned && !r.wasCordoned ? ' (cordoned by this run)' : ''}`;
+      if (rest.length) logger.warn(`stopping after node ${report.node} failed; not drained: ${rest.map((r) => r.node).join(', ')}`);
+      return;
+    }
+  }
+}
+
+/** A temporary change an earlier run left on this node's workloads goes back first. */
+async function restoreLeftovers(ctx: NodeDrainContext, report: NodeReport): Promise<void> {
+  const changes = await restoreLeftoverChanges(ctx.client, ctx.logger, { nodes: [report.node], dryRun: ctx.options.dryRun });
+  for (const change of changes) {
+    report.workloadChanges.push({ ...change, change: `left by an earlier run: ${change.change}` });
+    marker(report, ctx.runStart)('migrate', change.workload, change.restored ? 'restored what an earlier run left' : 'could not restore what an earlier run left');
+  }
 }
 
 /** Nodes named by `node` must all exist; a `selector` must match at least one. */

@@ -86,12 +86,12 @@ export function memoryLogger(echo = !!process.env.SAFE_DRAIN_TEST_LOG): Logger &
 export async function drain(
   tc: TestCluster,
   opts: Partial<DrainOptions>,
-  extra: { kubeconfigPath?: string; logger?: Logger & { lines: string[] } } = {},
+  extra: { kubeconfigPath?: string; logger?: Logger & { lines: string[] }; signal?: AbortSignal } = {},
 ): Promise<{ report: RunReport; log: string[] }> {
   const logger = extra.logger ?? memoryLogger();
   const report = await runSafeDrain(
     { ...DEFAULT_OPTIONS, nodes: [], ...opts },
-    { kubeconfigPath: extra.kubeconfigPath ?? tc.cluster.kubeconfigPath, logger, origin: 'integration-test' },
+    { kubeconfigPath: extra.kubeconfigPath ?? tc.cluster.kubeconfigPath, logger, origin: 'integration-test', ...(extra.signal && { signal: extra.signal }) },
   );
   return { report, log: logger.lines };
 }

@@ -1,0 +1,31 @@
+// The bound on one node's drain: the run's cancellation and the `timeout` option as one signal.
+// An already-cancelled run yields an already-aborted signal, so the first check stops it.
+import { abortReason } from './abort.js';
+
+export interface Deadline {
+  signal: AbortSignal;
+  dispose(): void;
+}
+
+export function drainDeadline(cancel: AbortSignal, timeoutMs: number): Deadline {
+  const controller = new AbortController();
+  const onCancel = () => controller.abort(new Error(abortReason(cancel)));
+  if (cancel.aborted) onCancel();
+  else cancel.addEventListener('abort', onCancel, { once: true });
+  // Options refuse timeouts beyond what a Node timer holds, so this never fires early.
+  const timer =
+    timeoutMs > 0 && !controller.signal.aborted
+      ? setTimeout(() => controller.abort(new Error(`timeout of ${formatSeconds(timeoutMs)} expired`)), timeoutMs)
+      : undefined;
+  return {
+    signal: controller.signal,
+    dispose() {
+      if (timer) clearTimeout(timer);
+      cancel.removeEventListener('abort', onCancel);
+    },
+  };
+}
+
+function formatSeconds(ms: number): string {
+  return `${ms / 1000}s`;
+}

@@ -1,0 +1,97 @@
+// Pure parts of the per-pod work: the ledger's rules, when a deletion stops being waited for,
+// and the drain's deadline. (The work itself runs against a real control plane in
+// test/integration/reconcile.test.ts.)
+import { describe, expect, it } from '@jest/globals';
+import type { V1Pod } from '@kubernetes/client-node';
+import { drainDeadline } from '../../src/engine/execute/deadline.js';
+import { UNREACHABLE_SKIP_WAIT_MS, deletionWaitEndsAt, waitForDeletion } from '../../src/engine/execute/deletion.js';
+import { PodLedger, fixedPods } from '../../src/engine/execute/pod-lifecycle.js';
+import { WaitAborted } from '../../src/engine/execute/abort.js';
+import type { PodPlan, PodResult } from '../../src/engine/types.js';
+
+function plan(name: string, uid = `uid-${name}`): PodPlan {
+  return { namespace: 'ns', name, uid, podClass: 'movable', action: 'evict', reason: 'test', priority: 0, pdbs: [] };
+}
+
+describe('PodLedger', () => {
+  it('never turns a pod that left the node into a failure', () => {
+    const results: PodResult[] = [];
+    const ledger = new PodLedger(results, () => 5);
+    const a = plan('a');
+    ledger.open(a).outcome = 'evicted';
+    expect(ledger.fail(a, 'the replacement wait failed')).toBe(false);
+    expect(results).toEqual([expect.objectContaining({ pod: 'ns/a', outcome: 'evicted' })]);
+    expect(ledger.left(a)).toBe(true);
+  });
+
+  it('fails a pod still on the node, once, and a failure is final', () => {
+    const results: PodResult[] = [];
+    const ledger = new PodLedger(results, () => 7);
+    const b = plan('b');
+    expect(ledger.fail(b, 'eviction forbidden')).toBe(true);
+    ledger.settle(b, 'evicted');
+    expect(results).toEqual([expect.objectContaining({ pod: 'ns/b', outcome: 'failed', message: 'eviction forbidden', endedAt: 7 })]);
+  });
+
+  it('keys pods by UID: a same-named pod with a new UID is new work', () => {
+    const results: PodResult[] = [];
+    const ledger = new PodLedger(results, () => 0);
+    ledger.open(plan('web-0', 'u1'));
+    expect(ledger.has('u1')).toBe(true);
+    expect(ledger.has('u2')).toBe(false);
+    ledger.open(plan('web-0', 'u2'));
+    expect(results.map((r) => r.pod)).toEqual(['ns/web-0', 'ns/web-0']);
+  });
+});
+
+describe('deletionWaitEndsAt (kubectl skip-wait-for-delete-timeout semantics)', () => {
+  const deletedAt = Date.parse('2026-11-28T01:00:00Z');
+  const terminating: V1Pod = { metadata: { name: 'p', deletionTimestamp: new Date(deletedAt) } };
+  const started = deletedAt + 60_000;
+
+  it('counts from the pod\'s deletionTimestamp, not from when the wait started', () => {
+    expect(deletionWaitEndsAt(terminating, { skipWaitSeconds: 30, nodeReady: true }, started)).toBe(deletedAt + 30_000);
+  });
+
+  it('waits until gone on a Ready node without skip-wait, and before the pod shows a deletionTimestamp', () => {
+    expect(deletionWaitEndsAt(terminating, { skipWaitSeconds: 0, nodeReady: true }, started)).toBeUndefined();
+    expect(deletionWaitEndsAt({ metadata: { name: 'p' } }, { skipWaitSeconds: 30, nodeReady: true }, started)).toBeUndefined();
+  });
+
+  it('bounds the wait on a NotReady node, whose kubelet cannot confirm anything', () => {
+    expect(deletionWaitEndsAt(terminating, { skipWaitSeconds: 0, nodeReady: false }, started)).toBe(started + UNREACHABLE_SKIP_WAIT_MS);
+    expect(deletionWaitEndsAt({ metadata: { name: 'p' } }, { skipWaitSeconds: 5, nodeReady: false }, started)).toBe(started + 5_000);
+  });
+
+  it('resolves not-confirmed at once for a pod deleted longer ago than skip-wait', async () => {
+    const pods = fixedPods([{ metadata: { namespace: 'ns', name: 'p', uid: 'u', deletionTimestamp: new Date(Date.now() - 120_000) } }]);
+    const result = await waitForDeletion(pods, 'ns/p', 'u', new AbortController().signal, { skipWaitSeconds: 60, nodeReady: true });
+    expect(result).toBe('not-confirmed');
+  });
+
+  it('resolves deleted for a pod replaced by a same-named pod with another UID', async () => {
+    const pods = fixedPods([{ metadata: { namespace: 'ns', name: 'p', uid: 'new' } }]);
+    expect(await waitForDeletion(pods, 'ns/p', 'old', new AbortController().signal, { skipWaitSeconds: 0, nodeReady: true })).toBe('deleted');
+  });
+});
+
+describe('drainDeadline', () => {
+  it('is aborted at once when the run was already cancelled', () => {
+    const cancel = new AbortController();
+    cancel.abort(new Error('cancelled (SIGTERM)'));
+    const d = drainDeadline(cancel.signal, 0);
+    expect(d.signal.aborted).toBe(true);
+    expect((d.signal.reason as Error).message).toBe('cancelled (SIGTERM)');
+    d.dispose();
+  });
+
+  it('aborts a wait when the run is cancelled later, with the reason', async () => {
+    const cancel = new AbortController();
+    const d = drainDeadline(cancel.signal, 0);
+    const pods = fixedPods([{ metadata: { namespace: 'ns', name: 'p', uid: 'u' } }]);
+    const waiting = waitForDeletion(pods, 'ns/p', 'u', d.signal, { skipWaitSeconds: 0, nodeReady: true });
+    cancel.abort(new Error('cancelled (SIGINT)'));
+    await expect(waiting).rejects.toEqual(new WaitAborted('cancelled (SIGINT)'));
+    d.dispose();
+  });
+});
