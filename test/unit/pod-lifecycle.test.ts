@@ -2,9 +2,8 @@
 // and the drain's deadline. (The work itself runs against a real control plane in
 // test/integration/reconcile.test.ts.)
 import { describe, expect, it } from '@jest/globals';
-import type { V1Pod } from '@kubernetes/client-node';
 import { drainDeadline } from '../../src/engine/execute/deadline.js';
-import { UNREACHABLE_SKIP_WAIT_MS, deletionWaitEndsAt, waitForDeletion } from '../../src/engine/execute/deletion.js';
+import { waitForDeletion } from '../../src/engine/execute/deletion.js';
 import { PodLedger, fixedPods } from '../../src/engine/execute/pod-lifecycle.js';
 import { WaitAborted } from '../../src/engine/execute/abort.js';
 import type { PodPlan, PodResult } from '../../src/engine/types.js';
@@ -44,23 +43,20 @@ describe('PodLedger', () => {
   });
 });
 
-describe('deletionWaitEndsAt (kubectl skip-wait-for-delete-timeout semantics)', () => {
-  const deletedAt = Date.parse('2026-11-28T01:00:00Z');
-  const terminating: V1Pod = { metadata: { name: 'p', deletionTimestamp: new Date(deletedAt) } };
-  const started = deletedAt + 60_000;
-
-  it('counts from the pod\'s deletionTimestamp, not from when the wait started', () => {
-    expect(deletionWaitEndsAt(terminating, { skipWaitSeconds: 30, nodeReady: true }, started)).toBe(deletedAt + 30_000);
-  });
-
-  it('waits until gone on a Ready node without skip-wait, and before the pod shows a deletionTimestamp', () => {
-    expect(deletionWaitEndsAt(terminating, { skipWaitSeconds: 0, nodeReady: true }, started)).toBeUndefined();
-    expect(deletionWaitEndsAt({ metadata: { name: 'p' } }, { skipWaitSeconds: 30, nodeReady: true }, started)).toBeUndefined();
-  });
-
-  it('bounds the wait on a NotReady node, whose kubelet cannot confirm anything', () => {
-    expect(deletionWaitEndsAt(terminating, { skipWaitSeconds: 0, nodeReady: false }, started)).toBe(started + UNREACHABLE_SKIP_WAIT_MS);
-    expect(deletionWaitEndsAt({ metadata: { name: 'p' } }, { skipWaitSeconds: 5, nodeReady: false }, started)).toBe(started + 5_000);
+describe('waitForDeletion', () => {
+  it('waits past skip-wait while the pod shows no deletionTimestamp, and gives up once its deadline passes', async () => {
+    const pod = { metadata: { namespace: 'ns', name: 'p', uid: 'u' } };
+    const listeners = new Set<() => void>();
+    const source = { get: () => pod as { metadata: Record<string, unknown> }, subscribe: (l: () => void) => (listeners.add(l), () => listeners.delete(l)) };
+    let result: string | undefined;
+    const waiting = waitForDeletion(source, 'ns/p', 'u', new AbortController().signal, { skipWaitSeconds: 1, nodeReady: true }).then((r) => (result = r));
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(result).toBeUndefined();
+    // The deletion shows (as it did a while ago): the deadline is already past.
+    (pod.metadata as Record<string, unknown>).deletionTimestamp = new Date(Date.now() - 5_000);
+    for (const l of listeners) l();
+    await waiting;
+    expect(result).toBe('not-confirmed');
   });
 
   it('resolves not-confirmed at once for a pod deleted longer ago than skip-wait', async () => {

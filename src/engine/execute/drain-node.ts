@@ -8,14 +8,13 @@ import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-no
 import { fetchPlanInput } from '../kube/plan-input.js';
 import type { ResourceWatch } from '../kube/watch.js';
 import { planDrain } from '../plan/plan.js';
-import { isNodeReady, podKey } from '../plan/pod.js';
+import { NOT_READY_NODE_DELETE_WAIT_MS, isNodeReady, podKey } from '../plan/pod.js';
 import { renderPlanText } from '../report/text.js';
 import type { BlockedPod, DrainOptions, DrainPlan, NodeReport, PodResult, WorkloadInfo } from '../types.js';
 import { WaitAborted, abortReason } from './abort.js';
 import { describeBudget, type BudgetWaiter } from './budget.js';
 import { nodeEvent, setCordon, type Mark, type NodeActionContext } from './cordon.js';
 import { drainDeadline } from './deadline.js';
-import { UNREACHABLE_SKIP_WAIT_MS } from './deletion.js';
 import { PodLedger, fixedPods, type PodSource } from './pod-lifecycle.js';
 import { reconcileNode } from './reconcile.js';
 import { describeApiError } from '../kube/errors.js';
@@ -110,7 +109,7 @@ export async function drainCordonedNode(ctx: NodeDrainContext, planned: PlannedN
     const nodeReady = isNodeReady(node);
     if (!nodeReady) {
       logger.warn(
-        `node ${name} is NotReady: its kubelet may never confirm deletions, so each deletion is waited for at most ${(options.skipWaitForDeleteTimeoutSeconds * 1000 || UNREACHABLE_SKIP_WAIT_MS) / 1000}s and reported as not confirmed`,
+        `node ${name} is NotReady: its kubelet may never confirm deletions, so each deletion is waited for at most ${(options.skipWaitForDeleteTimeoutSeconds * 1000 || NOT_READY_NODE_DELETE_WAIT_MS) / 1000}s after it was requested and reported as not confirmed`,
         { node: name },
       );
     }
