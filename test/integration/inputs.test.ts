@@ -6,6 +6,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  ANNOTATION_ORIGINAL_REPLICAS,
+  ANNOTATION_RAISED_REPLICAS,
+  ANNOTATION_SCALED_FOR_NODE,
+  LABEL_SCALED,
+} from '../../src/engine/execute/restore.js';
 import { InputError, type RunReport } from '../../src/engine/types.js';
 import { deployment, drain, ensureNamespace, pinTo, useCluster, waitReady } from './support.js';
 
@@ -91,7 +97,8 @@ interface Exited {
 function runEntry(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Exited> {
   return new Promise((resolve, reject) => {
     // Async, not spawnSync: the cluster's processes log through this process's pipes.
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: root, env: { ...process.env, ...env } });
+    // NODE_OPTIONS cleared: jest's --experimental-vm-modules is not for the shells.
+    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: root, env: { ...process.env, NODE_OPTIONS: '', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -101,8 +108,8 @@ function runEntry(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): P
   });
 }
 
-/** The Action's main step as the runner runs it: inputs in INPUT_*, outputs and summary in files. */
-async function runActionStep(inputs: Record<string, string>) {
+/** The Action's main step (or, with entry src/action/post-entry.ts, its post step) as the runner runs it: inputs in INPUT_*, outputs and summary in files. */
+async function runActionStep(inputs: Record<string, string>, entry = 'src/action/index.ts') {
   const dir = mkdtempSync(join(tmpdir(), 'safe-drain-step-'));
   const outputFile = join(dir, 'output');
   const summaryFile = join(dir, 'summary.md');
@@ -110,7 +117,7 @@ async function runActionStep(inputs: Record<string, string>) {
   writeFileSync(summaryFile, '');
   const env = Object.fromEntries(Object.entries(inputs).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value]));
   try {
-    const exited = await runEntry('src/action/index.ts', [], { ...env, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, RUNNER_TEMP: dir, KUBECONFIG: '' });
+    const exited = await runEntry(entry, [], { ...env, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, RUNNER_TEMP: dir, KUBECONFIG: '' });
     const outputs = parseOutputFile(readFileSync(outputFile, 'utf8'));
     const report = outputs.report ? (JSON.parse(readFileSync(outputs.report, 'utf8')) as RunReport) : undefined;
     return { ...exited, outputs, report, summary: readFileSync(summaryFile, 'utf8') };
@@ -219,4 +226,46 @@ describe('a run that stops on an error still publishes its results', () => {
     expect(report.error).toMatch(/^option --kubeconfig: cannot reach the API server/);
     expect(report.summary).toContain('Nothing was changed');
   }, 120_000);
+});
+
+// The Action's post step (post-if: always()) after a drain step that was killed mid-scale-up:
+// the Deployment still carries safe-drain's raise, as restore.ts records it.
+describe('the Action post step', () => {
+  /** A Deployment as a killed surge migration leaves it: replicas raised, marker for `node`. */
+  async function leftRaise(ns: string, name: string, node: string, replicas: number, original: number, raised: number) {
+    await ensureNamespace(tc, ns);
+    const body = deployment(ns, name, replicas);
+    body.metadata = {
+      ...body.metadata,
+      labels: { ...body.metadata?.labels, [LABEL_SCALED]: 'true' },
+      annotations: { [ANNOTATION_ORIGINAL_REPLICAS]: String(original), [ANNOTATION_RAISED_REPLICAS]: String(raised), [ANNOTATION_SCALED_FOR_NODE]: node },
+    };
+    await tc.apps.createNamespacedDeployment({ namespace: ns, body });
+  }
+
+  it('restores a raise left for its node exactly, leaves other nodes\' alone, and fails naming one it cannot restore', async () => {
+    const ns = 'post-step';
+    await leftRaise(ns, 'web', 'w1', 3, 1, 3); // still at the raised value: restored
+    await leftRaise(ns, 'other', 'w2', 2, 1, 2); // another node's: not this step's business
+    const kubeconfig = readFileSync(tc.cluster.kubeconfigPath, 'utf8');
+
+    const ok = await runActionStep({ node: 'w1', kubeconfig }, 'src/action/post-entry.ts');
+    expect(ok.stdout).not.toContain('::error::');
+    expect(ok.status).toBe(0);
+    const web = await tc.apps.readNamespacedDeployment({ namespace: ns, name: 'web' });
+    expect(web.spec?.replicas).toBe(1);
+    expect(web.metadata?.labels?.[LABEL_SCALED]).toBeUndefined();
+    expect(web.metadata?.annotations?.[ANNOTATION_ORIGINAL_REPLICAS]).toBeUndefined();
+    expect(ok.stdout).toContain('Deployment/post-step/web');
+    expect((await tc.apps.readNamespacedDeployment({ namespace: ns, name: 'other' })).spec?.replicas).toBe(2);
+
+    // Someone changed replicas since the raise: the post step must not overwrite it, and says what to do.
+    await tc.cluster.kubectl(['-n', ns, 'scale', 'deployment/other', '--replicas=5']);
+    const left = await runActionStep({ node: 'w2', kubeconfig }, 'src/action/post-entry.ts');
+    expect(left.status).toBe(1);
+    expect(left.stdout).toMatch(/::error::safe-drain post: 1 Deployment\(s\) still carry a temporary replica raise/);
+    expect(left.stdout).toContain('Deployment/post-step/other');
+    expect(left.stdout).toContain('kubectl -n post-step scale deployment/other --replicas=1');
+    expect((await tc.apps.readNamespacedDeployment({ namespace: ns, name: 'other' })).spec?.replicas).toBe(5);
+  }, 180_000);
 });
