@@ -129,6 +129,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       logger: terminalLogger(io, invocation.verbose),
       origin: cliOrigin(),
       signal: cancellation.signal,
+      // The plan table is shown once: at the end on stdout for plan/dry-run, else in the progress log.
+      onPlan: (plan) => {
+        if (!showsPlanAtEnd(invocation.options)) io.stderr.write(`${renderPlanText({ ...plan, blockers: [] })}\n`);
+      },
     });
     io.stdout.write(`${invocation.output === 'json' ? JSON.stringify(report, null, 2) : renderText(report)}\n`);
     return report.success ? EXIT_SUCCESS : EXIT_DRAIN_FAILED;
@@ -208,8 +212,12 @@ function flagMessage(err: InputError): string {
 }
 
 /** Plans (and dry runs) show the full plan; real runs show what happened. */
+function showsPlanAtEnd(options: DrainOptions): boolean {
+  return options.operation === 'plan' || options.dryRun;
+}
+
 function renderText(report: RunReport): string {
-  const showPlan = report.options.operation === 'plan' || report.options.dryRun;
+  const showPlan = showsPlanAtEnd(report.options);
   const plans = showPlan ? report.nodes.flatMap((node) => (node.plan ? [renderPlanText(node.plan)] : [])) : [];
   return [...plans, renderResultText(report)].join('\n\n');
 }

@@ -2,6 +2,7 @@
 // real control plane. Each test makes the situation with real API calls while the drain runs.
 import { describe, expect, it } from '@jest/globals';
 import { RbacAuthorizationV1Api, type V1ClusterRole, type V1Node, type V1Pod, type V1PodDisruptionBudget } from '@kubernetes/client-node';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -251,6 +252,23 @@ describe('the drain reconciles the live pod set', () => {
     expect(report.summary).toMatch(/Node w2: cordoned/);
     await rbac.deleteClusterRole({ name });
     await tc.core.deleteNamespacedServiceAccount({ namespace: 'kube-system', name });
+    await deleteNamespace(tc, ns);
+  }, 240_000);
+
+  it('the CLI shows the plan table once, in plan and in drain (issue 13)', async () => {
+    const ns = 'plan-once';
+    await deployOn(tc, W1, ns, 'web', 2);
+    const tsx = join(process.cwd(), 'node_modules', '.bin', 'tsx');
+    const cli = (args: string[]) => spawnSync(tsx, ['src/cli/main.ts', ...args, '--node', W1, '--kubeconfig', tc.cluster.kubeconfigPath], { encoding: 'utf8', timeout: 120_000 });
+    const header = /POD\s+CLASS\s+ACTION/g;
+
+    const plan = cli(['plan']);
+    expect(plan.status).toBe(0);
+    expect((plan.stdout.match(header) ?? []).length).toBe(1);
+    expect((plan.stderr.match(header) ?? []).length).toBe(0);
+    const drained = cli(['drain', '--timeout', '60s']);
+    expect(drained.status).toBe(0);
+    expect((drained.stdout + drained.stderr).match(header) ?? []).toHaveLength(1);
     await deleteNamespace(tc, ns);
   }, 240_000);
 });

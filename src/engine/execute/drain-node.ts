@@ -135,7 +135,7 @@ export async function drainCordonedNode(ctx: NodeDrainContext, planned: PlannedN
       }
     }
     for (const p of plan?.pods ?? []) {
-      if (p.action === 'skip') report.results.push({ pod: podKey({ metadata: { namespace: p.namespace, name: p.name } }), outcome: 'skipped', message: p.reason, budgetWaits: 0 });
+      if (p.action === 'skip' && !ledger.has(p.uid)) report.results.push({ pod: podKey({ metadata: { namespace: p.namespace, name: p.name } }), outcome: 'skipped', message: p.reason, budgetWaits: 0 });
     }
     report.blocked = blockedPods(ctx, report.results);
     const unfinished = report.results.filter((r) => r.outcome === 'failed' || r.outcome === 'blocked');
