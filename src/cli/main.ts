@@ -211,11 +211,12 @@ function flagMessage(err: InputError): string {
   return err.message.replace(/^Input "([^"]+)"/, 'option --$1');
 }
 
-/** Plans (and dry runs) show the full plan; real runs show what happened. */
+/** Plans (and dry runs) end with the full plan on stdout; real runs show it in the progress log. */
 function showsPlanAtEnd(options: DrainOptions): boolean {
   return options.operation === 'plan' || options.dryRun;
 }
 
+/** Plans (and dry runs) show the full plan; real runs show what happened. */
 function renderText(report: RunReport): string {
   const showPlan = showsPlanAtEnd(report.options);
   const plans = showPlan ? report.nodes.flatMap((node) => (node.plan ? [renderPlanText(node.plan)] : [])) : [];
