@@ -236,6 +236,15 @@ describe('renderSummary', () => {
     report.options.dryRun = true;
     expect(renderSummary(report)).toContain('**Dry run:** nothing was changed');
   });
+
+  it('a run that stopped before listing nodes says so and shows its error, not "none matched"', () => {
+    const report = runReport([], { success: false, error: 'missing Kubernetes permissions: list nodes' });
+    report.options.selector = 'pool=blue';
+    const markdown = renderSummary(report);
+    expect(markdown).toContain('**Nodes:** none processed');
+    expect(markdown).not.toContain('none matched');
+    expect(markdown).toContain('**Error:** missing Kubernetes permissions: list nodes');
+  });
 });
 
 describe('mermaid escaping', () => {

@@ -6,13 +6,15 @@ import { blockerLabel, formatDuration, groupLabel, outcomeLabel, plural, podKey,
 export function renderSummary(report: RunReport): string {
   const verdict = report.success ? 'succeeded' : 'failed';
   const facts = [
-    `**Nodes:** ${report.nodes.map((n) => code(n.node)).join(', ') || (report.options.selector ? `none matched ${code(report.options.selector)}` : 'none')}`,
+    // A run that stopped before listing the nodes has no nodes; only a finished lookup "matched none".
+    `**Nodes:** ${report.nodes.map((n) => code(n.node)).join(', ') || (report.error ? 'none processed' : report.options.selector ? `none matched ${code(report.options.selector)}` : 'none')}`,
     `**Duration:** ${formatDuration(report.durationMs)}`,
     ...(report.options.dryRun ? ['**Dry run:** nothing was changed'] : []),
   ];
   const sections = [
     `## safe-drain ${report.options.operation} ${verdict}`,
     facts.join(' · '),
+    ...(report.error ? [`**Error:** ${escapeText(report.error)}`] : []),
     `### Final state\n\n${escapeText(report.summary)}`,
     ...report.nodes.map(renderNode),
   ];
