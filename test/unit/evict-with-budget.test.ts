@@ -11,16 +11,30 @@ import type { PodPlan, PodResult } from '../../src/engine/types.js';
 
 const pod: PodPlan = { namespace: 'shop', name: 'web-1', uid: 'u1', podClass: 'movable', action: 'evict', reason: '', priority: 0, pdbs: ['shop/web'] };
 
-function apiError(code: number, message: string, headers: Record<string, string> = {}) {
-  return Object.assign(new Error(`HTTP ${code}`), { code, body: JSON.stringify({ message }), headers });
+/** An ApiException as client-node raises it; `details` as the API server writes them (cause types under "reason"). */
+function apiError(code: number, message: string, headers: Record<string, string> = {}, details?: Record<string, unknown>) {
+  return Object.assign(new Error(`HTTP ${code}`), { code, body: JSON.stringify({ kind: 'Status', code, message, details }), headers });
+}
+
+const BUDGET_MESSAGE = "Cannot evict pod as it would violate the pod's disruption budget.";
+/** A 429 as the eviction handler sends it: the PDB is named only in the DisruptionBudget cause. */
+function budgetRefusal(pdbName: string, retryAfter?: number) {
+  const cause = retryAfter
+    ? `The disruption budget ${pdbName} is still being processed by the server.`
+    : `The disruption budget ${pdbName} needs 1 healthy pods and has 1 currently`;
+  return apiError(429, BUDGET_MESSAGE, retryAfter ? { 'retry-after': String(retryAfter) } : {}, {
+    causes: [{ reason: 'DisruptionBudget', message: cause }],
+    ...(retryAfter ? { retryAfterSeconds: retryAfter } : {}),
+  });
 }
 
 function setup(answers: unknown[], dryRun = false) {
-  const calls: { evictions: number; waits: { pdb?: string; retryAfterSeconds?: number; seen?: string }[]; settled: number; marks: string[] } = {
+  const calls: { evictions: number; waits: { pdb?: string; retryAfterSeconds?: number; seen?: string; podReady?: boolean }[]; settled: number; marks: string[]; sleeps: number[] } = {
     evictions: 0,
     waits: [],
     settled: 0,
     marks: [],
+    sleeps: [],
   };
   const client = {
     evict: async () => {
@@ -29,8 +43,8 @@ function setup(answers: unknown[], dryRun = false) {
     },
   } as unknown as KubeClient;
   const budgets = {
-    wait: async (pdb: string | undefined, o: { retryAfterSeconds?: number; seenResourceVersion?: string }) => {
-      calls.waits.push({ pdb, retryAfterSeconds: o.retryAfterSeconds, seen: o.seenResourceVersion });
+    wait: async (pdb: string | undefined, o: { retryAfterSeconds?: number; seenResourceVersion?: string; podReady?: () => boolean | undefined }) => {
+      calls.waits.push({ pdb, retryAfterSeconds: o.retryAfterSeconds, seen: o.seenResourceVersion, ...(o.podReady ? { podReady: o.podReady() } : {}) });
       return { reason: 'budget', settle: () => calls.settled++ };
     },
   } as unknown as BudgetWaiter;
@@ -50,7 +64,18 @@ function setup(answers: unknown[], dryRun = false) {
 }
 
 const signal = new AbortController().signal;
-const refused = () => apiError(429, "Cannot evict pod as it would violate the pod's disruption budget.");
+const refused = () => budgetRefusal('web');
+
+/** Runs `fn` with timers that fire at once, recording the delays asked for. */
+async function withInstantTimers<T>(sleeps: number[], fn: () => Promise<T>): Promise<T> {
+  const realSetTimeout = global.setTimeout;
+  global.setTimeout = ((cb: () => void, ms: number) => (sleeps.push(ms), realSetTimeout(cb, 0))) as typeof setTimeout;
+  try {
+    return await fn();
+  } finally {
+    global.setTimeout = realSetTimeout;
+  }
+}
 
 describe('evictWithBudget', () => {
   it('waits on the PDB after each 429, settles each wake after the next attempt, and ends evicted', async () => {
@@ -67,7 +92,7 @@ describe('evictWithBudget', () => {
   });
 
   it('passes Retry-After to the wait', async () => {
-    const { deps, r, calls } = setup([apiError(429, 'The disruption budget web is still being processed', { 'retry-after': '10' }), undefined]);
+    const { deps, r, calls } = setup([budgetRefusal('web', 10), undefined]);
     await evictWithBudget(deps, pod, r, signal);
     expect(calls.waits[0]?.retryAfterSeconds).toBe(10);
   });
@@ -83,22 +108,73 @@ describe('evictWithBudget', () => {
   it('a pod under two PDBs, or a forbidden eviction, fails with what to do', async () => {
     const two = setup([apiError(500, 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.')]);
     await expect(evictWithBudget(two.deps, pod, two.r, signal)).rejects.toThrow(PodFailure);
-    const forbidden = setup([apiError(403, 'forbidden')]);
+    const forbidden = setup([apiError(403, 'pods "web-1" is forbidden: User "ci" cannot create resource "pods/eviction" in API group "" in the namespace "shop"', {}, { name: 'web-1', kind: 'pods' })]);
     await expect(evictWithBudget(forbidden.deps, pod, forbidden.r, signal)).rejects.toThrow(/rbac\/safe-drain-clusterrole\.yaml/);
+  });
+
+  it('names the PDB from the answer when the plan knew none (a PDB created after planning), and waits on it', async () => {
+    const { deps, r, calls } = setup([budgetRefusal('late-pdb'), undefined]);
+    await evictWithBudget(deps, { ...pod, pdbs: [] }, r, signal);
+    expect(calls.waits).toEqual([{ pdb: 'shop/late-pdb', retryAfterSeconds: undefined, seen: undefined }]);
+    expect(r).toMatchObject({ outcome: 'evicted', budgetWaits: 1, pdb: 'shop/late-pdb' });
+  });
+
+  it('a blocked dry run names the PDB and what it needs, from the answer', async () => {
+    const { deps, r } = setup([budgetRefusal('web')], true);
+    await evictWithBudget(deps, { ...pod, pdbs: [] }, r, signal);
+    expect(r).toMatchObject({ outcome: 'blocked', pdb: 'shop/web', message: 'would wait: The disruption budget web needs 1 healthy pods and has 1 currently' });
+  });
+
+  it("retries a resourceVersion conflict (the handler's own precondition) instead of calling the pod gone", async () => {
+    const rvConflict = apiError(
+      409,
+      'Operation cannot be fulfilled on Pod "web-1": the ResourceVersion in the precondition (10) does not match the ResourceVersion in record (11). The object might have been modified',
+      {},
+      { name: 'web-1', kind: 'Pod' },
+    );
+    const { deps, r, calls } = setup([rvConflict, undefined]);
+    await withInstantTimers(calls.sleeps, () => evictWithBudget(deps, pod, r, signal));
+    expect(calls.evictions).toBe(2);
+    expect(r.outcome).toBe('evicted');
+    expect(r.message).toBeUndefined(); // not 'already gone'
+  });
+
+  it('tells the waiter whether the pod is Ready, read when the waiter asks', async () => {
+    const { deps, r, calls } = setup([refused(), undefined]);
+    await evictWithBudget({ ...deps, podReady: (p) => (p.name === 'web-1' ? false : undefined) }, pod, r, signal);
+    expect(calls.waits[0]).toMatchObject({ pdb: 'shop/web', podReady: false });
+  });
+
+  it('retries "DisruptedPods map too big" (403) with backoff honouring Retry-After, bounded, naming pod and PDB; never as a permission failure', async () => {
+    const tooBig = (retryAfter?: string) =>
+      apiError(
+        403,
+        'poddisruptionbudget.policy "web" is forbidden: DisruptedPods map too big - too many evictions not confirmed by PDB controller',
+        retryAfter ? { 'retry-after': retryAfter } : {},
+        { name: 'web', group: 'policy', kind: 'poddisruptionbudget' },
+      );
+    const once = setup([tooBig('30'), undefined]);
+    await withInstantTimers(once.calls.sleeps, () => evictWithBudget(once.deps, { ...pod, pdbs: [] }, once.r, signal));
+    expect(once.r).toMatchObject({ outcome: 'evicted', pdb: 'shop/web' });
+    expect(once.calls.sleeps).toEqual([30_000]);
+
+    const always = setup(Array.from({ length: 40 }, () => tooBig()));
+    const err = await withInstantTimers(always.calls.sleeps, () => evictWithBudget(always.deps, pod, always.r, signal).catch((e: unknown) => e));
+    expect(err).toBeInstanceOf(PodFailure);
+    expect((err as Error).message).toMatch(/^eviction of shop\/web-1 \(PDB shop\/web\) refused 17 times/);
+    expect((err as Error).message).not.toMatch(/rbac/);
+    expect(always.calls.evictions).toBe(17);
+    expect(Math.max(...always.calls.sleeps)).toBe(10_000);
+    expect(always.calls.sleeps.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(120_000); // outlasts the controller's 2-minute expiry
   });
 
   it('retries transient errors a bounded number of times', async () => {
     const { deps, r, calls } = setup(Array.from({ length: 10 }, () => apiError(503, 'unavailable')));
-    const sleeps: number[] = [];
-    const realSetTimeout = global.setTimeout;
-    global.setTimeout = ((fn: () => void, ms: number) => (sleeps.push(ms), realSetTimeout(fn, 0))) as typeof setTimeout;
-    try {
-      await expect(evictWithBudget(deps, pod, r, signal)).rejects.toThrow(/failed 6 times: HTTP 503/);
-    } finally {
-      global.setTimeout = realSetTimeout;
-    }
+    await withInstantTimers(calls.sleeps, () =>
+      expect(evictWithBudget(deps, pod, r, signal)).rejects.toThrow(/^eviction of shop\/web-1 \(PDB shop\/web\) failed 6 times: HTTP 503/),
+    );
     expect(calls.evictions).toBe(6);
-    expect(sleeps).toEqual([500, 1000, 2000, 4000, 8000]);
+    expect(calls.sleeps).toEqual([500, 1000, 2000, 4000, 8000]);
   });
 
   it('stops when the deadline has passed', async () => {

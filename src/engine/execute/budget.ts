@@ -3,12 +3,28 @@
 // disruptionsAllowed = N, at most N waiters of that PDB are released (minus those already
 // released and not yet back), so waiters do not stampede the API server with doomed evictions.
 // A bounded fallback timer re-checks anyway, in case the watch is silent.
+// A pod that is not Ready is admitted outside the budget (see admitsNotReadyPod): its waiter is
+// released as soon as the cached status says so, and takes nothing from the budget.
 import type { V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { ResourceWatch } from '../kube/watch.js';
 import { budgetStatus } from '../plan/pdb.js';
 import { WaitAborted, abortReason } from './abort.js';
 
-export type WakeReason = 'budget' | 'retry-after' | 'fallback';
+/** 'not-ready-admitted': the waiting pod is not Ready and the PDB admits it without the budget. */
+export type WakeReason = 'budget' | 'not-ready-admitted' | 'retry-after' | 'fallback';
+
+export interface BudgetWaitOptions {
+  signal: AbortSignal;
+  retryAfterSeconds?: number;
+  /** The PDB's resourceVersion when the refused attempt was made (see wait). */
+  seenResourceVersion?: string;
+  /**
+   * Whether the waiting pod is Ready now, read at each change of the budget (the PDB's status
+   * changes when the pod's readiness does: it counts in currentHealthy). undefined (or absent):
+   * not known, treated as Ready, so only the budget releases the waiter.
+   */
+  podReady?: () => boolean | undefined;
+}
 
 export interface BudgetWake {
   reason: WakeReason;
@@ -18,12 +34,26 @@ export interface BudgetWake {
 
 interface Waiter {
   release(reason: WakeReason): void;
+  podReady?: () => boolean | undefined;
 }
 
 interface Gate {
   queue: Waiter[];
   /** Waiters released by a budget and not yet settled. */
   inflight: number;
+}
+
+/**
+ * Whether the API server would evict a pod that is not Ready under this PDB now, whatever
+ * disruptionsAllowed says. The eviction handler (kube-apiserver eviction.go) deletes a not-Ready
+ * pod without touching the budget when spec.unhealthyPodEvictionPolicy is AlwaysAllow, or (the
+ * default, IfHealthyBudget) when status.currentHealthy >= desiredHealthy > 0; it checks neither
+ * observedGeneration nor disruptionsAllowed on that path.
+ */
+export function admitsNotReadyPod(pdb: V1PodDisruptionBudget): boolean {
+  if (pdb.spec?.unhealthyPodEvictionPolicy === 'AlwaysAllow') return true;
+  const b = budgetStatus(pdb);
+  return b.desired > 0 && b.healthy >= b.desired;
 }
 
 /** "healthy 1 / desired 1 / allowed 0", for messages. */
@@ -58,15 +88,13 @@ export class BudgetWaiter {
    * PDB's resourceVersion when the refused attempt was made: a cached status no newer than that
    * cannot be trusted to allow anything, so it does not release the waiter at once.
    */
-  wait(
-    pdbKey: string | undefined,
-    opts: { signal: AbortSignal; retryAfterSeconds?: number; seenResourceVersion?: string },
-  ): Promise<BudgetWake> {
+  wait(pdbKey: string | undefined, opts: BudgetWaitOptions): Promise<BudgetWake> {
     const { signal } = opts;
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(new WaitAborted(abortReason(signal)));
       const gate = pdbKey ? this.gate(pdbKey) : undefined;
       const waiter: Waiter = {
+        podReady: opts.podReady,
         release: (reason) => {
           clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);
@@ -102,6 +130,23 @@ export class BudgetWaiter {
     });
   }
 
+  /**
+   * A pod's readiness changed (the drain's pod watch): release the waiters of pods now not Ready
+   * whose PDB, as cached, admits them. The PDB's own event usually follows the pod's (its
+   * currentHealthy changes) and does the same; this covers the PDB event arriving first.
+   */
+  podReadinessChanged(): void {
+    for (const [key, gate] of this.gates) {
+      const cached = this.pdbs.get(key);
+      if (cached && gate.queue.length > 0) this.releaseNotReady(gate, cached);
+    }
+  }
+
+  private releaseNotReady(gate: Gate, pdb: V1PodDisruptionBudget): void {
+    if (!admitsNotReadyPod(pdb)) return;
+    for (const w of gate.queue.filter((x) => x.podReady?.() === false)) w.release('not-ready-admitted');
+  }
+
   private gate(key: string): Gate {
     let g = this.gates.get(key);
     if (!g) {
@@ -114,6 +159,8 @@ export class BudgetWaiter {
   private releaseAllowed(key: string, pdb: V1PodDisruptionBudget): void {
     const gate = this.gates.get(key);
     if (!gate || gate.queue.length === 0) return;
+    // Not-Ready pods the API server admits outside the budget: all of them, nothing taken from it.
+    this.releaseNotReady(gate, pdb);
     const b = budgetStatus(pdb);
     if (!b.observed) return;
     let room = b.allowed - gate.inflight;

@@ -9,7 +9,20 @@ import { sleep, throwIfAborted } from './abort.js';
 import type { BudgetWaiter } from './budget.js';
 import { evictOnce } from './evict.js';
 
+/** Retries of an answer that should pass on its own (5xx, transport, a resourceVersion conflict): 0.5 s .. 8 s apart. */
 const MAX_TRANSIENT_RETRIES = 5;
+/**
+ * Retries of a "come back later" that is not the budget's arithmetic (DisruptedPods map too big,
+ * API throttling): 0.5 s .. 10 s apart, about 2 min in all, the time after which the disruption
+ * controller drops evictions it never saw confirmed (its DeletionTimeout).
+ */
+const MAX_BUSY_RETRIES = 16;
+const MAX_BACKOFF_MS = 10_000;
+
+/** Delay before retry number `n` (1-based), never shorter than the server's Retry-After. */
+function backoffMs(n: number, retryAfterSeconds?: number): number {
+  return Math.max(Math.min(MAX_BACKOFF_MS, 250 * 2 ** n), (retryAfterSeconds ?? 0) * 1000);
+}
 
 /** A pod failure the user must act on (not a budget wait). */
 export class PodFailure extends Error {}
@@ -22,6 +35,11 @@ export interface EvictionDeps {
   gracePeriodSeconds: number;
   dryRun: boolean;
   mark: (phase: TimelineEvent['phase'], subject: string, message: string) => void;
+  /**
+   * Whether the pod is Ready now (the drain's pod watch), undefined when not known. A waiter for
+   * a pod that is not Ready is released as soon as its PDB admits not-Ready pods (BudgetWaiter).
+   */
+  podReady?: (p: PodPlan) => boolean | undefined;
 }
 
 /**
@@ -32,12 +50,18 @@ export interface EvictionDeps {
 export async function evictWithBudget(deps: EvictionDeps, p: PodPlan, r: PodResult, signal: AbortSignal): Promise<void> {
   const { client, logger, dryRun, mark } = deps;
   const key = `${p.namespace}/${p.name}`;
-  const pdbKey = p.pdbs[0];
+  // The plan's PDB until the API server names one: its answer is the truth (a PDB created or
+  // replaced after planning).
+  let pdbKey = p.pdbs[0];
+  const ofPdb = () => (pdbKey ? ` (PDB ${pdbKey})` : '');
+  const podReady = deps.podReady ? () => deps.podReady!(p) : undefined;
   let transient = 0;
+  let busy = 0;
   let settle: (() => void) | undefined;
   for (;;) {
     throwIfAborted(signal);
-    const seen = pdbKey ? deps.pdbWatch.get(pdbKey)?.metadata?.resourceVersion : undefined;
+    const asked = pdbKey;
+    const seen = asked ? deps.pdbWatch.get(asked)?.metadata?.resourceVersion : undefined;
     const attempt = await evictOnce(client, { namespace: p.namespace, name: p.name, uid: p.uid, gracePeriodSeconds: deps.gracePeriodSeconds, dryRun });
     settle?.();
     settle = undefined;
@@ -56,7 +80,8 @@ export async function evictWithBudget(deps: EvictionDeps, p: PodPlan, r: PodResu
         return;
       case 'budget': {
         r.budgetWaits++;
-        r.pdb = pdbKey ?? attempt.pdb;
+        pdbKey = attempt.pdb ?? pdbKey;
+        r.pdb = pdbKey;
         r.message = attempt.message;
         if (dryRun) {
           r.outcome = 'blocked';
@@ -67,18 +92,40 @@ export async function evictWithBudget(deps: EvictionDeps, p: PodPlan, r: PodResu
           logger.info(`${key}: waiting for PDB ${r.pdb ?? '(unnamed)'} to allow the eviction (${attempt.message})`);
           mark('wait', key, `waiting for PDB ${r.pdb ?? ''}`);
         }
-        const wake = await deps.budgets.wait(r.pdb, { signal, retryAfterSeconds: attempt.retryAfterSeconds, seenResourceVersion: seen });
+        // `seen` is the status of the PDB we knew before the attempt; for a PDB first named by
+        // this answer there is none, and the waiter judges the cached status as it is.
+        const wake = await deps.budgets.wait(r.pdb, {
+          signal,
+          retryAfterSeconds: attempt.retryAfterSeconds,
+          seenResourceVersion: r.pdb === asked ? seen : undefined,
+          podReady,
+        });
         settle = wake.settle;
         continue;
       }
       case 'multiple-pdbs':
-        throw new PodFailure(`${attempt.message} (PDBs: ${p.pdbs.join(', ') || 'see message'}); leave only one PDB selecting the pod`);
+        throw new PodFailure(`${key}: ${attempt.message} (PDBs: ${p.pdbs.join(', ') || 'see message'}); leave only one PDB selecting the pod`);
       case 'forbidden':
-        throw new PodFailure(`eviction forbidden: ${attempt.message}; bind the identity to ${RBAC_FILE}`);
+        throw new PodFailure(`eviction of ${key} forbidden: ${attempt.message}; bind the identity to ${RBAC_FILE}`);
+      case 'busy':
+        pdbKey = attempt.pdb ?? pdbKey;
+        if (pdbKey) r.pdb = pdbKey;
+        r.message = attempt.message;
+        if (++busy > MAX_BUSY_RETRIES) {
+          throw new PodFailure(
+            `eviction of ${key}${ofPdb()} refused ${busy} times for now (HTTP ${attempt.code} ${attempt.message}); ` +
+              'the API server or the disruption controller is overloaded: retry the drain later',
+          );
+        }
+        logger.info(`${key}: the API server asks to retry later${ofPdb()}: HTTP ${attempt.code} ${attempt.message}`);
+        await sleep(backoffMs(busy, attempt.retryAfterSeconds), signal);
+        continue;
       case 'error':
-        if (++transient > MAX_TRANSIENT_RETRIES) throw new PodFailure(`eviction failed ${transient} times: HTTP ${attempt.code} ${attempt.message}`);
+        if (++transient > MAX_TRANSIENT_RETRIES) {
+          throw new PodFailure(`eviction of ${key}${ofPdb()} failed ${transient} times: HTTP ${attempt.code} ${attempt.message}`);
+        }
         logger.debug(`${key}: eviction attempt failed (HTTP ${attempt.code} ${attempt.message}); retrying`);
-        await sleep(Math.min(10_000, 250 * 2 ** transient), signal);
+        await sleep(backoffMs(transient, attempt.retryAfterSeconds), signal);
         continue;
     }
   }

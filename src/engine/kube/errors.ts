@@ -5,9 +5,14 @@ export interface ApiStatus {
   code: number;
   reason?: string;
   message: string;
-  /** Cause types from Status.details.causes, e.g. "DisruptionBudget". */
+  /**
+   * Status.details.causes, e.g. type "DisruptionBudget" with the PDB's name in its message. The
+   * type is serialized as `reason` (metav1.StatusCause.Type has json tag "reason").
+   */
   causes: { type?: string; message?: string }[];
-  /** Retry-After header (or Status.details.retryAfterSeconds), seconds. */
+  /** Status.details: the object the error is about (a 403 from a PDB's state names the PDB here). */
+  details?: { kind?: string; group?: string; name?: string };
+  /** Retry-After header (or Status.details.retryAfterSeconds), seconds; absent when 0 ("no advice"). */
   retryAfterSeconds?: number;
 }
 
@@ -41,16 +46,51 @@ export function parseApiError(err: unknown): ApiStatus {
   } else if (typeof err.body === 'object' && err.body !== null) {
     body = err.body as Record<string, unknown>;
   }
-  const details = (body.details ?? {}) as { causes?: { type?: string; message?: string }[]; retryAfterSeconds?: number };
+  const details = (body.details ?? {}) as {
+    causes?: { reason?: string; message?: string }[];
+    retryAfterSeconds?: number;
+    kind?: string;
+    group?: string;
+    name?: string;
+  };
   const header = err.headers?.['retry-after'] ?? err.headers?.['Retry-After'];
   const fromHeader = header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
+  const retryAfter = fromHeader ?? details.retryAfterSeconds;
   return {
     code: err.code,
     reason: typeof body.reason === 'string' ? body.reason : undefined,
     message: typeof body.message === 'string' ? body.message : (err.message ?? `HTTP ${err.code}`),
-    causes: details.causes ?? [],
-    retryAfterSeconds: fromHeader ?? details.retryAfterSeconds,
+    causes: (details.causes ?? []).map((c) => ({ type: c.reason, message: c.message })),
+    details: details.kind !== undefined || details.name !== undefined ? { kind: details.kind, group: details.group, name: details.name } : undefined,
+    // 0 is the server's "no advice" (a budget's 429 carries 0): a wait of 0 s would be a hot loop.
+    retryAfterSeconds: typeof retryAfter === 'number' && retryAfter > 0 ? retryAfter : undefined,
   };
+}
+
+/** policy/v1 DisruptionBudgetCause. */
+export const DISRUPTION_BUDGET_CAUSE = 'DisruptionBudget';
+
+/**
+ * The PodDisruptionBudget an eviction answer is about, by name (it is in the pod's namespace).
+ * The eviction handler (kube-apiserver pkg/registry/core/pod/storage/eviction.go) puts it only in
+ * a cause of type DisruptionBudget, "The disruption budget NAME needs N healthy pods and has M
+ * currently" (or "... is still being processed by the server.", "... does not allow evicting pods
+ * currently..."); its top-level message never names it. A 403 from the budget's state also names
+ * it in details (kind poddisruptionbudget).
+ */
+export function disruptionBudgetOf(status: ApiStatus): string | undefined {
+  for (const c of status.causes) {
+    if (c.type !== DISRUPTION_BUDGET_CAUSE) continue;
+    const name = /^The disruption budget (\S+) /.exec(c.message ?? '')?.[1];
+    if (name) return name;
+  }
+  if (status.details?.name && /^poddisruptionbudgets?$/i.test(status.details.kind ?? '')) return status.details.name;
+  return undefined;
+}
+
+/** The message of the DisruptionBudget cause, the one text that says what the budget needs. */
+export function disruptionBudgetCause(status: ApiStatus): string | undefined {
+  return status.causes.find((c) => c.type === DISRUPTION_BUDGET_CAUSE && c.message)?.message;
 }
 
 /** Short human text for logs: "HTTP 403 Forbidden: ...". */
