@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RbacAuthorizationV1Api, type V1ClusterRole } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { deployOn, drain, podsOf, useCluster, waitReady } from './support.js';
+import { deployOn, drain, eventually, podsOf, useCluster, waitReady } from './support.js';
 
 const W1 = 'w1';
 
@@ -44,12 +44,20 @@ describe('RBAC', () => {
   it('drains with a ServiceAccount bound only to the shipped ClusterRole', async () => {
     const ns = 'rbac-ok';
     await deployOn(tc, W1, ns, 'web', 2);
+    // A DaemonSet pod on the node: the drain checks that its apps/v1 DaemonSet exists (kubectl's filter).
+    const labels = { app: 'agent' };
+    await tc.apps.createNamespacedDaemonSet({
+      namespace: ns,
+      body: { metadata: { name: 'agent' }, spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'a', image: 'registry.invalid/agent:1' }] } } } },
+    });
+    await eventually(async () => (await podsOf(tc, ns, 'agent')).some((p) => p.spec?.nodeName === W1 && p.status?.phase === 'Running'), 'DaemonSet pod running on w1');
     const kubeconfigPath = await kubeconfigFor(shipped, 'safe-drain-full');
 
     const { report } = await drain(tc, { nodes: [W1], timeoutMs: 120_000 }, { kubeconfigPath });
 
     expect(report.nodes[0]?.error).toBeUndefined();
     expect(report.success).toBe(true);
+    expect(report.nodes[0]!.results.filter((r) => r.pod.startsWith(`${ns}/agent-`)).map((r) => r.outcome)).toEqual(['skipped']);
     const pods = await waitReady(tc, ns, 'web', 2);
     expect(pods.every((p) => p.spec?.nodeName !== W1)).toBe(true);
     await tc.cluster.kubectl(['uncordon', W1]);

@@ -1,16 +1,13 @@
-// Pure parts of execution: budget gating, bounded concurrency, what an API answer means,
-// migration choice, required permissions. (The API server's own decisions are tested in
+// Pure parts of execution: budget gating, bounded concurrency, migration choice, required
+// permissions. (What an API answer means: eviction-answers.test.ts; the API server's own decisions are tested in
 // test/integration against a real control plane.)
 import { describe, expect, it, jest } from '@jest/globals';
 import type { V1Deployment, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { BudgetWaiter, describeBudget } from '../../src/engine/execute/budget.js';
-import { evictOnce } from '../../src/engine/execute/evict.js';
 import { chooseMigration, resolveIntOrPercent } from '../../src/engine/execute/migrate.js';
 import { runBounded } from '../../src/engine/execute/semaphore.js';
 import { WaitAborted } from '../../src/engine/execute/abort.js';
 import { describeAccess, requiredAccess } from '../../src/engine/kube/access.js';
-import type { KubeClient } from '../../src/engine/kube/client.js';
-import { parseApiError } from '../../src/engine/kube/errors.js';
 import { deploymentCanSurge } from '../../src/engine/kube/plan-input.js';
 import type { ResourceWatch, WatchListener } from '../../src/engine/kube/watch.js';
 
@@ -142,50 +139,6 @@ describe('runBounded', () => {
   });
 });
 
-/** An ApiException as client-node 2.x raises it: code, Status body as a JSON string, headers. */
-function apiError(code: number, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
-  return Object.assign(new Error(`HTTP ${code}`), { code, body: JSON.stringify({ kind: 'Status', message, ...extra }), headers });
-}
-
-function clientThrowing(err: unknown): KubeClient {
-  return { evict: async () => Promise.reject(err) } as unknown as KubeClient;
-}
-
-const req = { namespace: 'shop', name: 'web-1', uid: 'u1', gracePeriodSeconds: -1, dryRun: false };
-
-describe('evictOnce: what the API server answer means', () => {
-  it('429 from a budget: wait, with the PDB named from the message', async () => {
-    const a = await evictOnce(
-      clientThrowing(apiError(429, 'Cannot evict pod as it would violate the pod\'s disruption budget.', { details: { causes: [{ type: 'DisruptionBudget', message: 'The disruption budget web-pdb needs 1 healthy pods and has 1 currently' }] } })),
-      req,
-    );
-    expect(a).toMatchObject({ kind: 'budget' });
-  });
-  it('429 with Retry-After (status not yet observed) carries the delay', async () => {
-    const a = await evictOnce(clientThrowing(apiError(429, 'The disruption budget web-pdb is still being processed by the server.', {}, { 'retry-after': '10' })), req);
-    expect(a).toEqual({ kind: 'budget', pdb: 'shop/web-pdb', message: expect.any(String), retryAfterSeconds: 10 });
-  });
-  it('500 for more than one PDB is final', async () => {
-    const a = await evictOnce(clientThrowing(apiError(500, 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.')), req);
-    expect(a.kind).toBe('multiple-pdbs');
-  });
-  it('404 and a failed UID precondition mean the pod is already gone', async () => {
-    expect((await evictOnce(clientThrowing(apiError(404, 'pods "web-1" not found')), req)).kind).toBe('gone');
-    expect((await evictOnce(clientThrowing(apiError(409, 'Precondition failed: UID in precondition: u1, UID in object meta: u2')), req)).kind).toBe('gone');
-  });
-  it('403: forbidden, unless the namespace is being deleted', async () => {
-    expect((await evictOnce(clientThrowing(apiError(403, 'pods "web-1" is forbidden: User "x" cannot create resource "pods/eviction"')), req)).kind).toBe('forbidden');
-    expect((await evictOnce(clientThrowing(apiError(403, 'unable to create new content in namespace shop because it is being terminated')), req)).kind).toBe('namespace-terminating');
-  });
-  it('transport errors are retryable errors', async () => {
-    const a = await evictOnce(clientThrowing(new Error('ECONNRESET')), req);
-    expect(a).toEqual({ kind: 'error', code: 0, message: 'ECONNRESET' });
-  });
-  it('parses Status bodies given as objects too', () => {
-    expect(parseApiError({ code: 429, body: { message: 'm', details: { retryAfterSeconds: 3 } }, headers: {} })).toMatchObject({ code: 429, message: 'm', retryAfterSeconds: 3 });
-  });
-});
-
 function dep(replicas: number, strategy?: V1Deployment['spec'] extends infer S ? (S extends { strategy?: infer T } ? T : never) : never): V1Deployment {
   return { spec: { replicas, strategy, selector: {}, template: {} } };
 }
@@ -226,10 +179,12 @@ describe('requiredAccess', () => {
   it('plan only reads', () => {
     expect(names(requiredAccess('plan', true)).every((n) => /^(get|list|watch) /.test(n))).toBe(true);
   });
-  it('drain needs eviction and, with surge, Deployment patch', () => {
+  it('drain needs eviction and, to undo what a killed run left, Deployment list/patch; surge adds the watch', () => {
     expect(names(requiredAccess('drain', false))).toContain('create pods/eviction');
-    expect(names(requiredAccess('drain', false))).not.toContain('patch deployments.apps');
-    expect(names(requiredAccess('drain', true))).toContain('patch deployments.apps');
+    expect(names(requiredAccess('drain', false))).toEqual(expect.arrayContaining(['list deployments.apps', 'patch deployments.apps']));
+    expect(names(requiredAccess('drain', false))).not.toContain('watch deployments.apps');
+    expect(names(requiredAccess('drain', true))).toContain('watch deployments.apps');
+    expect(names(requiredAccess('uncordon', false))).toContain('patch deployments.apps');
     expect(names(requiredAccess('drain', false, true))).toContain('watch statefulsets.apps');
   });
   it('cordon patches nodes and records events', () => {

@@ -69,7 +69,11 @@ export async function reconcileNode(c: PodWorkContext, input: ReconcileInput): P
   const stop = new AbortController();
   const work: PodWorkContext = { ...c, signal: AbortSignal.any([c.signal, stop.signal]) };
   const wake = new Wakeup();
-  const unsubscribe = c.pods.subscribe(() => wake.notify());
+  const unsubscribe = c.pods.subscribe(() => {
+    // A pod turning not-Ready may now be admitted by its PDB while its waiter still sleeps.
+    c.budgets.podReadinessChanged();
+    wake.notify();
+  });
   const tasks = new Set<Task>();
   const attemptedWorkloads = new Set(Object.keys(input.workloads));
   let plan: DrainPlan | undefined;

@@ -14,6 +14,8 @@ const read: AccessQuery[] = [
   { verb: 'get', resource: 'replicasets', group: 'apps' },
   { verb: 'get', resource: 'deployments', group: 'apps' },
   { verb: 'get', resource: 'statefulsets', group: 'apps' },
+  // kubectl's DaemonSet filter: a pod naming a DaemonSet that does not exist is not a DaemonSet pod.
+  { verb: 'get', resource: 'daemonsets', group: 'apps' },
   { verb: 'list', resource: 'horizontalpodautoscalers', group: 'autoscaling' },
 ];
 const cordon: AccessQuery[] = [

@@ -10,6 +10,7 @@ import {
   type KubernetesObject,
   PolicyV1Api,
   setHeaderOptions,
+  type V1DaemonSet,
   type V1Deployment,
   type V1Node,
   type V1ObjectReference,
@@ -119,6 +120,10 @@ export class KubeClient {
 
   getStatefulSet(namespace: string, name: string): Promise<V1StatefulSet> {
     return this.count(this.apps.readNamespacedStatefulSet({ namespace, name }));
+  }
+
+  getDaemonSet(namespace: string, name: string): Promise<V1DaemonSet> {
+    return this.count(this.apps.readNamespacedDaemonSet({ namespace, name }));
   }
 
   async listHpas(namespace: string): Promise<V2HorizontalPodAutoscaler[]> {

@@ -44,13 +44,9 @@ async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
   }
 }
 
-/**
- * The apps/v1 DaemonSet, or undefined if there is none of that name. (KubeClient has no
- * getDaemonSet yet: the request is counted here as its typed calls count theirs.)
- */
-async function getDaemonSet(client: KubeClient, namespace: string, name: string): Promise<V1DaemonSet | undefined> {
-  client.requests++;
-  return ignoreNotFound(client.apps.readNamespacedDaemonSet({ namespace, name }));
+/** The apps/v1 DaemonSet, or undefined if there is none of that name. */
+function getDaemonSet(client: KubeClient, namespace: string, name: string): Promise<V1DaemonSet | undefined> {
+  return ignoreNotFound(client.getDaemonSet(namespace, name));
 }
 
 /**
