@@ -42,6 +42,11 @@ export interface ClusterOptions {
    * taint-eviction controller deletes them. (--pod-eviction-timeout no longer exists.)
    */
   defaultTolerationSeconds?: number;
+  /**
+   * Appended to kube-apiserver's arguments (a later flag wins over an earlier one), e.g.
+   * `--min-request-timeout=5` so that watches without a client timeout end every few seconds.
+   */
+  apiServerExtraArgs?: string[];
   /** Lease duration written by the simulated kubelets (default 40, as the kubelet). */
   nodeLeaseDurationSeconds?: number;
   /** See KwokConfigOptions.podDeletion. Default 'immediate'. */
@@ -73,6 +78,18 @@ export interface LocalCluster {
   /** Starts the node's kwok again; resolves once it holds the node's Lease (heartbeating). */
   startKubelet(node: string): Promise<void>;
   kubeletRunning(node: string): boolean;
+  /**
+   * Stops kube-apiserver (SIGTERM its process group, wait for it to exit), waits `downMs`, starts
+   * it again and resolves once /readyz answers 200. `extraArgs` replaces the extra arguments (see
+   * ClusterOptions.apiServerExtraArgs) for this and later restarts; `[]` goes back to the defaults.
+   * Resolves how long its graceful shutdown took and how long until it was ready again.
+   */
+  restartApiServer(opts?: { downMs?: number; extraArgs?: string[]; readyTimeoutMs?: number }): Promise<{ stopMs: number; totalMs: number }>;
+  /**
+   * Freezes etcd (SIGSTOP) for `ms`, then resumes it (SIGCONT). Resumed also when this process
+   * exits meanwhile, so a crashed caller never leaves etcd stopped.
+   */
+  pauseEtcd(ms: number): Promise<void>;
   /** Runs the cluster's kubectl with the admin kubeconfig; resolves stdout. */
   kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<string>;
   /** Recorded processes (component name -> pid, also its process group id). */
@@ -104,6 +121,11 @@ interface ClusterState {
   nodes: string[];
   kwokArgs: Record<string, string[]>;
   persistent: boolean;
+  /** kube-apiserver's arguments without the extra ones (restartApiServer); absent in older state files. */
+  apiServerArgs?: string[];
+  apiServerExtraArgs?: string[];
+  /** Admin client credentials (file paths) for the /readyz check after a restart. */
+  adminTls?: { ca: string; cert: string; key: string };
 }
 
 const DEFAULT_CAPACITY = { cpu: '8', memory: '32Gi', pods: '110' };
@@ -425,6 +447,65 @@ class ClusterImpl implements LocalCluster {
     }
   }
 
+  /** Records kube-apiserver's arguments in state.json, so restarts (also from another process) reuse them. */
+  setApiServerArgs(args: string[], extraArgs: string[], adminTls: ClusterState['adminTls']): void {
+    this.state = { ...this.state, apiServerArgs: args, apiServerExtraArgs: extraArgs, adminTls };
+    writeFileSync(join(this.stateDir, 'state.json'), JSON.stringify(this.state, null, 2));
+  }
+
+  spawnApiServer(): ProcRecord {
+    if (!this.state.apiServerArgs) throw new Error(`${this.stateDir}/state.json has no kube-apiserver arguments (cluster started by an older version)`);
+    return this.spawn('kube-apiserver', 'kube-apiserver', [...this.state.apiServerArgs, ...(this.state.apiServerExtraArgs ?? [])]);
+  }
+
+  async waitApiServerReady(timeoutMs: number, apiServer?: ProcRecord): Promise<void> {
+    const paths = this.state.adminTls;
+    if (!paths) throw new Error(`${this.stateDir}/state.json has no admin credentials (cluster started by an older version)`);
+    const tls = { ca: readFileSync(paths.ca, 'utf8'), cert: readFileSync(paths.cert, 'utf8'), key: readFileSync(paths.key, 'utf8') };
+    await this.waitFor(
+      'kube-apiserver /readyz',
+      async () => ((await httpsGet(`${this.apiServerUrl}/readyz`, tls)).status === 200 ? true : undefined),
+      timeoutMs,
+      apiServer ? [apiServer] : undefined,
+    );
+  }
+
+  async restartApiServer(opts: { downMs?: number; extraArgs?: string[]; readyTimeoutMs?: number } = {}): Promise<{ stopMs: number; totalMs: number }> {
+    const started = Date.now();
+    if (opts.extraArgs) this.setApiServerArgs(this.state.apiServerArgs ?? [], opts.extraArgs, this.state.adminTls);
+    this.reload();
+    const rec = this.pids.procs['kube-apiserver'];
+    // Its graceful shutdown needs etcd and takes about a second; 15 s before SIGKILL.
+    if (rec) await killGroups([rec], 15_000);
+    this.forget('kube-apiserver');
+    const stopMs = Date.now() - started;
+    if (opts.downMs) await sleep(opts.downMs);
+    const next = this.spawnApiServer();
+    await this.waitApiServerReady(opts.readyTimeoutMs ?? 60_000, next);
+    return { stopMs, totalMs: Date.now() - started };
+  }
+
+  async pauseEtcd(ms: number): Promise<void> {
+    this.reload();
+    const rec = this.pids.procs.etcd;
+    if (!rec || !isAlive(rec.pid, rec.startTime)) throw new Error('etcd is not running');
+    const resume = (): void => {
+      try {
+        process.kill(rec.pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    };
+    process.on('exit', resume);
+    try {
+      process.kill(rec.pid, 'SIGSTOP');
+      await sleep(ms);
+    } finally {
+      resume();
+      process.off('exit', resume);
+    }
+  }
+
   async stop(): Promise<void> {
     owned.delete(this);
     this.reload();
@@ -588,7 +669,7 @@ async function bringUp(c: ClusterImpl, b: BringUp): Promise<void> {
 
   // kube-apiserver: it retries etcd itself, so start it right away.
   const tolerationSeconds = b.opts.defaultTolerationSeconds;
-  c.spawn('kube-apiserver', 'kube-apiserver', [
+  const apiServerArgs = [
     `--etcd-servers=http://127.0.0.1:${ports.etcdPort}`,
     '--bind-address=127.0.0.1',
     '--advertise-address=127.0.0.1',
@@ -609,13 +690,10 @@ async function bringUp(c: ClusterImpl, b: BringUp): Promise<void> {
     ...(tolerationSeconds !== undefined
       ? [`--default-not-ready-toleration-seconds=${tolerationSeconds}`, `--default-unreachable-toleration-seconds=${tolerationSeconds}`]
       : []),
-  ]);
-  const tls = { ca: readFileSync(pki.ca.cert, 'utf8'), cert: readFileSync(pki.admin.cert, 'utf8'), key: readFileSync(pki.admin.key, 'utf8') };
-  await c.waitFor(
-    'kube-apiserver /readyz',
-    async () => ((await httpsGet(`${c.apiServerUrl}/readyz`, tls)).status === 200 ? true : undefined),
-    left(),
-  );
+  ];
+  c.setApiServerArgs(apiServerArgs, opts.apiServerExtraArgs ?? [], { ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key });
+  c.spawnApiServer();
+  await c.waitApiServerReady(left());
   log(`kube-apiserver ready (${Date.now() - b.started} ms)`);
 
   // controller-manager and scheduler

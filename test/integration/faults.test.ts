@@ -1,0 +1,28 @@
+// The fault matrix (faults/, issue 9) as tests: one shared cluster, one test per scenario, the
+// same pass rule as `npm run faults`: no eviction outside budget (the independent recorder), no
+// change left (after the rerun for SIGKILL), completed or failed/cancelled with a report naming
+// what is left, the report agrees with the cluster, and no run past its hard bound. A scenario
+// whose fault cannot be produced here fails with the reason: never a silent pass.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createContext, FAULT_CLUSTER, type FaultContext } from '../../faults/harness.js';
+import { runScenario, SCENARIOS } from '../../faults/scenarios.js';
+import { useCluster } from './support.js';
+
+const tc = useCluster(FAULT_CLUSTER, { uncordonAfterEach: false });
+let ctx: FaultContext | undefined;
+
+beforeAll(async () => {
+  ctx = await createContext(tc.cluster, (m) => console.log(m));
+}, 120_000);
+afterAll(() => ctx?.recorder.stop());
+
+describe('fault matrix', () => {
+  for (const scenario of SCENARIOS) {
+    it(scenario.fault, async () => {
+      const r = await runScenario(ctx!, scenario);
+      if (r.notRun) throw new Error(`NOT RUN: ${scenario.fault}: ${r.notRun}\n${r.notes.join('\n')}`);
+      // The whole result on failure: the notes say what happened.
+      expect(r).toEqual(expect.objectContaining({ evictionsOutsideBudget: 0, changesLeft: 0, passed: true }));
+    }, 420_000);
+  }
+});
