@@ -5,7 +5,13 @@
 # building at once. Prints the bin directory on the last line of stdout.
 #
 #   SAFE_DRAIN_CACHE   cache root (default: $XDG_CACHE_HOME/safe-drain or ~/.cache/safe-drain)
+#
+# With --node it builds instead the node binaries of the real-nodes backend (cluster/src/real-nodes):
+# kubelet and kube-proxy, same go.mod and flags, into their own cache dir (so adding them does not
+# invalidate the control plane's cache); it prints that bin dir on the last line.
 set -euo pipefail
+mode=control-plane
+[ "${1:-}" = --node ] && mode=node
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 k8s_version=$(awk '/^require k8s.io\/kubernetes /{print $3}' "$here/k8s/go.mod")
@@ -34,6 +40,21 @@ complete() {
   out=$("$bin/etcd" --version 2>/dev/null) && [[ $out == *"${etcd_version#v}"* ]] || return 1
   "$bin/kwok" --version >/dev/null 2>&1 || return 1
 }
+
+if [ "$mode" = node ]; then
+  # Kept out of the control plane's dir and list: those binaries stay valid without these.
+  dest="$cache_root/k8s-$k8s_version-node"
+  bin="$dest/bin"
+  binaries=(kubelet kube-proxy)
+  complete() {
+    [ -f "$dest/.complete" ] || return 1
+    local b out
+    for b in "${binaries[@]}"; do
+      [ -x "$bin/$b" ] || return 1
+      out=$("$bin/$b" --version 2>/dev/null) && [[ $out == *"$k8s_version"* ]] || return 1
+    done
+  }
+fi
 
 mkdir -p "$cache_root"
 if complete; then
@@ -77,11 +98,28 @@ export GOFLAGS=-mod=mod CGO_ENABLED=0
 # Prints one line per 100 packages compiled, so a person can follow a long cold build.
 progress() { awk -v what="$1" '{ n++ } n % 100 == 0 { printf "[build-binaries] %s: %d packages compiled\n", what, n; fflush() } END { printf "[build-binaries] %s: %d packages compiled\n", what, n }' >&2; }
 
-start=$(date +%s)
-log "building Kubernetes $k8s_version (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl); a cold build takes a long time on 2 cores"
-rm -rf "$work/k8s" && mkdir -p "$work/k8s" && cp "$here/k8s/go.mod" "$work/k8s/go.mod"
 minor=$(echo "$k8s_version" | cut -d. -f2)
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$k8s_version"
+start=$(date +%s)
+
+if [ "$mode" = node ]; then
+  log "building Kubernetes $k8s_version node binaries (kubelet, kube-proxy)"
+  rm -rf "$work/k8s-node" && mkdir -p "$work/k8s-node" && cp "$here/k8s/go.mod" "$work/k8s-node/go.mod"
+  (cd "$work/k8s-node" && go mod download k8s.io/kubernetes >&2 && go build -v -trimpath -ldflags "$ldflags" -o "$dest.tmp/bin/" \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy 2>&1 | progress kubernetes-node)
+  date -u +%FT%TZ > "$dest.tmp/.complete"
+  rm -rf "$dest" && mv "$dest.tmp" "$dest"
+  if ! complete; then
+    log "built node binaries failed their --version check in $bin"
+    exit 1
+  fi
+  log "done in $(( $(date +%s) - start ))s: $bin"
+  echo "$bin"
+  exit 0
+fi
+
+log "building Kubernetes $k8s_version (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl); a cold build takes a long time on 2 cores"
+rm -rf "$work/k8s" && mkdir -p "$work/k8s" && cp "$here/k8s/go.mod" "$work/k8s/go.mod"
 (cd "$work/k8s" && go mod download k8s.io/kubernetes >&2 && go build -v -trimpath -ldflags "$ldflags" -o "$dest.tmp/bin/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl 2>&1 | progress kubernetes)

@@ -71,8 +71,8 @@ async function signed(
   return { cert, key };
 }
 
-/** Writes the whole PKI into dir (which must exist). */
-export async function generatePki(dir: string, nodes: string[]): Promise<Pki> {
+/** Writes the whole PKI into dir (which must exist); extraIps go into the API server's certificate. */
+export async function generatePki(dir: string, nodes: string[], extraIps: string[] = []): Promise<Pki> {
   const ca: CertPair = { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
   await genKey(ca.key);
   await openssl([
@@ -87,7 +87,7 @@ export async function generatePki(dir: string, nodes: string[]): Promise<Pki> {
       serverAuth: true,
       sans: [
         'IP:127.0.0.1', `IP:${FIRST_SERVICE_IP}`, 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
-        'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local',
+        'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local', ...extraIps.map((ip) => `IP:${ip}`),
       ],
     }),
     signed(dir, ca, 'admin', '/O=system:masters/CN=kubernetes-admin', { clientAuth: true }),

@@ -1,0 +1,3 @@
+module safe-drain.local/pause
+
+go 1.22
