@@ -47,6 +47,18 @@ export interface ClusterOptions {
    * `--min-request-timeout=5` so that watches without a client timeout end every few seconds.
    */
   apiServerExtraArgs?: string[];
+  /**
+   * Address kube-apiserver binds to and advertises, in its serving certificate and in every
+   * kubeconfig (default 127.0.0.1). Real nodes in containers need one they can reach: the Docker
+   * network's gateway (cluster/src/real-nodes).
+   */
+  apiServerAddress?: string;
+  /**
+   * 'kwok' (default): one kwok process per node plays its kubelet. 'external': no kwok and no Node
+   * objects: real kubelets register the nodes (cluster/src/real-nodes waits for them) and
+   * startCluster resolves once the control plane answers. The nodes still get client certificates.
+   */
+  kubelets?: 'kwok' | 'external';
   /** Lease duration written by the simulated kubelets (default 40, as the kubelet). */
   nodeLeaseDurationSeconds?: number;
   /** See KwokConfigOptions.podDeletion. Default 'immediate'. */
@@ -550,11 +562,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<LocalClus
     const binDirP = opts.binDir ? Promise.resolve(opts.binDir) : ensureBinaries();
     const [binDir, pki, ports] = await Promise.all([
       binDirP,
-      generatePki(pkiDir, specs.map((s) => s.name)),
+      generatePki(pkiDir, specs.map((s) => s.name), opts.apiServerAddress ? [opts.apiServerAddress] : []),
       freePorts(5),
     ]);
     const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort] = ports as [number, number, number, number, number];
-    const apiServerUrl = `https://127.0.0.1:${apiPort}`;
+    const apiServerUrl = `https://${opts.apiServerAddress ?? '127.0.0.1'}:${apiPort}`;
     log(`binaries and PKI ready (${Date.now() - started} ms); apiserver will be ${apiServerUrl}`);
 
     const kubeconfigPath = join(stateDir, 'admin.kubeconfig');
@@ -671,8 +683,8 @@ async function bringUp(c: ClusterImpl, b: BringUp): Promise<void> {
   const tolerationSeconds = b.opts.defaultTolerationSeconds;
   const apiServerArgs = [
     `--etcd-servers=http://127.0.0.1:${ports.etcdPort}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
+    `--bind-address=${opts.apiServerAddress ?? '127.0.0.1'}`,
+    `--advertise-address=${opts.apiServerAddress ?? '127.0.0.1'}`,
     `--secure-port=${ports.apiPort}`,
     `--cert-dir=${join(stateDir, 'apiserver-certs')}`,
     `--tls-cert-file=${pki.apiserver.cert}`,
@@ -725,6 +737,15 @@ async function bringUp(c: ClusterImpl, b: BringUp): Promise<void> {
   // (waitForReady) and watches Leases through an informer, which the Node authorizer does not
   // grant: a read-only RBAC role adds that.
   await c.kubectl(['apply', '-f', '-'], { input: KWOK_NODE_RBAC });
+  if (opts.kubelets === 'external') {
+    await c.waitFor(
+      'the default ServiceAccount (kube-controller-manager)',
+      async () => ((await c.kubectl(['-n', 'default', 'get', 'serviceaccount', 'default', '-o', 'name'])).trim() ? true : undefined),
+      left(),
+    );
+    log(`control plane ready for external kubelets (${Date.now() - b.started} ms)`);
+    return;
+  }
 
   // Nodes first (with labels, taints, capacity, podCIDR), then one kwok per node.
   await c.kubectl(['create', '-f', '-'], {
