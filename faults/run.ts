@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCluster, type LocalCluster } from '../cluster/src/index.js';
 import { createContext, FAULT_CLUSTER, REPO } from './harness.js';
-import { runScenario, SCENARIOS, type ScenarioResult } from './scenarios.js';
+import { recorderSelfCheck, runScenario, SCENARIOS, type ScenarioResult } from './scenarios.js';
 
 
 export function table(results: ScenarioResult[]): string {
@@ -40,6 +40,9 @@ async function main(): Promise<number> {
     cluster = await startCluster({ ...FAULT_CLUSTER, log });
     const ctx = await createContext(cluster, log);
     try {
+      const broken = await recorderSelfCheck(ctx);
+      if (broken.length) throw new Error(`the independent recorder failed its self-check: ${broken.join('; ')}`);
+      log('recorder self-check: an eviction forced past a PDB is counted');
       for (const s of chosen) {
         log(`${s.fault} ...`);
         const r = await runScenario(ctx, s);

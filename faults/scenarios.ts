@@ -507,7 +507,8 @@ const twoDrains: Scenario = {
       inject: async () => {
         second = startDrain([...drainArgs(), '--kubeconfig', ctx.kubeconfig], 120_000).done;
         const r = await second;
-        return [`second run: ${outcomeOf(r)} (exit ${r.code ?? r.signal})`];
+        const errors = [r.report?.error, ...(r.report?.nodes ?? []).map((n) => n.error && `${n.node}: ${n.error}`)].filter(Boolean);
+        return [`second run: ${outcomeOf(r)} (exit ${r.code ?? r.signal})${errors.length ? `: ${errors.join('; ')}` : ''}`];
       },
       allowed: ['completed', 'failed with report'],
       extraChecks: async () => {
@@ -675,4 +676,30 @@ export async function runScenario(ctx: FaultContext, s: Scenario): Promise<Scena
   const r = await s.run(ctx);
   if (s.id === 'baseline' && r.passed) ctx.baselineSeconds = r.seconds;
   return r;
+}
+
+/**
+ * The recorder's negative control: a Ready pod of a PDB at its minimum is marked as the eviction
+ * API marks it (DisruptionTarget, EvictionByEvictionAPI) and deleted directly, past the budget.
+ * The recorder must count exactly that one eviction outside budget; otherwise its zeros in the
+ * matrix mean nothing. Returns what went wrong (empty when it counted it).
+ */
+export async function recorderSelfCheck(ctx: FaultContext): Promise<string[]> {
+  const ns = `${NS_PREFIX}selfcheck`;
+  try {
+    await place(ctx, W1, ns, [{ name: 'web', replicas: 2, pdb: { minAvailable: 2 } }]);
+    const v0 = ctx.recorder.violations.length;
+    const pod = (await ctx.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=web' })).items[0]!;
+    const name = pod.metadata!.name!;
+    const condition = { type: 'DisruptionTarget', status: 'True', reason: 'EvictionByEvictionAPI', message: 'fault matrix self-check', lastTransitionTime: new Date() };
+    await ctx.core.patchNamespacedPodStatus({ namespace: ns, name, body: [{ op: 'add', path: '/status/conditions/-', value: condition }] });
+    await ctx.core.deleteNamespacedPod({ namespace: ns, name });
+    await ctx.recorder.until(() => ctx.recorder.violations.length > v0, 10_000);
+    const seen = ctx.recorder.violations.slice(v0).filter((v) => v.pod.startsWith(`${ns}/`));
+    return seen.length === 1 && seen[0]!.pod === `${ns}/${name}`
+      ? []
+      : [`the recorder counted ${seen.length} evictions outside budget for one forced past PDB ${ns}/web (expected exactly 1: ${ns}/${name})`];
+  } finally {
+    await removeNamespaces(ctx, [ns]);
+  }
 }

@@ -5,7 +5,7 @@
 // whose fault cannot be produced here fails with the reason: never a silent pass.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createContext, FAULT_CLUSTER, type FaultContext } from '../../faults/harness.js';
-import { runScenario, SCENARIOS } from '../../faults/scenarios.js';
+import { recorderSelfCheck, runScenario, SCENARIOS } from '../../faults/scenarios.js';
 import { useCluster } from './support.js';
 
 const tc = useCluster(FAULT_CLUSTER, { uncordonAfterEach: false });
@@ -17,6 +17,10 @@ beforeAll(async () => {
 afterAll(() => ctx?.recorder.stop());
 
 describe('fault matrix', () => {
+  it('the recorder counts an eviction forced past its PDB (negative control of "evictions outside budget")', async () => {
+    expect(await recorderSelfCheck(ctx!)).toEqual([]);
+  }, 120_000);
+
   for (const scenario of SCENARIOS) {
     it(scenario.fault, async () => {
       const r = await runScenario(ctx!, scenario);
