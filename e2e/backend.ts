@@ -1,6 +1,6 @@
 // A cluster the e2e scenarios run against. Two implementations: `local` (real control plane +
 // one kwok process per node, cluster/src) and `kind` (testcontainers, GitHub-hosted runners).
-export type BackendName = 'local' | 'kind';
+export type BackendName = 'local' | 'kind' | 'real-nodes';
 
 export interface AvailabilitySample {
   /** Epoch ms. */

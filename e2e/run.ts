@@ -30,7 +30,12 @@ async function startBackend(name: string): Promise<ClusterBackend | undefined> {
     const { startKindBackend } = await import('./backends/kind.js');
     return startKindBackend({ kubernetesVersion: process.env.KIND_NODE_VERSION });
   }
-  throw new Error(`unknown e2e backend "${name}": use local or kind`);
+  if (name === 'real-nodes') {
+    // Real kubelets, containerd and kube-proxy in Docker containers; real HTTP probes.
+    const { startRealNodesBackend } = await import('./backends/real-nodes.js');
+    return startRealNodesBackend({ nodes: process.env.E2E_NODES ? Number(process.env.E2E_NODES) : undefined });
+  }
+  throw new Error(`unknown e2e backend "${name}": use local, kind or real-nodes`);
 }
 
 async function main(): Promise<number> {

@@ -1,5 +1,7 @@
 // npm run cluster -- <command>: a long-lived local cluster for people (tests start their own).
 //   up [--nodes N] [--node-monitor-grace-period 50s]   start it (processes outlive the command)
+//   up --real-nodes N                                  N real nodes instead (Docker containers with a
+//                                                      real kubelet, containerd, kube-proxy: real-nodes/)
 //   status                                             processes, nodes and their Ready state
 //   stop-kubelet NODE / start-kubelet NODE             stop/start that node's kwok (its "kubelet")
 //   kubectl ARGS...                                    run the cluster's kubectl against it
@@ -10,6 +12,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { CLI_STATE_DIR, openCluster, startCluster, type LocalCluster } from './cluster.js';
 import { isAlive, killStateDir, readPids } from './procs.js';
+import { isRealNodesStateDir, openRealNodesCluster, startRealNodesCluster, teardownSync } from './real-nodes/index.js';
 
 const program = new Command('cluster')
   .description('A local Kubernetes control plane with one kwok "kubelet" per node')
@@ -34,7 +37,7 @@ function attach(): LocalCluster {
     console.error(`no cluster in ${dir}: run \`npm run cluster -- up\``);
     process.exit(1);
   }
-  return openCluster(dir);
+  return openRealNodesCluster(dir) ?? openCluster(dir);
 }
 
 function printKubeconfig(c: LocalCluster): void {
@@ -47,7 +50,8 @@ program
   .description('start the cluster (in the background; it outlives this command)')
   .option('--nodes <n>', 'number of worker nodes (w1..wN)', '3')
   .option('--node-monitor-grace-period <duration>', 'kube-controller-manager --node-monitor-grace-period (default: upstream 50s)')
-  .action(async (o: { nodes: string; nodeMonitorGracePeriod?: string }) => {
+  .option('--real-nodes <n>', 'N real nodes (Docker containers: kubelet, containerd, kube-proxy) instead of kwok nodes')
+  .action(async (o: { nodes: string; nodeMonitorGracePeriod?: string; realNodes?: string }) => {
     const dir = stateDir();
     const live = liveness(dir);
     if (live && live.dead.length === 0 && live.alive.includes('kube-apiserver')) {
@@ -57,8 +61,21 @@ program
     }
     if (live || existsSync(dir)) {
       console.error(`cleaning up a broken cluster in ${dir} (dead: ${live?.dead.join(', ') || 'n/a'})`);
+      if (isRealNodesStateDir(dir)) teardownSync(dir);
       await killStateDir(dir);
       rmSync(dir, { recursive: true, force: true });
+    }
+    if (o.realNodes !== undefined) {
+      const rn = await startRealNodesCluster({
+        nodes: Number(o.realNodes),
+        nodeMonitorGracePeriod: o.nodeMonitorGracePeriod,
+        stateDir: dir,
+        persistent: true,
+        log: (m) => console.error(`[cluster] ${m}`),
+      });
+      console.error(`real nodes: ${rn.nodes.map((n) => `${n} (${rn.nodeIp(n)})`).join(', ')}; Docker network ${rn.network}; logs: ${rn.logDir}`);
+      printKubeconfig(rn);
+      return;
     }
     const c = await startCluster({
       nodes: Number(o.nodes),
@@ -85,8 +102,10 @@ program
     for (const [name, r] of Object.entries(pids.procs)) {
       console.log(`${name.padEnd(26)} pid ${String(r.pid).padEnd(8)} ${isAlive(r.pid, r.startTime) ? 'running' : 'DEAD'}`);
     }
-    const c = openCluster(dir);
-    for (const n of c.nodes) if (!pids.procs[`kwok-${n}`]) console.log(`${`kwok-${n}`.padEnd(26)} stopped (stop-kubelet)`);
+    const rn = openRealNodesCluster(dir);
+    const c = rn ?? openCluster(dir);
+    if (rn) for (const n of rn.nodes) console.log(`${`kubelet on ${n}`.padEnd(26)} ${rn.kubeletRunning(n) ? 'running' : 'stopped (stop-kubelet)'} (container, ${rn.nodeIp(n)})`);
+    else for (const n of c.nodes) if (!pids.procs[`kwok-${n}`]) console.log(`${`kwok-${n}`.padEnd(26)} stopped (stop-kubelet)`);
     const live = liveness(dir);
     if (!live?.alive.includes('kube-apiserver')) {
       console.log('kube-apiserver is not running');
@@ -136,8 +155,13 @@ program
       console.log(`no cluster in ${dir}`);
       return;
     }
-    if (existsSync(join(dir, 'state.json'))) await openCluster(dir).stop();
-    else {
+    const rn = openRealNodesCluster(dir);
+    if (rn) await rn.stop();
+    else if (existsSync(join(dir, 'state.json'))) {
+      if (isRealNodesStateDir(dir)) teardownSync(dir);
+      await openCluster(dir).stop();
+    } else {
+      if (isRealNodesStateDir(dir)) teardownSync(dir);
       await killStateDir(dir);
       rmSync(dir, { recursive: true, force: true });
     }

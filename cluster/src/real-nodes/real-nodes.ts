@@ -104,6 +104,11 @@ export function teardownSync(stateDir: string): string[] {
   const ids = dockerSync(['ps', '-aq', ...filter]).split('\n').filter(Boolean);
   if (ids.length) dockerSync(['rm', '-f', '-v', ...ids]);
   const nets = dockerSync(['network', 'ls', '-q', ...filter]).split('\n').filter(Boolean);
+  for (const net of nets) {
+    // Containers someone else attached (a probe left running) would keep the network alive.
+    const attached = dockerSync(['network', 'inspect', net, '--format', '{{range $id, $c := .Containers}}{{$id}} {{end}}']).split(' ').filter(Boolean);
+    for (const c of attached) dockerSync(['network', 'disconnect', '-f', net, c]);
+  }
   if (nets.length) dockerSync(['network', 'rm', ...nets]);
   if (dockerSync(['ps', '-aq', ...filter]).trim()) problems.push(`containers labelled ${STATE_DIR_LABEL}=${stateDir} remain`);
   if (dockerSync(['network', 'ls', '-q', ...filter]).trim()) problems.push(`networks labelled ${STATE_DIR_LABEL}=${stateDir} remain`);
@@ -465,9 +470,8 @@ export async function startRealNodesCluster(opts: RealNodesOptions = {}): Promis
 
 async function waitNodesReady(c: RealNodesCluster, names: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let last = '';
   for (;;) {
-    last = await c
+    const last = await c
       .kubectl(['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'])
       .catch((e: unknown) => String(e));
     const ready = new Set(last.split('\n').filter((l) => l.endsWith('=True')).map((l) => l.split('=')[0]));
