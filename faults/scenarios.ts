@@ -123,6 +123,9 @@ async function runDrainScenario(ctx: FaultContext, s: DrainScenario): Promise<Sc
     for (const v of violations) failures.push(`eviction outside budget: ${v.pod} left PDB ${v.pdb} at ${v.healthyAfter}/${v.desiredHealthy} healthy`);
     for (const c of changes) failures.push(`left behind: ${c}`);
     for (const d of disagreements) failures.push(`report vs cluster: ${d}`);
+    if (last.report && last.code !== null && (last.code === 0) !== last.report.success) {
+      failures.push(`exit code ${last.code} but the report says success ${last.report.success}`);
+    }
     if (s.extraChecks) failures.push(...(await s.extraChecks(first)));
     for (const [d, max] of ctx.recorder.maxReplicas) {
       const was = before.get(`Deployment ${d} replicas`);
