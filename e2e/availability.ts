@@ -146,3 +146,30 @@ export function formatTimeline(events: readonly TimelineEvent[], t0?: number): s
     return `${sign}${rel.padStart(8)} s  [${e.source.padEnd(width)}] ${e.message}`;
   });
 }
+
+/** A span of time a scenario's verdict is about (epoch ms, both ends included). */
+export interface SampleWindow {
+  from: number;
+  to: number;
+}
+
+/** The samples taken inside the window, in time order. */
+export function samplesWithin(samples: readonly AvailabilitySample[], window: SampleWindow): AvailabilitySample[] {
+  return sortSamples(samples).filter((s) => s.at >= window.from && s.at <= window.to);
+}
+
+/**
+ * The failed samples, one per entry, as `+SS.mmm s (HH:MM:SS.mmmZ) detail` relative to `t0`, so a
+ * failing check says when each failure happened and what it was; at most `limit`, then a count
+ * of the rest.
+ */
+export function describeFailedSamples(samples: readonly AvailabilitySample[], t0: number, limit = 20): string[] {
+  const failed = sortSamples(samples).filter((s) => !s.available);
+  const lines = failed.slice(0, limit).map((s) => {
+    const rel = ((s.at - t0) / 1000).toFixed(3);
+    const clock = new Date(s.at).toISOString().slice(11);
+    return `${s.at >= t0 ? '+' : ''}${rel} s (${clock})${s.detail !== undefined && s.detail !== '' ? ` ${s.detail}` : ''}`;
+  });
+  if (failed.length > limit) lines.push(`… and ${failed.length - limit} more failed samples`);
+  return lines;
+}

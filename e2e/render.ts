@@ -47,6 +47,8 @@ export function renderScenarioMarkdown(r: ScenarioResult, backend: string): stri
     '',
     `Downtime: **${r.downtimeSeconds.toFixed(2)} s** — ${r.passed ? 'passed' : '**FAILED**'}`,
     '',
+    `Judged window: +0.0 s to +${((r.window.to - r.window.from) / 1000).toFixed(1)} s from the start (${new Date(r.window.from).toISOString()}); samples outside it are charted, not judged.`,
+    '',
     ...r.checks.map((c) => `- ${c.ok ? '✅' : '❌'} ${c.name}${c.detail ? ` — ${c.detail.replace(/\|/g, '\\|')}` : ''}`),
     '',
     ...lines,

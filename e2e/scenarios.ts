@@ -4,6 +4,11 @@
 //  b. a plain drain (safe-drain, migration: evict, no PDB): a single replica still goes dark
 //     while its replacement starts;
 //  c. safe-drain with a PDB minAvailable 1 and migration: surge: no moment without a ready endpoint.
+// The sample app models a real service that takes SAMPLE_APP_STARTUP_SECONDS (8 s) to start and
+// is Ready only then, on every backend (e2e/sample-app.ts): b measures the gap a plain drain
+// leaves while the replacement starts, c shows the surge path waits for it. b and c judge only
+// the drain window (from the drain's start until the replacement is Ready and has settled):
+// samples taken before the drain starts say nothing about it.
 import {
   AppsV1Api,
   CoreV1Api,
@@ -18,7 +23,16 @@ import { ResourceWatch } from '../src/engine/kube/watch.js';
 import { runSafeDrain } from '../src/engine/run.js';
 import { DEFAULT_OPTIONS, type DrainOptions, type Logger } from '../src/engine/types.js';
 import type { AvailabilitySample, ClusterBackend } from './backend.js';
-import { availabilityTransitions, downtimeFromSamples, mergeTimelines, type TimelineEvent } from './availability.js';
+import {
+  availabilityTransitions,
+  describeFailedSamples,
+  downtimeFromSamples,
+  mergeTimelines,
+  samplesWithin,
+  type SampleWindow,
+  type TimelineEvent,
+} from './availability.js';
+import { SAMPLE_APP_POD_ANNOTATIONS, SAMPLE_APP_READINESS_PROBE, SAMPLE_APP_STARTUP_SECONDS } from './sample-app.js';
 
 export type ScenarioId = 'a-kubelet-stop-default' | 'b-plain-drain' | 'c-safe-drain-surge';
 
@@ -39,6 +53,8 @@ export interface ScenarioResult {
   timeline: TimelineEvent[];
   samples: AvailabilitySample[];
   startedAt: number;
+  /** The span downtimeSeconds and the availability checks are about (epoch ms). */
+  window: SampleWindow;
 }
 
 const APP = 'helloworld';
@@ -73,7 +89,10 @@ async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | u
   }
 }
 
-/** The sample service: Deployment helloworld (1 replica) and its Service, in a fresh namespace. */
+/**
+ * The sample service (e2e/sample-app.ts): Deployment helloworld (1 replica, Ready only
+ * SAMPLE_APP_STARTUP_SECONDS after start) and its Service, in a fresh namespace.
+ */
 async function deployHelloworld(ctx: Ctx, ns: string, withPdb: boolean): Promise<V1Pod> {
   const labels = { app: APP };
   await ctx.core.createNamespace({ body: { metadata: { name: ns } } });
@@ -85,7 +104,7 @@ async function deployHelloworld(ctx: Ctx, ns: string, withPdb: boolean): Promise
         replicas: 1,
         selector: { matchLabels: labels },
         template: {
-          metadata: { labels, annotations: ctx.backend.samplePodAnnotations },
+          metadata: { labels, annotations: { ...SAMPLE_APP_POD_ANNOTATIONS, ...ctx.backend.samplePodAnnotations } },
           spec: {
             // No tolerations here: the API server's DefaultTolerationSeconds adds the 300 s ones.
             containers: [
@@ -94,7 +113,7 @@ async function deployHelloworld(ctx: Ctx, ns: string, withPdb: boolean): Promise
                 image: ctx.backend.sampleImage,
                 args: ctx.backend.sampleArgs,
                 ports: [{ containerPort: 8080 }],
-                readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
+                readinessProbe: { ...SAMPLE_APP_READINESS_PROBE, httpGet: { ...SAMPLE_APP_READINESS_PROBE.httpGet } },
               },
             ],
           },
@@ -153,8 +172,9 @@ function finish(
   marks: Record<string, number | undefined>,
   checks: Check[],
   extra: TimelineEvent[],
+  window: SampleWindow,
 ): ScenarioResult {
-  const downtime = downtimeFromSamples(samples);
+  const downtime = downtimeFromSamples(samplesWithin(samples, window));
   const events: Record<string, number> = {};
   for (const [k, v] of Object.entries(marks)) if (v !== undefined) events[k] = Math.round((v - startedAt) / 10) / 100;
   const timeline = mergeTimelines(
@@ -164,7 +184,7 @@ function finish(
       .map(([k, v]) => ({ at: v!, source: 'cluster', message: k })),
     extra,
   );
-  return { scenario, title, downtimeSeconds: downtime.totalSeconds, events, passed: checks.every((c) => c.ok), checks, timeline, samples, startedAt };
+  return { scenario, title, downtimeSeconds: downtime.totalSeconds, events, passed: checks.every((c) => c.ok), checks, timeline, samples, startedAt, window };
 }
 
 const check = (name: string, ok: boolean, detail: string): Check => ({ name, ok, detail });
@@ -206,6 +226,7 @@ export async function scenarioKubeletStop(ctx: Ctx): Promise<ScenarioResult> {
     nodes.stop();
     pods.stop();
   }
+  const window: SampleWindow = { from: startedAt, to: Date.now() };
   const samples = await probe.stop();
   await ctx.backend.startKubelet(node);
 
@@ -219,7 +240,7 @@ export async function scenarioKubeletStop(ctx: Ctx): Promise<ScenarioResult> {
   const replacementReadyAt = firstAt(pods.events, (p) => p.metadata?.name !== pod.metadata?.name && isReady(p) && p.spec?.nodeName !== node);
   const taintTime = noExecuteAdded ? new Date(noExecuteAdded).getTime() : noExecuteAt;
   const afterTaint = evictedAt !== undefined && taintTime !== undefined ? (evictedAt - taintTime) / 1000 : undefined;
-  const downtime = downtimeFromSamples(samples);
+  const downtime = downtimeFromSamples(samplesWithin(samples, window));
   const checks = [
     check('pod carries the default 300 s not-ready toleration (added by the API server)', has300('node.kubernetes.io/not-ready'), JSON.stringify(tolerations)),
     check('pod carries the default 300 s unreachable toleration (added by the API server)', has300('node.kubernetes.io/unreachable'), ''),
@@ -243,6 +264,7 @@ export async function scenarioKubeletStop(ctx: Ctx): Promise<ScenarioResult> {
     { 'kubelet-stopped': startedAt, 'node-not-ready': notReadyAt, 'tainted-noschedule': noScheduleAt, 'tainted-noexecute': noExecuteAt, 'pod-evicted': evictedAt, 'replacement-ready': replacementReadyAt },
     checks,
     [],
+    window,
   );
 }
 
@@ -264,14 +286,20 @@ async function drainScenario(ctx: Ctx, id: ScenarioId, title: string, ns: string
     const ps = (await ctx.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${APP}` })).items;
     return ps.find((p) => p.spec?.nodeName !== node && isReady(p) && !p.metadata?.deletionTimestamp);
   });
+  // Settle: the probe sees the replacement's endpoint (kube-proxy programs it after Ready).
   await new Promise((r) => setTimeout(r, 2000));
   pods.stop();
   pdbs.stop();
+  // The drain window: the drain's start until now (replacement Ready and settled).
+  const window: SampleWindow = { from: startedAt, to: Date.now() };
   const samples = await probe.stop();
+  const inWindow = samplesWithin(samples, window);
 
   const evictedAt = firstAt(pods.events, (p) => p.metadata?.name === pod.metadata?.name && !!p.metadata?.deletionTimestamp);
   const replacementReadyAt = firstAt(pods.events, (p) => p.metadata?.name !== pod.metadata?.name && isReady(p) && p.spec?.nodeName !== node);
-  const downtime = downtimeFromSamples(samples);
+  const startup = replacementStartupSeconds(pods.events.map((e) => e.obj), pod.metadata?.name, node);
+  const downtime = downtimeFromSamples(inWindow);
+  const failedLines = describeFailedSamples(inWindow, startedAt);
   const n = await ctx.core.readNode({ name: node });
   const left = (await ctx.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })).items.filter(
     (p) => p.metadata?.namespace === ns && !p.metadata?.deletionTimestamp,
@@ -284,11 +312,25 @@ async function drainScenario(ctx: Ctx, id: ScenarioId, title: string, ns: string
     check('no movable pod of the app left on the node', left.length === 0, left.map((p) => p.metadata?.name).join(', ')),
     check('replacement Ready on another node', !!replacement, replacement.spec?.nodeName ?? ''),
     check('replicas restored to 1', d.spec?.replicas === 1, `replicas ${d.spec?.replicas}`),
+    check(
+      `the sample app models a slow start: the replacement became Ready no sooner than ${SAMPLE_APP_STARTUP_SECONDS} s after it was created`,
+      startup !== undefined && startup >= SAMPLE_APP_STARTUP_SECONDS,
+      startup === undefined ? 'no Ready transition of the replacement observed' : `${startup} s from creation to Ready (whole seconds, API timestamps)`,
+    ),
   ];
+  const windowDetail = `${inWindow.length} samples in the drain window (+0 s to +${((window.to - startedAt) / 1000).toFixed(1)} s)`;
   if (id === 'b-plain-drain') {
-    checks.push(check('a single replica goes dark during a plain drain (downtime > 0)', downtime.totalSeconds > 0, `${downtime.totalSeconds} s`));
+    checks.push(check('a single replica goes dark during a plain drain (downtime > 0)', downtime.totalSeconds > 0, `${downtime.totalSeconds} s down; ${windowDetail}`));
   } else {
-    checks.push(check('not one observed moment without a ready endpoint', downtime.totalSeconds === 0 && samples.every((s) => s.available), `${downtime.totalSeconds} s down over ${samples.length} samples`));
+    checks.push(
+      check(
+        'not one observed moment without a ready endpoint during the drain',
+        inWindow.length > 0 && failedLines.length === 0,
+        failedLines.length === 0
+          ? `${windowDetail}, none failed`
+          : `${downtime.totalSeconds} s down; ${windowDetail}; failed samples (time from the drain's start): ${failedLines.join('; ')}`,
+      ),
+    );
     checks.push(check('the PDB was never violated (currentHealthy >= desiredHealthy in every observed status)', budgetViolations.length === 0, `${pdbs.events.length} PDB events`));
   }
   await ctx.core.deleteNamespace({ name: ns }).catch(() => undefined);
@@ -301,7 +343,20 @@ async function drainScenario(ctx: Ctx, id: ScenarioId, title: string, ns: string
     { 'drain-started': startedAt, 'pod-evicted': evictedAt, 'replacement-ready': replacementReadyAt, 'drain-finished': drainedAt },
     checks,
     engineTimeline,
+    window,
   );
+}
+
+/**
+ * Seconds from creation to the Ready transition of the first replacement pod (not `original`,
+ * not on `node`) seen Ready, from API timestamps (whole seconds); undefined if none was seen.
+ */
+function replacementStartupSeconds(observed: V1Pod[], original: string | undefined, node: string): number | undefined {
+  const p = observed.find((x) => x.metadata?.name !== original && x.spec?.nodeName !== node && isReady(x));
+  const created = p?.metadata?.creationTimestamp;
+  const ready = p?.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True')?.lastTransitionTime;
+  if (!created || !ready) return undefined;
+  return Math.round((new Date(ready).getTime() - new Date(created).getTime()) / 1000);
 }
 
 export function scenarioPlainDrain(ctx: Ctx): Promise<ScenarioResult> {

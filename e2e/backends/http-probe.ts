@@ -13,6 +13,9 @@ import { LineSplitter, parseProbeLine, probeCommand } from './kind-util.js';
 /** The probe image the kind backend pulls on a GitHub runner (sh, wget, timeout, usleep). */
 export const DEFAULT_PROBE_IMAGE = 'busybox:1.37.0';
 
+/** Seconds `docker stop` waits beyond the request timeout before it kills the probe. */
+export const PROBE_STOP_SLACK_SECONDS = 5;
+
 export interface HttpProbeOptions {
   image: string;
   /** Full URL, numeric host recommended (a static glibc busybox cannot resolve names). */
@@ -20,6 +23,7 @@ export interface HttpProbeOptions {
   /** Docker network the container joins (`kind`, or a user-defined network's name). */
   network: string;
   intervalMs?: number;
+  /** Per-request timeout, whole seconds (default 1). */
   timeoutSeconds?: number;
   /**
    * 'never': the image must already be present locally (checked before start; testcontainers
@@ -73,10 +77,16 @@ export async function startHttpProbe(opts: HttpProbeOptions): Promise<HttpProbe>
     });
   };
 
+  const timeoutSeconds = opts.timeoutSeconds ?? 1;
+  // How long `docker stop` waits after SIGTERM before SIGKILL: the in-flight request (at most
+  // timeoutSeconds) plus slack for a busy machine. testcontainers 12 takes milliseconds here
+  // (`timeout: 5` would be `docker stop -t 0`, a kill that loses the last request).
+  const stopGraceMs = (timeoutSeconds + PROBE_STOP_SLACK_SECONDS) * 1000;
+
   let container = new tc.GenericContainer(opts.image)
     .withPullPolicy(tc.PullPolicy.defaultPolicy())
     .withNetworkMode(opts.network)
-    .withCommand(probeCommand(opts.url, opts.intervalMs ?? 150, opts.timeoutSeconds ?? 1))
+    .withCommand(probeCommand(opts.url, opts.intervalMs ?? 150, timeoutSeconds))
     .withLabels({ 'safe-drain.e2e/role': 'availability-probe' })
     .withLogConsumer(consume)
     .withWaitStrategy(tc.Wait.forLogMessage(/^\d{10,13}(\.\d+)? (ok|fail)/))
@@ -116,8 +126,9 @@ export async function startHttpProbe(opts: HttpProbeOptions): Promise<HttpProbe>
     },
     stop() {
       stopped ??= (async () => {
-        // SIGTERM: the script's trap ends the loop after the current request; then removal.
-        await started.stop({ timeout: 5 });
+        // SIGTERM: the script's trap ends the loop once the current request's line is out;
+        // then removal. The timeout is in milliseconds.
+        await started.stop({ timeout: stopGraceMs });
         // The followed log stream ends once the container is gone; don't hang on it.
         await Promise.race([streamEnded, new Promise((r) => setTimeout(r, 5_000).unref())]);
         return sorted();

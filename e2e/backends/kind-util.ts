@@ -140,10 +140,13 @@ export function kubeletSystemctlArgs(node: string, action: 'stop' | 'start' | 'i
  * The timestamp is taken when the request starts. `timeout` rather than `wget -T`: Debian's
  * static busybox 1.35 crashes on -T; a request killed by it reads `fail timeout after Ns`. The
  * subshell's stderr goes into the detail too, so nothing but sample lines reaches stdout.
- * SIGTERM ends the loop after the current request.
+ * SIGTERM ends the loop after the current request: the trap only sets a flag, checked once the
+ * request's line is printed (a trap that exits would run as soon as the request's command
+ * substitution returns, before its line is echoed, losing the in-flight request's sample).
  * Positional parameters: $1 url, $2 interval ms, $3 timeout s.
  */
-export const PROBE_SCRIPT = `trap 'exit 0' TERM INT
+export const PROBE_SCRIPT = `stopping=
+trap 'stopping=1' TERM INT
 url="$1"; interval_ms="\${2:-150}"; timeout_s="\${3:-1}"
 now_ms() {
   t="$EPOCHREALTIME"
@@ -154,7 +157,7 @@ now_ms() {
   fi
 }
 one_line() { tr -s '\\r\\n\\t' '   ' | head -c 160; }
-while :; do
+while [ -z "$stopping" ]; do
   at="$(now_ms)"
   # 'exit $?' keeps the subshell from exec'ing timeout itself: the shell that reports a
   # killed request ("Terminated") is then the subshell, whose stderr is captured.
@@ -165,6 +168,7 @@ while :; do
     case "$rc" in 124|137|143) out="timeout after \${timeout_s}s" ;; esac
     echo "$at fail $(printf '%s' "$out" | one_line)"
   fi
+  [ -z "$stopping" ] || break
   usleep "$((interval_ms * 1000))" 2>/dev/null || sleep 0.2
 done
 `;

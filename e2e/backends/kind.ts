@@ -55,7 +55,10 @@ const run = promisify(execFile);
 export const KIND_SAMPLE_IMAGE = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
 /**
  * `--delay-shutdown=5`: on SIGTERM netexec keeps serving 5 s while the endpoint removal reaches
- * every kube-proxy — the usual graceful-shutdown behaviour a zero-downtime drain relies on.
+ * every kube-proxy — the usual graceful-shutdown behaviour a zero-downtime drain relies on. The
+ * start-up time (Ready only after 8 s) is in the pod template, the same on every backend
+ * (e2e/sample-app.ts): with it a plain drain is visibly down even though kube-proxy keeps routing
+ * to the terminating-but-serving old pod for those 5 s.
  */
 export const KIND_SAMPLE_ARGS: readonly string[] = ['netexec', '--http-port=8080', '--delay-shutdown=5'];
 /** Path the probe requests (agnhost netexec: the answering pod's name, kept as sample detail). */
@@ -274,7 +277,9 @@ export async function startKindBackend(opts: KindBackendOptions = {}): Promise<K
           url,
           network: 'kind',
           intervalMs: opts.probeIntervalMs ?? 150,
-          timeoutSeconds: 1,
+          // 2 s, not 1: a request stalled for a second by a busy runner is not an outage of the
+          // Service (no endpoint is a refused connection, at once).
+          timeoutSeconds: 2,
           onLine: (line) => {
             const ok = / ok( |$)/.test(line);
             if (ok !== last) log(`probe: ${line}`);

@@ -4,10 +4,7 @@
 // change is a sample, so no outage between polls can hide).
 import { KubeConfig, type V1EndpointSlice } from '@kubernetes/client-node';
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
-import { POD_READY_DELAY_ANNOTATION, startCluster, type LocalCluster } from '../../cluster/src/index.js';
-
-/** Simulated start-up time of the sample app on kwok nodes. */
-export const SAMPLE_STARTUP = '2s';
+import { startCluster, type LocalCluster } from '../../cluster/src/index.js';
 import type { AvailabilityProbe, AvailabilitySample, ClusterBackend, ProbeTarget } from '../backend.js';
 
 export async function startLocalBackend(opts: { nodes?: number } = {}): Promise<ClusterBackend & { cluster: LocalCluster }> {
@@ -20,11 +17,9 @@ export async function startLocalBackend(opts: { nodes?: number } = {}): Promise<
     cluster,
     kubeconfigPath: cluster.kubeconfigPath,
     nodes: cluster.nodes,
+    // kwok runs no container: any image name does. The sample app's start-up time comes from
+    // the pod template itself (e2e/sample-app.ts), the same on every backend.
     sampleImage: 'registry.invalid/helloworld:1',
-    // kwok makes a pod Ready the moment it is bound; a real app takes a while to start. 2 s of
-    // start-up makes the plain drain's gap (scenario b) look like one, and shows that the surge
-    // path (c) waits for the replacement instead of being lucky.
-    samplePodAnnotations: { [POD_READY_DELAY_ANNOTATION]: SAMPLE_STARTUP },
     stopKubelet: (node) => cluster.stopKubelet(node),
     startKubelet: (node) => cluster.startKubelet(node),
     startAvailabilityProbe: (target) => watchEndpoints(kc, target),

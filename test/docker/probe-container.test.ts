@@ -169,4 +169,80 @@ if (!pre.ok) {
       ).rejects.toThrow(/not present locally/);
     });
   });
+
+  // stop() must be a stop, not a kill: the request in flight when it is called completes and its
+  // sample is returned. Each request to /cgi-bin/slow takes 2 s and is numbered by the server,
+  // which logs "start N" when it begins: every request the server saw must come back as a sample.
+  describe('availability probe stop() (graceful)', () => {
+    let tc: typeof import('testcontainers');
+    let network: StartedNetwork | undefined;
+    let server: StartedTestContainer | undefined;
+    let probe: HttpProbe | undefined;
+
+    const SLOW_CGI = [
+      '#!/bin/sh',
+      'n=$(cat /tmp/n 2>/dev/null || echo 0); n=$((n+1)); echo "$n" > /tmp/n',
+      'echo "start $n" >> /tmp/requests',
+      'sleep 2',
+      'printf "Content-Type: text/plain\\r\\n\\r\\nslow-%s\\n" "$n"',
+    ].join('\n');
+
+    beforeAll(async () => {
+      tc = await import('testcontainers');
+      try {
+        await run('docker', ['image', 'inspect', RYUK_IMAGE]);
+      } catch {
+        process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
+      }
+      network = await new tc.Network().start();
+      server = await new tc.GenericContainer(IMAGE)
+        .withPullPolicy(tc.PullPolicy.defaultPolicy())
+        .withNetwork(network)
+        .withCommand([
+          'sh',
+          '-c',
+          `mkdir -p /www/cgi-bin && printf '%s\\n' "$SLOW_CGI" > /www/cgi-bin/slow && chmod +x /www/cgi-bin/slow && httpd -p 8080 -h /www && echo serving && exec sleep 3600`,
+        ])
+        .withEnvironment({ SLOW_CGI })
+        .withWaitStrategy(tc.Wait.forLogMessage('serving'))
+        .start();
+    });
+
+    afterAll(async () => {
+      await probe?.stop().catch(() => undefined);
+      await server?.stop({ timeout: 1_000 }).catch(() => undefined);
+      await network?.stop().catch(() => undefined);
+    });
+
+    const startedRequests = async (): Promise<number[]> => {
+      const r = await server!.exec(['sh', '-c', 'cat /tmp/requests 2>/dev/null || true']);
+      return [...r.output.matchAll(/start (\d+)/g)].map((m) => Number(m[1]));
+    };
+
+    it('lets the request in flight finish and returns its sample (SIGTERM, not docker stop -t 0)', async () => {
+      const { startHttpProbe } = await import('../../e2e/backends/http-probe.js');
+      const url = `http://${server!.getIpAddress(network!.getName())}:8080/cgi-bin/slow`;
+      probe = await startHttpProbe({ image: IMAGE, url, network: network!.getName(), pull: 'never', intervalMs: 100, timeoutSeconds: 5 });
+      await probe.waitFor((s) => s.some((x) => x.available), 30_000);
+
+      // Wait until the server is inside a request whose sample has not arrived: that one is in flight.
+      let inFlight: number | undefined;
+      const deadline = Date.now() + 30_000;
+      while (inFlight === undefined && Date.now() < deadline) {
+        const seen = new Set(probe.samples().map((s) => s.detail));
+        inFlight = (await startedRequests()).find((n) => !seen.has(`slow-${n}`));
+        if (inFlight === undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(inFlight).toBeDefined();
+
+      const samples = await probe.stop();
+      probe = undefined;
+      const started = await startedRequests();
+      const answered = samples.filter((s) => s.available).map((s) => s.detail);
+      // The request in flight at stop() came back, and so did every request the server began.
+      expect(answered).toContain(`slow-${inFlight}`);
+      expect(answered).toEqual(started.map((n) => `slow-${n}`));
+      expect(samples.every((s) => s.available)).toBe(true);
+    });
+  });
 }

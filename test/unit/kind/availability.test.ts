@@ -1,6 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AvailabilitySample } from '../../../e2e/backend.js';
-import { availabilityTransitions, downtimeFromSamples, formatTimeline, mergeTimelines, sortSamples } from '../../../e2e/availability.js';
+import {
+  availabilityTransitions,
+  describeFailedSamples,
+  downtimeFromSamples,
+  formatTimeline,
+  mergeTimelines,
+  samplesWithin,
+  sortSamples,
+} from '../../../e2e/availability.js';
 
 const T0 = 1_700_000_000_000;
 /** 'o' ok, 'x' fail, one sample every `step` ms from T0. */
@@ -112,5 +120,41 @@ describe('timelines', () => {
     const a = { at: 1, available: true, detail: 'a' };
     const b = { at: 1, available: false, detail: 'b' };
     expect(sortSamples([b, a]).map((s) => s.detail)).toEqual(['b', 'a']);
+  });
+});
+
+describe('the drain window (scenario c judges only it)', () => {
+  it('a failure before the drain starts is outside the window: no downtime in it', () => {
+    // Probe warming up: fails at T0+0..200, drain starts at T0+500, all ok after.
+    const samples = series('xxxoooooooooo');
+    const window = { from: T0 + 500, to: T0 + 1200 };
+    const inWindow = samplesWithin(samples, window);
+    expect(inWindow.map((s) => s.at - T0)).toEqual([500, 600, 700, 800, 900, 1000, 1100, 1200]);
+    expect(downtimeFromSamples(inWindow).totalSeconds).toBe(0);
+    expect(downtimeFromSamples(samples).totalSeconds).toBeGreaterThan(0);
+  });
+
+  it('includes both ends and ignores samples after the window', () => {
+    const samples = series('oooox');
+    expect(samplesWithin(samples, { from: T0 + 100, to: T0 + 300 }).map((s) => s.at - T0)).toEqual([100, 200, 300]);
+  });
+
+  it('reports each failed sample with its time from the drain start, its clock time and its detail', () => {
+    const samples = [
+      { at: T0 + 2_345, available: false, detail: 'timeout after 1s' },
+      { at: T0 + 1_000, available: true },
+      { at: T0 + 12_000, available: false, detail: 'Connection refused' },
+    ];
+    expect(describeFailedSamples(samples, T0 + 1_000)).toEqual([
+      `+1.345 s (${new Date(T0 + 2_345).toISOString().slice(11)}) timeout after 1s`,
+      `+11.000 s (${new Date(T0 + 12_000).toISOString().slice(11)}) Connection refused`,
+    ]);
+    expect(describeFailedSamples(series('oooo'), T0)).toEqual([]);
+  });
+
+  it('lists at most `limit` failed samples and counts the rest', () => {
+    const lines = describeFailedSamples(series('xxxxx'), T0, 2);
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toBe('… and 3 more failed samples');
   });
 });
