@@ -66,9 +66,9 @@ trap 'rm -rf "$ctx"' EXIT
 
 # Imports directory $2 as image repo $1, tagged and labelled with the hash of $3 (content).
 import_dir() {
-  local repo=$1 dir=$2 hash=$3 cmd=$4
+  local repo=$1 dir=$2 hash=$3 entrypoint=$4
   local image="$repo:$hash"
-  tar -C "$dir" -c . | docker import --change "LABEL safe-drain.content-hash=$hash" --change "CMD $cmd" - "$image" >/dev/null
+  tar -C "$dir" -c . | docker import --change "LABEL safe-drain.content-hash=$hash" --change "ENTRYPOINT $entrypoint" - "$image" >/dev/null
   echo "$image"
 }
 
@@ -80,7 +80,7 @@ fi
 
 # pause: a static Go binary (CGO_ENABLED=0).
 go_src_hash=$(cat "$nodedir/pause/main.go" "$nodedir/pause/go.mod" | hash_of)
-pause_hash=$(printf 'pause v1 %s\n' "$go_src_hash" | hash_of)
+pause_hash=$(printf 'pause v2 %s\n' "$go_src_hash" | hash_of)
 pause=$(cached_image "$pause_hash" || true)
 if [ -z "$pause" ]; then
   mkdir -p "$ctx/pause-root"
@@ -90,7 +90,7 @@ if [ -z "$pause" ]; then
 fi
 
 # web: static busybox (httpd, sh, ...) and the wrapper.
-web_hash=$( (sha256sum "$busybox" "$nodedir/web.sh" | cut -d' ' -f1; echo 'web v1') | hash_of)
+web_hash=$( (sha256sum "$busybox" "$nodedir/web.sh" | cut -d' ' -f1; echo 'web v2') | hash_of)
 web=$(cached_image "$web_hash" || true)
 if [ -z "$web" ]; then
   r="$ctx/web-root"
@@ -128,6 +128,10 @@ if [ -z "$node" ]; then
 else
   log "cached: $node"
 fi
+# Older builds of these images are garbage now (an image a running node still uses stays: rmi fails).
+for img in "$base" "$node" "$pause" "$web"; do
+  docker images --format '{{.Repository}}:{{.Tag}}' "${img%%:*}" | grep -vx "$img" | xargs -r docker rmi >/dev/null 2>&1 || true
+done
 echo "node=$node"
 echo "pause=$pause"
 echo "web=$web"

@@ -40,9 +40,12 @@ export async function startRealNodesBackend(opts: RealNodesBackendOptions = {}):
     kubeconfigPath: cluster.kubeconfigPath,
     nodes: cluster.nodes,
     sampleImage: cluster.images.web,
+    // As the kind image (agnhost --delay-shutdown=5): on SIGTERM keep serving 5 s while the
+    // endpoint's removal reaches every node's kube-proxy (cluster/build/node/web.sh).
+    sampleArgs: ['--delay-shutdown=5'],
     stopKubelet: (node) => cluster.stopKubelet(node),
     startKubelet: (node) => cluster.startKubelet(node),
-    startAvailabilityProbe: (target) => startProbes(cluster, target, log),
+    startAvailabilityProbe: (target) => startServiceProbes(cluster, target, log),
     stop: () => cluster.stop(),
   };
 }
@@ -51,7 +54,12 @@ interface ServiceJson {
   spec: { clusterIP?: string; ports?: { port: number; nodePort?: number }[] };
 }
 
-async function startProbes(cluster: RealNodesCluster, target: ProbeTarget, log: (m: string) => void): Promise<AvailabilityProbe> {
+/**
+ * Probes the Service through its NodePort (on the last node's IP) and its ClusterIP, each from its
+ * own container on the nodes' network, every PROBE_INTERVAL_MS; resolves once both have answered.
+ * stop() returns both probes' samples in time order, details prefixed "NodePort: " / "ClusterIP: ".
+ */
+export async function startServiceProbes(cluster: RealNodesCluster, target: ProbeTarget, log: (m: string) => void): Promise<AvailabilityProbe> {
   const { startHttpProbe } = await import('./http-probe.js');
   const svc = JSON.parse(await cluster.kubectl(['-n', target.namespace, 'get', 'service', target.service, '-o', 'json'])) as ServiceJson;
   const port = svc.spec.ports?.find((p) => p.port === target.port);
