@@ -160,6 +160,12 @@ describe('raise marker and restore decision', () => {
     expect(decideRestore(dep(1)).action).toBe('nothing');
     expect(decideRestore(dep(2, recreate, { labels: { [LABEL_SCALED]: 'true' } })).action).toBe('leave');
   });
+
+  it('our raise still in place but its marker removed by someone: reported, not guessed', () => {
+    expect(decideRestore(dep(2), { original: 1, raised: 2, node: 'w1' }).action).toBe('leave');
+    // A write of ours that never landed: nothing of ours is there.
+    expect(decideRestore(dep(3), { original: 1, raised: 2, node: 'w1' }).action).toBe('nothing');
+  });
 });
 
 describe('wait evidence', () => {

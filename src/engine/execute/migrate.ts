@@ -20,11 +20,13 @@ import type { ResourceWatch } from '../kube/watch.js';
 import { chooseMigrationFor, rolloutStrategy, type MigrationChoice } from '../plan/migration.js';
 import type { Logger, WorkloadChange, WorkloadInfo } from '../types.js';
 import { ANNOTATION_MIGRATION, MAX_CONFLICT_RETRIES, raiseMetadata, raiseOf, restoreRaise, type TemporaryRaise } from './restore.js';
-import { MigrationStuck, isRolloutComplete, progressDeadlineExceeded, waitForDeployment, watchDeploymentPods } from './workload-watch.js';
+import { MigrationStuck, isRolloutComplete, pausedRolloutCanFinish, progressDeadlineExceeded, waitForDeployment, watchDeploymentPods } from './workload-watch.js';
 
 export { chooseMigration, resolveIntOrPercent, type MigrationMethod } from '../plan/migration.js';
 export { ANNOTATION_MIGRATION, ANNOTATION_ORIGINAL_REPLICAS } from './restore.js';
 export const ANNOTATION_RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
+/** The API server's default for spec.progressDeadlineSeconds. */
+const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
 
 export interface MigrationContext {
   client: KubeClient;
@@ -133,6 +135,7 @@ async function rolloutRestart(
   if (dryRun || !pods) return change;
   await event(ctx, d, 'SafeDrainRolloutRestart', note);
   // The rollout removes the old pods itself; any still terminating are waited for by the caller.
+  let pausedJudged: number | undefined;
   await waitForDeployment(
     client,
     w,
@@ -140,12 +143,18 @@ async function rolloutRestart(
       id,
       done: (obj) => isRolloutComplete(obj),
       stuck: (obj) => {
-        if (obj.spec?.paused) {
-          return `was paused while its rollout restart was under way: a paused Deployment never rolls, so its old pods stay on node ${node}. Resume it (kubectl -n ${w.namespace} rollout resume deployment/${w.name}) and run the drain again`;
-        }
         const deadline = newDeadlineExceeded(obj, deadlineBefore);
         if (deadline) return `its rollout restart stopped progressing (ProgressDeadlineExceeded: ${deadline.message ?? 'no message'}); see kubectl -n ${w.namespace} rollout status deployment/${w.name}`;
-        return undefined;
+        // Paused mid-rollout: once the controller has seen the pause, one read per generation
+        // tells whether the rollout can still finish (see pausedRolloutCanFinish).
+        const generation = obj.metadata?.generation ?? 0;
+        if (!obj.spec?.paused || (obj.status?.observedGeneration ?? 0) < generation || pausedJudged === generation) return undefined;
+        pausedJudged = generation;
+        return pausedRolloutCanFinish(client, obj, stamp).then((canFinish) => {
+          return canFinish
+            ? undefined
+            : `was paused while its rollout restart was under way: a paused Deployment never rolls further, so its old pods stay on node ${node}. Resume it (kubectl -n ${w.namespace} rollout resume deployment/${w.name}) and run the drain again`;
+        });
       },
       pods,
       podsBefore,
@@ -172,6 +181,7 @@ async function scaleUp(
   let note = '';
   const d = await withFreshDeployment(client, w, async (fresh) => {
     const current = fresh.spec?.replicas ?? 1;
+    raise = undefined;
     const leftover = raiseOf(fresh);
     if (leftover && current !== leftover.raised) {
       throw new MigrationStuck(
@@ -193,6 +203,10 @@ async function scaleUp(
       { metadata: raiseMetadata(raise, note, fresh.metadata?.resourceVersion), spec: { replicas: raise.raised } },
       dryRun,
     );
+  }).catch(async (err: unknown) => {
+    // The write may have landed though its answer was lost: undo it if the object says so.
+    if (raise && !dryRun && statusCode(err) !== 409) await restoreRaise(client, logger, w.namespace, w.name, { dryRun: false, expected: raise });
+    throw err;
   });
   const { original, raised } = raise!;
   if (dryRun || !pods) {
@@ -206,6 +220,7 @@ async function scaleUp(
   // Enough when as many more pods are Ready as were Ready among the moved ones: other replicas
   // may be Pending or crash-looping, and the moved pods themselves may not be Ready.
   const readyNeeded = readyBefore + moving.ready;
+  const progressDeadlineSeconds = d.spec?.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS;
   try {
     await waitForDeployment(
       client,
@@ -225,6 +240,12 @@ async function scaleUp(
         pods,
         podsBefore,
         unschedulableGraceMs: ctx.unschedulableGraceMs,
+        // The controller reports ProgressDeadlineExceeded, but not for a paused Deployment (which
+        // it still scales): its own progressDeadlineSeconds bounds every scale-up wait here too.
+        deadline: {
+          ms: progressDeadlineSeconds * 1000,
+          why: `its new pods were not Ready within its progressDeadlineSeconds (${progressDeadlineSeconds}s) after replicas was raised to ${raised}; see kubectl -n ${w.namespace} get pods`,
+        },
       },
       signal,
     );

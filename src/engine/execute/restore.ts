@@ -84,9 +84,11 @@ export function decideRestore(d: V1Deployment, expected?: TemporaryRaise): Resto
   const marker = raiseOf(d);
   const replicas = d.spec?.replicas ?? 1;
   if (!marker) {
-    if (!hasRaiseMarker(d) && !expected) return { action: 'nothing' };
-    if (expected && replicas === expected.original && !hasRaiseMarker(d)) return { action: 'nothing' };
-    return { action: 'leave', why: `its safe-drain marker is missing or unreadable while replicas is ${replicas}` };
+    if (hasRaiseMarker(d)) return { action: 'leave', why: `its safe-drain marker cannot be read (replicas is ${replicas})` };
+    if (expected && replicas === expected.raised) {
+      return { action: 'leave', why: `its safe-drain marker was removed by someone else while replicas is still the raised ${replicas} (original ${expected.original})` };
+    }
+    return { action: 'nothing' };
   }
   if (expected && marker.raised !== expected.raised) {
     return { action: 'leave', why: `its marker now records a raise to ${marker.raised}, not the ${expected.raised} this run set (another run raised it again)` };
@@ -202,9 +204,9 @@ export async function restoreLeftoverChanges(
     const r = await restoreRaise(client, logger, namespace, name, { dryRun: scope.dryRun });
     changes.push({
       workload: `Deployment/${namespace}/${name}`,
-      change: `${r.change} (left by an interrupted run for node ${node || '(unknown)'})`,
+      change: r.change,
       restored: r.ok,
-      message: r.message,
+      message: `temporary raise for node ${node || '(unknown)'} left by an interrupted run: ${r.message}`,
     });
   }
   return changes;

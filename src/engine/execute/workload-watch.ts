@@ -138,6 +138,24 @@ export function progressDeadlineExceeded(d: V1Deployment): V1DeploymentCondition
   return d.status?.conditions?.find((c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded');
 }
 
+/**
+ * Whether a paused Deployment's rollout can still finish: a paused Deployment is still scaled,
+ * and once its new ReplicaSet (the one whose template carries `restartedAt`) is full size and
+ * available the controller scales the old ones down; but the new one never grows while paused.
+ * To be asked only once the controller has seen the paused spec (observedGeneration), so no
+ * ReplicaSet it was creating before the pause is missed.
+ */
+export async function pausedRolloutCanFinish(client: KubeClient, d: V1Deployment, restartedAt: string): Promise<boolean> {
+  client.requests++;
+  const { items } = await client.apps.listNamespacedReplicaSet({ namespace: d.metadata?.namespace ?? '', labelSelector: formatLabelSelector(d.spec?.selector) });
+  const created = items.find(
+    (rs) =>
+      rs.metadata?.ownerReferences?.some((o) => o.uid === d.metadata?.uid) &&
+      rs.spec?.template?.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'] === restartedAt,
+  );
+  return created !== undefined && (created.spec?.replicas ?? 0) >= (d.spec?.replicas ?? 1);
+}
+
 /** PodScheduled=False with reason Unschedulable: the scheduler found no node (its message says why). */
 export function unschedulableCondition(pod: V1Pod): V1PodCondition | undefined {
   if (pod.spec?.nodeName || pod.metadata?.deletionTimestamp) return undefined;
@@ -149,18 +167,21 @@ export interface DeploymentWait {
   id: string;
   /** The wait is over. */
   done: (d: V1Deployment) => boolean;
-  /** Why the wait can never end, judged from the Deployment alone; undefined while it can. */
-  stuck: (d: V1Deployment) => string | undefined;
+  /** Why the wait can never end (a promise when it takes a read to tell); undefined while it can. */
+  stuck: (d: V1Deployment) => string | undefined | Promise<string | undefined>;
   /** The Deployment's pods, watched since before the change; pods it held then are not new. */
   pods: ResourceWatch<V1Pod>;
   podsBefore: ReadonlySet<string>;
   unschedulableGraceMs?: number;
+  /** A bound of the wait's own, with the reason given when it passes (see scaleUp in migrate.ts). */
+  deadline?: { ms: number; why: string };
 }
 
 /**
  * Waits until `done`, watching the Deployment (and its pods), with no polling. Rejects with
  * MigrationStuck as soon as there is evidence the wait can never end: `stuck` says so, the
- * Deployment is deleted, or a pod created since the change stays Unschedulable for the grace.
+ * Deployment is deleted, a pod created since the change stays Unschedulable for the grace, or
+ * the wait's own deadline passes.
  * Rejects with WaitAborted when `signal` fires (timeout, cancellation).
  */
 export async function waitForDeployment(client: KubeClient, w: Pick<WorkloadInfo, 'namespace' | 'name'>, spec: DeploymentWait, signal: AbortSignal): Promise<void> {
@@ -213,9 +234,20 @@ export async function waitForDeployment(client: KubeClient, w: Pick<WorkloadInfo
         if (!d) return finish(new MigrationStuck(`${spec.id} was deleted while safe-drain waited for it`));
         if (spec.done(d)) return finish();
         const why = spec.stuck(d);
-        if (why) return finish(new MigrationStuck(`${spec.id}: ${why}`));
+        if (typeof why === 'string') return finish(new MigrationStuck(`${spec.id}: ${why}`));
+        if (why) {
+          why.then(
+            (reason) => reason && finish(new MigrationStuck(`${spec.id}: ${reason}`)),
+            (err: unknown) => finish(err instanceof Error ? err : new Error(String(err))),
+          );
+        }
         trackUnschedulableNewPods();
       };
+      if (spec.deadline) {
+        const { ms, why } = spec.deadline;
+        const timer = setTimeout(() => finish(new MigrationStuck(`${spec.id}: ${why}`)), ms);
+        unsubscribe.push(() => clearTimeout(timer));
+      }
       const onAbort = () => finish(new WaitAborted(abortReason(signal)));
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });

@@ -31,6 +31,8 @@ const migrate: AccessQuery[] = [
   { verb: 'patch', resource: 'deployments', group: 'apps' },
   { verb: 'list', resource: 'deployments', group: 'apps' },
   { verb: 'watch', resource: 'deployments', group: 'apps' },
+  // A Deployment paused mid-rollout: its new ReplicaSet tells whether the rollout can finish.
+  { verb: 'list', resource: 'replicasets', group: 'apps' },
 ];
 /** Finding and undoing a temporary replica raise an interrupted run left (execute/restore.ts). */
 const restoreLeftovers: AccessQuery[] = [
