@@ -180,6 +180,34 @@ export async function place(ctx: FaultContext, node: string | string[], ns: stri
   }
 }
 
+/**
+ * After a fault on the control plane (API server restarted, etcd paused), the simulated kubelets
+ * re-establish their watches on their own schedule: the next scenario waits until each node runs
+ * a fresh pod (bound to it directly) before placing its workloads.
+ */
+export async function waitKubeletsServing(ctx: FaultContext, timeoutMs = 120_000): Promise<void> {
+  const ns = `${NS_PREFIX}kubelet-probe`;
+  await ctx.core.createNamespace({ body: { metadata: { name: ns } } }).catch(() => undefined);
+  const stamp = Date.now().toString(36);
+  try {
+    for (const node of ctx.cluster.nodes) {
+      await ctx.core.createNamespacedPod({
+        namespace: ns,
+        body: {
+          metadata: { name: `probe-${node}-${stamp}` },
+          spec: { nodeName: node, terminationGracePeriodSeconds: 0, containers: [{ name: 'pause', image: 'registry.k8s.io/pause:3.10' }] },
+        },
+      });
+    }
+    await until(async () => {
+      const pods = (await ctx.core.listNamespacedPod({ namespace: ns })).items.filter((p) => p.metadata?.name?.endsWith(stamp));
+      return pods.length === ctx.cluster.nodes.length && pods.every(isReady);
+    }, 'a fresh pod Ready on every node (kubelets serving again)', timeoutMs);
+  } finally {
+    await ctx.cluster.kubectl(['-n', ns, 'delete', 'pods', '--all', '--wait=false']).catch(() => undefined);
+  }
+}
+
 /** Deletes scenario namespaces without waiting (their pods are off the drained nodes already, or go with them). */
 export async function removeNamespaces(ctx: FaultContext, namespaces: string[], wait = false): Promise<void> {
   for (const ns of namespaces) {

@@ -12,7 +12,7 @@ import { Watch } from '@kubernetes/client-node';
 import { removeThrottle, throttleServiceAccount } from './apf.js';
 import {
   DRAINER, NS_PREFIX, REPO, STANDARD, changesBetween, outcomeOf, place, removeNamespaces, reportDisagreements, reportNamesWhatIsLeft,
-  snapshot, startDrain, type CliResult, type CliRun, type FaultContext, type Outcome, type WorkloadSpec,
+  snapshot, startDrain, waitKubeletsServing, type CliResult, type CliRun, type FaultContext, type Outcome, type WorkloadSpec,
 } from './harness.js';
 import { startFaultProxy, type FaultProxy } from './net-proxy.js';
 
@@ -293,6 +293,7 @@ const throttled: Scenario = {
 // ---- 2. API server restarted mid-drain ----------------------------------------------------------
 
 const apiRestart = standard('apirestart', '2 API server restarted mid-drain', {
+  cleanup: () => waitKubeletsServing(currentCtx!),
   inject: async (run) => {
     const ns = `${NS_PREFIX}apirestart`;
     return injectAtMidDrain(run, ns, async (ctx) => {
@@ -403,6 +404,7 @@ const watchesCut: Scenario = {
         await churn?.stop();
         await proxy?.close();
         await ctx.cluster.restartApiServer({ extraArgs: [] });
+        await waitKubeletsServing(ctx);
       },
     });
   },
@@ -411,6 +413,7 @@ const watchesCut: Scenario = {
 // ---- 4. etcd paused ----------------------------------------------------------------------------------
 
 const etcdPaused = standard('etcdpause', '4 etcd paused 10 s mid-drain', {
+  cleanup: () => waitKubeletsServing(currentCtx!),
   inject: (run) =>
     injectAtMidDrain(run, `${NS_PREFIX}etcdpause`, async (ctx) => {
       await ctx.cluster.pauseEtcd(10_000);
