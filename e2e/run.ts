@@ -3,6 +3,7 @@
 // Writes e2e-results/summary.json: one object per scenario, in the order a, b, c.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { samplesWithin } from './availability.js';
 import type { ClusterBackend } from './backend.js';
 import { renderScenarioMarkdown, renderSummaryTable } from './render.js';
 import { makeContext, scenarioKubeletStop, scenarioPlainDrain, scenarioSafeDrain, type ScenarioResult } from './scenarios.js';
@@ -74,7 +75,19 @@ async function main(): Promise<number> {
   }
   writeFileSync(
     join(OUT, 'summary.json'),
-    JSON.stringify(results.map((r) => ({ scenario: r.scenario, downtimeSeconds: r.downtimeSeconds, events: r.events, passed: r.passed })), null, 2),
+    JSON.stringify(
+      results.map((r) => ({
+        scenario: r.scenario,
+        downtimeSeconds: r.downtimeSeconds,
+        // HTTP-probing backends: every sample is one real request (within the scenario's window).
+        // The local backend's samples are EndpointSlice changes, not requests.
+        ...(backend.name === 'local' ? {} : requestCounts(r)),
+        events: r.events,
+        passed: r.passed,
+      })),
+      null,
+      2,
+    ),
   );
   const table = renderSummaryTable(results, backend.name);
   writeFileSync(join(OUT, 'summary.md'), table);
@@ -82,6 +95,11 @@ async function main(): Promise<number> {
   const passed = results.filter((r) => r.passed).length;
   log(`e2e: ${passed} passed, ${results.length - passed} failed`);
   return passed === results.length ? 0 : 1;
+}
+
+function requestCounts(r: ScenarioResult): { requestsSent: number; requestsFailed: number } {
+  const inWindow = samplesWithin(r.samples, r.window);
+  return { requestsSent: inWindow.length, requestsFailed: inWindow.filter((s) => !s.available).length };
 }
 
 main().then(

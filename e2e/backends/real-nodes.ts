@@ -33,7 +33,9 @@ export async function startRealNodesBackend(opts: RealNodesBackendOptions = {}):
   const log = opts.log ?? ((m: string) => console.error(`[real-nodes] ${m}`));
   await run('bash', [join(repo, 'scripts', 'build-probe-image.sh')], { env: { ...process.env, PROBE_IMAGE }, timeout: 300_000 });
   // Real defaults: node-monitor-grace-period and the 300 s tolerations are not shortened.
-  const cluster = await startRealNodesCluster({ nodes: opts.nodes ?? 3, log });
+  // SAFE_DRAIN_REAL_NODES_PRIVILEGED=1: --privileged node containers, where that is allowed.
+  const privileged = process.env.SAFE_DRAIN_REAL_NODES_PRIVILEGED === '1';
+  const cluster = await startRealNodesCluster({ nodes: opts.nodes ?? 3, privileged, log });
   return {
     name: 'real-nodes',
     cluster,
