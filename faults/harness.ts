@@ -186,15 +186,16 @@ export async function place(ctx: FaultContext, node: string | string[], ns: stri
  * a fresh pod (bound to it directly) before placing its workloads.
  */
 export async function waitKubeletsServing(ctx: FaultContext, timeoutMs = 120_000): Promise<void> {
-  const ns = `${NS_PREFIX}kubelet-probe`;
-  await ctx.core.createNamespace({ body: { metadata: { name: ns } } }).catch(() => undefined);
+  // "default": a fresh namespace has no ServiceAccount for a moment, and pods there are refused (403).
+  // Waited out when deleted: a bare pod left on a node would make the next drain of it refuse.
+  const ns = 'default';
   const stamp = Date.now().toString(36);
   try {
     for (const node of ctx.cluster.nodes) {
       await ctx.core.createNamespacedPod({
         namespace: ns,
         body: {
-          metadata: { name: `probe-${node}-${stamp}` },
+          metadata: { name: `fault-probe-${node}-${stamp}`, labels: { 'safe-drain-faults/probe': stamp } },
           spec: { nodeName: node, terminationGracePeriodSeconds: 0, containers: [{ name: 'pause', image: 'registry.k8s.io/pause:3.10' }] },
         },
       });
@@ -204,7 +205,7 @@ export async function waitKubeletsServing(ctx: FaultContext, timeoutMs = 120_000
       return pods.length === ctx.cluster.nodes.length && pods.every(isReady);
     }, 'a fresh pod Ready on every node (kubelets serving again)', timeoutMs);
   } finally {
-    await ctx.cluster.kubectl(['-n', ns, 'delete', 'pods', '--all', '--wait=false']).catch(() => undefined);
+    await ctx.cluster.kubectl(['-n', ns, 'delete', 'pods', '-l', `safe-drain-faults/probe=${stamp}`, '--wait=true', '--timeout=60s'], { timeoutMs: 90_000 }).catch(() => undefined);
   }
 }
 
