@@ -175,6 +175,7 @@ export class ResourceWatch<T extends KubernetesObject> {
         await this.connect();
       })();
     }, RECONNECT_DELAY_MS);
-    this.reconnectTimer.unref();
+    // Not unref'd: during an API server outage this timer is what the drain's waits hang on;
+    // stop() clears it.
   }
 }

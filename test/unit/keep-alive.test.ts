@@ -1,0 +1,23 @@
+// Waits that only timers carry (a budget wait's fallback, a watch's reconnect) keep the process
+// alive: found by the fault matrix, where the CLI exited mid-drain (code 13, "unsettled
+// top-level await") with the node cordoned while the API server restarted.
+import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const tsx = join(process.cwd(), 'node_modules', '.bin', 'tsx');
+const probe = join(process.cwd(), 'test', 'unit', 'fixtures', 'keep-alive-probe.ts');
+
+describe('pending waits keep the process alive', () => {
+  it('a budget wait with nothing but its fallback timer', () => {
+    const run = spawnSync(tsx, [probe, 'budget'], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stdout).toContain('woken: fallback');
+    expect(run.status).toBe(0);
+  }, 70_000);
+
+  it('a watch reconnecting to an API server that is down', () => {
+    const run = spawnSync(tsx, [probe, 'watch'], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stdout).toContain('reconnected after 2 failures');
+    expect(run.status).toBe(0);
+  }, 70_000);
+});
