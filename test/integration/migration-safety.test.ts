@@ -113,6 +113,31 @@ describe('item 5: a temporary raise survives a crash and is undone exactly', () 
     expect((await tc.core.readNode({ name: W1 })).spec?.unschedulable).toBe(true);
   }, 240_000);
 
+  it('a leftover raise whose replicas someone changed since is left as is, and the run fails saying what to do', async () => {
+    const ns = testNamespace('leftover-changed');
+    await setup(ns, { strategy: RECREATE });
+    // What a killed run leaves (raised 1 → 2 for w1), then someone scaled to 3 by hand.
+    await tc.apps.patchNamespacedDeployment({
+      namespace: ns,
+      name: 'hello',
+      body: [
+        { op: 'add', path: '/metadata/labels/safe-drain.io~1scaled', value: 'true' },
+        { op: 'add', path: '/metadata/annotations', value: { 'safe-drain.io/original-replicas': '1', 'safe-drain.io/raised-replicas': '2', 'safe-drain.io/scaled-for-node': W1 } },
+        { op: 'replace', path: '/spec/replicas', value: 3 },
+      ],
+    });
+
+    const { report } = await drainUnbounded({ timeoutMs: 60_000 }, 120_000);
+
+    expect(report.success).toBe(false);
+    const change = report.nodes[0]?.workloadChanges.find((c) => c.workload === `Deployment/${ns}/hello` && !c.restored);
+    expect(change?.message).toMatch(/replicas is now 3, not the 2 safe-drain set \(original 1\): someone else changed it/);
+    expect(change?.message).toMatch(new RegExp(`kubectl -n ${ns} label deployment/hello safe-drain.io/scaled-`));
+    const final = await readHello(ns);
+    expect(final.spec?.replicas).toBe(3);
+    expect(markerOf(final)).toEqual([`label ${MARKER_LABEL}`, ...MARKER_ANNOTATIONS]);
+  }, 240_000);
+
   it('a concurrent change of replicas between safe-drain read and its raise is not overwritten', async () => {
     const ns = testNamespace('raise-race');
     await setup(ns, { strategy: RECREATE, readyDelay: '1s' });
