@@ -14,7 +14,7 @@
 // them: a loudly named skipped test, or a failure with SAFE_DRAIN_REQUIRE_DOCKER=1.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -234,7 +234,15 @@ if (!pre.ok) {
     it('a failed start leaves nothing behind', async () => {
       const { startRealNodesCluster } = await import('../../cluster/src/real-nodes/index.js');
       // 1 ms for nodes to become Ready: the start fails after the containers are up.
-      await expect(startRealNodesCluster({ nodes: 1, readyTimeoutMs: 1 })).rejects.toThrow(/nodes not Ready within 1 ms/);
+      const err = await startRealNodesCluster({ nodes: 1, readyTimeoutMs: 1 }).then(
+        () => new Error('started'),
+        (e: unknown) => e as Error,
+      );
+      expect(err.message).toMatch(/nodes not Ready within 1 ms/);
+      // The failed start's logs are kept for people (named in the error); not a leftover of the cluster.
+      const logs = /\(logs: (\S+)\)/.exec(err.message)?.[1];
+      expect(logs && existsSync(join(logs, 'node-w1-kubelet.log'))).toBe(true);
+      rmSync(logs!, { recursive: true, force: true });
       expect(await hostFootprint()).toEqual(before);
     });
 

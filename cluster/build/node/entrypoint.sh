@@ -18,6 +18,13 @@ if [ -d /sys/fs/cgroup ]; then
     mount -o remount,bind,rw "$d" 2>/dev/null || true
   done
 fi
+# cgroup v2 (e.g. GitHub-hosted runners; NOT tried yet, our hosts are v1): a cgroup with processes
+# cannot delegate controllers, so this node's processes move to a child cgroup first (as kind does).
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+  mkdir -p /sys/fs/cgroup/init
+  xargs -rn1 </sys/fs/cgroup/cgroup.procs >/sys/fs/cgroup/init/cgroup.procs 2>/dev/null || true
+  sed -e 's/ / +/g' -e 's/^/+/' </sys/fs/cgroup/cgroup.controllers >/sys/fs/cgroup/cgroup.subtree_control || true
+fi
 # Pod volumes mounted by the kubelet must propagate into containers.
 mount --make-rshared /
 
