@@ -35,6 +35,14 @@ mkdir -p "$cache_root"
 exec 9>"$cache_root/node-image.lock"
 flock 9
 
+# Host tools the backend and its tests use: nsenter (a route inside the ClusterIP probe's own
+# network namespace), ip and iptables (the leftovers check).
+missing=()
+command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+[ ${#missing[@]} -eq 0 ] || { log "installing ${missing[*]}"; apt_install "${missing[@]}"; }
+
 # ---- node base: debootstrap ---------------------------------------------------------------------
 mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
 [ -n "$mirror" ] || mirror=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
