@@ -12,7 +12,7 @@
 // checks, runSafeDrain always returns a report (it does not throw): what was done and left.
 import type { V1Node, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { checkAccess } from './kube/access.js';
-import { KubeClient } from './kube/client.js';
+import { API_OUTAGE_BOUND_MS, KubeClient } from './kube/client.js';
 import { loadKubeConfig } from './kube/config.js';
 import { describeApiError, statusCode } from './kube/errors.js';
 import { abortReason } from './execute/abort.js';
@@ -31,6 +31,9 @@ import {
 import { restoreLeftoverChanges } from './execute/restore.js';
 import { describeFinalState } from './report/state.js';
 import { InputError, type DrainOptions, type DrainPlan, type Logger, type NodeReport, type RunReport } from './types.js';
+
+/** How long the permission check and node lookup wait out a cluster that does not answer. */
+const CHECKS_OUTAGE_BOUND_MS = 20_000;
 
 export interface RunContext {
   /** Path of a kubeconfig file; default KUBECONFIG / ~/.kube/config. */
@@ -63,6 +66,10 @@ export async function runSafeDrain(options: DrainOptions, ctx: RunContext): Prom
   const kc = loadKubeConfig({ path: ctx.kubeconfigPath, context: ctx.context });
   const client = new KubeClient(kc);
   const server = kc.getCurrentCluster()?.server ?? '(unknown server)';
+  client.onRetry = (m) => logger.info(`API server: ${m}`);
+  // Before any change, a cluster that does not answer is reported soon; once the run has changed
+  // something, it rides out an API server restart or stall (KubeClient.outageBoundMs).
+  client.outageBoundMs = CHECKS_OUTAGE_BOUND_MS;
 
   await logger.group('Checking permissions', async () => {
     try {
@@ -83,6 +90,7 @@ export async function runSafeDrain(options: DrainOptions, ctx: RunContext): Prom
   const nodes = await resolveNodes(client, options);
   logger.info(`nodes: ${nodes.map((n) => n.metadata?.name).join(', ')}`);
   stopIfCancelled('after resolving the nodes');
+  client.outageBoundMs = API_OUTAGE_BOUND_MS;
 
   const pdbWatch = client.watch<V1PodDisruptionBudget>({
     path: '/apis/policy/v1/poddisruptionbudgets',

@@ -5,7 +5,7 @@ import type { V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { WaitAborted } from '../../src/engine/execute/abort.js';
 import type { BudgetWaiter } from '../../src/engine/execute/budget.js';
 import { PodFailure, evictWithBudget, type EvictionDeps } from '../../src/engine/execute/evict-with-budget.js';
-import type { KubeClient } from '../../src/engine/kube/client.js';
+import { API_OUTAGE_BOUND_MS, type KubeClient } from '../../src/engine/kube/client.js';
 import type { ResourceWatch } from '../../src/engine/kube/watch.js';
 import type { PodPlan, PodResult } from '../../src/engine/types.js';
 
@@ -168,13 +168,25 @@ describe('evictWithBudget', () => {
     expect(always.calls.sleeps.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(120_000); // outlasts the controller's 2-minute expiry
   });
 
-  it('retries transient errors a bounded number of times', async () => {
-    const { deps, r, calls } = setup(Array.from({ length: 10 }, () => apiError(503, 'unavailable')));
-    await withInstantTimers(calls.sleeps, () =>
-      expect(evictWithBudget(deps, pod, r, signal)).rejects.toThrow(/^eviction of shop\/web-1 \(PDB shop\/web\) failed 6 times: HTTP 503/),
-    );
-    expect(calls.evictions).toBe(6);
-    expect(calls.sleeps).toEqual([500, 1000, 2000, 4000, 8000]);
+  it('retries transient errors for as long as an API outage is ridden out (time, not a count), then fails naming pod and PDB', async () => {
+    const { deps, r, calls } = setup(Array.from({ length: 40 }, () => apiError(503, 'unavailable')));
+    // Each sleep moves the clock on by what it asked for.
+    const realNow = Date.now;
+    let slept = 0;
+    Date.now = () => realNow() + slept;
+    try {
+      await withInstantTimers(calls.sleeps, () => {
+        const evicting = evictWithBudget(deps, pod, r, signal);
+        const tick = setInterval(() => (slept = calls.sleeps.reduce((a, b) => a + b, 0)), 0);
+        return expect(evicting.finally(() => clearInterval(tick))).rejects.toThrow(/^eviction of shop\/web-1 \(PDB shop\/web\) failed \d+ times over \d+s: HTTP 503/);
+      });
+    } finally {
+      Date.now = realNow;
+    }
+    expect(calls.sleeps.slice(0, 5)).toEqual([500, 1000, 2000, 4000, 8000]);
+    const total = calls.sleeps.reduce((a, b) => a + b, 0);
+    expect(total).toBeGreaterThanOrEqual(API_OUTAGE_BOUND_MS - 10_000);
+    expect(total).toBeLessThanOrEqual(API_OUTAGE_BOUND_MS + 10_000);
   });
 
   it('stops when the deadline has passed', async () => {

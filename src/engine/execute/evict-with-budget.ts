@@ -8,9 +8,10 @@ import type { Logger, PodPlan, PodResult, TimelineEvent } from '../types.js';
 import { sleep, throwIfAborted } from './abort.js';
 import type { BudgetWaiter } from './budget.js';
 import { evictOnce } from './evict.js';
+import { API_OUTAGE_BOUND_MS } from '../kube/client.js';
 
-/** Retries of an answer that should pass on its own (5xx, transport, a resourceVersion conflict): 0.5 s .. 8 s apart. */
-const MAX_TRANSIENT_RETRIES = 5;
+// Answers that should pass on their own (5xx, no answer, a resourceVersion conflict) are retried
+// 0.5 s .. 10 s apart for as long as the client rides out an outage (API_OUTAGE_BOUND_MS).
 /**
  * Retries of a "come back later" that is not the budget's arithmetic (DisruptedPods map too big,
  * API throttling): 0.5 s .. 10 s apart, about 2 min in all, the time after which the disruption
@@ -56,6 +57,8 @@ export async function evictWithBudget(deps: EvictionDeps, p: PodPlan, r: PodResu
   const ofPdb = () => (pdbKey ? ` (PDB ${pdbKey})` : '');
   const podReady = deps.podReady ? () => deps.podReady!(p) : undefined;
   let transient = 0;
+  /** Since when the answers have been transient errors, without any other answer in between. */
+  let failingSince: number | undefined;
   let busy = 0;
   let settle: (() => void) | undefined;
   for (;;) {
@@ -65,6 +68,7 @@ export async function evictWithBudget(deps: EvictionDeps, p: PodPlan, r: PodResu
     const attempt = await evictOnce(client, { namespace: p.namespace, name: p.name, uid: p.uid, gracePeriodSeconds: deps.gracePeriodSeconds, dryRun });
     settle?.();
     settle = undefined;
+    if (attempt.kind !== 'error') failingSince = undefined;
     switch (attempt.kind) {
       case 'accepted':
       case 'gone':
@@ -121,8 +125,13 @@ export async function evictWithBudget(deps: EvictionDeps, p: PodPlan, r: PodResu
         await sleep(backoffMs(busy, attempt.retryAfterSeconds), signal);
         continue;
       case 'error':
-        if (++transient > MAX_TRANSIENT_RETRIES) {
-          throw new PodFailure(`eviction of ${key}${ofPdb()} failed ${transient} times: HTTP ${attempt.code} ${attempt.message}`);
+        transient++;
+        failingSince ??= Date.now();
+        // Bounded by time, not by a count: an API server restart alone takes ~20 s.
+        if (Date.now() - failingSince >= API_OUTAGE_BOUND_MS) {
+          throw new PodFailure(
+            `eviction of ${key}${ofPdb()} failed ${transient} times over ${Math.round((Date.now() - failingSince) / 1000)}s: HTTP ${attempt.code} ${attempt.message}`,
+          );
         }
         logger.debug(`${key}: eviction attempt failed (HTTP ${attempt.code} ${attempt.message}); retrying`);
         await sleep(backoffMs(transient, attempt.retryAfterSeconds), signal);

@@ -20,9 +20,46 @@ import {
   type V1StatefulSet,
   type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
+import { describeApiError, parseApiError, statusCode } from './errors.js';
 import { ResourceWatch, type ResourceWatchOptions } from './watch.js';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/**
+ * How long a request keeps being retried while the API server does not answer or answers "later"
+ * (a restart takes ~20 s with its graceful shutdown; an etcd stall or throttling, seconds).
+ */
+export const API_OUTAGE_BOUND_MS = 90_000;
+const MAX_BACKOFF_MS = 8_000;
+/** A Retry-After longer than this is not waited out in one piece. */
+const MAX_RETRY_AFTER_MS = 30_000;
+
+/**
+ * A failure that passes by itself, and the server's advice: no answer at all (connection refused
+ * or reset while the API server restarts), 429 (API Priority and Fairness throttling), 502/503/504
+ * (shutting down, not ready, gateway), or a 500 from an etcd timeout. Undefined: the error is final.
+ */
+export function transientFailure(err: unknown): { retryAfterMs?: number } | undefined {
+  const status = parseApiError(err);
+  const retryAfterMs = status.retryAfterSeconds !== undefined ? status.retryAfterSeconds * 1000 : undefined;
+  if (statusCode(err) === undefined) return isConnectionFailure(err) ? {} : undefined;
+  if (status.code === 429 || status.code === 502 || status.code === 503 || status.code === 504) return { retryAfterMs };
+  if (status.code === 500 && /etcdserver|timed? ?out|timeout|leader changed|please try again/i.test(status.message)) return { retryAfterMs };
+  return undefined;
+}
+
+/** fetch's "fetch failed" and the socket errors under it (ECONNREFUSED, ECONNRESET, ...). */
+function isConnectionFailure(err: unknown): boolean {
+  const chain: unknown[] = [];
+  for (let e: unknown = err; e instanceof Error && chain.length < 5; e = (e as Error & { cause?: unknown }).cause) chain.push(e);
+  return chain.some((e) => {
+    const code = (e as { code?: unknown }).code;
+    return (
+      (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|UND_ERR_HEADERS_TIMEOUT|UND_ERR_CLOSED)$/.test(code)) ||
+      /fetch failed|socket hang up|other side closed/i.test((e as Error).message)
+    );
+  });
+}
 const DRY_RUN_ALL = 'All';
 /** Page size for lists (kubectl drain's --chunk-size default). */
 const CHUNK_SIZE = 500;
@@ -61,20 +98,41 @@ export class KubeClient {
     this.authz = kubeConfig.makeApiClient(AuthorizationV1Api);
   }
 
-  private count<T>(p: Promise<T>): Promise<T> {
-    this.requests++;
-    return p;
+  /**
+   * How long a request may keep failing transiently (see transientFailure) before its error is
+   * final. run.ts keeps it short until the checks have passed (a cluster that does not answer
+   * then is most likely the wrong one), then rides out restarts and stalls.
+   */
+  outageBoundMs = API_OUTAGE_BOUND_MS;
+  /** Told each retry, for the log. */
+  onRetry?: (message: string) => void;
+
+  /** Sends a request (counted), retrying transient failures with backoff and Retry-After. */
+  private async count<T>(send: () => Promise<T>, { retry = true } = {}): Promise<T> {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      this.requests++;
+      try {
+        return await send();
+      } catch (err) {
+        const transient = retry ? transientFailure(err) : undefined;
+        if (!transient || Date.now() - started >= this.outageBoundMs) throw err;
+        const delayMs = Math.min(Math.max(Math.min(MAX_BACKOFF_MS, 250 * 2 ** attempt), transient.retryAfterMs ?? 0), MAX_RETRY_AFTER_MS);
+        this.onRetry?.(`${describeApiError(err)}: retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt + 1})`);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
   }
 
   getNode(name: string): Promise<V1Node> {
-    return this.count(this.core.readNode({ name }));
+    return this.count(() => this.core.readNode({ name }));
   }
 
   async listNodes(labelSelector?: string): Promise<V1Node[]> {
     const nodes: V1Node[] = [];
     let cont: string | undefined;
     do {
-      const page = await this.count(this.core.listNode({ labelSelector, limit: CHUNK_SIZE, _continue: cont }));
+      const page = await this.count(() => this.core.listNode({ labelSelector, limit: CHUNK_SIZE, _continue: cont }));
       nodes.push(...page.items);
       cont = page.metadata?._continue || undefined;
     } while (cont);
@@ -90,7 +148,7 @@ export class KubeClient {
     let cont: string | undefined;
     let resourceVersion = '';
     do {
-      const page = await this.count(
+      const page = await this.count(() =>
         this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}`, limit: CHUNK_SIZE, _continue: cont }),
       );
       items.push(...page.items);
@@ -111,33 +169,33 @@ export class KubeClient {
   }
 
   getReplicaSet(namespace: string, name: string): Promise<V1ReplicaSet> {
-    return this.count(this.apps.readNamespacedReplicaSet({ namespace, name }));
+    return this.count(() => this.apps.readNamespacedReplicaSet({ namespace, name }));
   }
 
   getDeployment(namespace: string, name: string): Promise<V1Deployment> {
-    return this.count(this.apps.readNamespacedDeployment({ namespace, name }));
+    return this.count(() => this.apps.readNamespacedDeployment({ namespace, name }));
   }
 
   getStatefulSet(namespace: string, name: string): Promise<V1StatefulSet> {
-    return this.count(this.apps.readNamespacedStatefulSet({ namespace, name }));
+    return this.count(() => this.apps.readNamespacedStatefulSet({ namespace, name }));
   }
 
   getDaemonSet(namespace: string, name: string): Promise<V1DaemonSet> {
-    return this.count(this.apps.readNamespacedDaemonSet({ namespace, name }));
+    return this.count(() => this.apps.readNamespacedDaemonSet({ namespace, name }));
   }
 
   async listHpas(namespace: string): Promise<V2HorizontalPodAutoscaler[]> {
-    return (await this.count(this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace }))).items;
+    return (await this.count(() => this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace }))).items;
   }
 
   async listPdbs(): Promise<{ items: V1PodDisruptionBudget[]; resourceVersion: string }> {
-    const res = await this.count(this.policy.listPodDisruptionBudgetForAllNamespaces({}));
+    const res = await this.count(() => this.policy.listPodDisruptionBudgetForAllNamespaces({}));
     return { items: res.items, resourceVersion: res.metadata?.resourceVersion ?? '' };
   }
 
   /** Merge patch of spec.unschedulable (what kubectl cordon/uncordon does). */
   setUnschedulable(name: string, unschedulable: boolean, dryRun: boolean): Promise<V1Node> {
-    return this.count(
+    return this.count(() =>
       this.core.patchNode(
         { name, body: { spec: { unschedulable: unschedulable ? true : null } }, dryRun: dryRun ? DRY_RUN_ALL : undefined },
         mergePatch,
@@ -147,7 +205,7 @@ export class KubeClient {
 
   /** policy/v1 Eviction with a UID precondition, so a same-named replacement is never evicted by mistake. */
   async evict(req: EvictRequest): Promise<void> {
-    await this.count(
+    await this.count(() =>
       this.core.createNamespacedPodEviction({
         name: req.name,
         namespace: req.namespace,
@@ -163,11 +221,13 @@ export class KubeClient {
           },
         },
       }),
+      // Every answer to an eviction means something for the drain (evict.ts decides, and retries).
+      { retry: false },
     );
   }
 
   patchDeployment(namespace: string, name: string, body: object, dryRun: boolean): Promise<V1Deployment> {
-    return this.count(
+    return this.count(() =>
       this.apps.patchNamespacedDeployment({ namespace, name, body, dryRun: dryRun ? DRY_RUN_ALL : undefined }, mergePatch),
     );
   }
@@ -186,7 +246,7 @@ export class KubeClient {
 
   private async event(namespace: string, involvedObject: V1ObjectReference, type: string, reason: string, message: string): Promise<void> {
     const now = new Date();
-    await this.count(
+    await this.count(() =>
       this.core.createNamespacedEvent({
         namespace,
         body: {
@@ -207,7 +267,7 @@ export class KubeClient {
   }
 
   async canI(q: AccessQuery): Promise<{ allowed: boolean; reason?: string }> {
-    const res = await this.count(
+    const res = await this.count(() =>
       this.authz.createSelfSubjectAccessReview({
         body: {
           apiVersion: 'authorization.k8s.io/v1',
