@@ -87,6 +87,20 @@ describe('BudgetWaiter', () => {
     expect(fresh.reason).toBe('budget');
   });
 
+  it('releases a waiter whose pod the PDB no longer selects (selector changed), without waiting for the fallback', async () => {
+    const selecting = (app: string, rv: string): V1PodDisruptionBudget => ({ ...pdb('web', 0, rv), spec: { selector: { matchLabels: { app } } } });
+    const w = fakeWatch([selecting('web', '1')]);
+    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, 60_000);
+    let reason: string | undefined;
+    void waiter.wait('ns/web', { signal: new AbortController().signal, seenResourceVersion: '1', podLabels: () => ({ app: 'web' }) }).then((x) => (reason = x.reason));
+    w.emit('MODIFIED', selecting('web', '2'));
+    await flush();
+    expect(reason).toBeUndefined();
+    w.emit('MODIFIED', selecting('other', '3'));
+    await flush();
+    expect(reason).toBe('not-selected');
+  });
+
   it('wakes everyone when the PDB is deleted', async () => {
     const w = fakeWatch([pdb('web', 0, '1')]);
     const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, 60_000);

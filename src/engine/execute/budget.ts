@@ -8,10 +8,12 @@
 import type { V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { ResourceWatch } from '../kube/watch.js';
 import { budgetStatus } from '../plan/pdb.js';
+import { matchesLabelSelector } from '../plan/selector.js';
 import { WaitAborted, abortReason } from './abort.js';
 
 /** 'not-ready-admitted': the waiting pod is not Ready and the PDB admits it without the budget. */
-export type WakeReason = 'budget' | 'not-ready-admitted' | 'retry-after' | 'fallback';
+/** 'not-selected': the PDB changed and no longer selects the waiting pod. */
+export type WakeReason = 'budget' | 'not-ready-admitted' | 'not-selected' | 'retry-after' | 'fallback';
 
 export interface BudgetWaitOptions {
   signal: AbortSignal;
@@ -24,6 +26,8 @@ export interface BudgetWaitOptions {
    * not known, treated as Ready, so only the budget releases the waiter.
    */
   podReady?: () => boolean | undefined;
+  /** The waiting pod's labels now: a PDB whose selector no longer matches them releases it. */
+  podLabels?: () => Record<string, string> | undefined;
 }
 
 export interface BudgetWake {
@@ -35,6 +39,7 @@ export interface BudgetWake {
 interface Waiter {
   release(reason: WakeReason): void;
   podReady?: () => boolean | undefined;
+  podLabels?: () => Record<string, string> | undefined;
 }
 
 interface Gate {
@@ -54,6 +59,11 @@ export function admitsNotReadyPod(pdb: V1PodDisruptionBudget): boolean {
   if (pdb.spec?.unhealthyPodEvictionPolicy === 'AlwaysAllow') return true;
   const b = budgetStatus(pdb);
   return b.desired > 0 && b.healthy >= b.desired;
+}
+
+/** Whether `pdb` still selects a pod with these labels (unknown labels: assume it does). */
+function selects(pdb: V1PodDisruptionBudget, labels: Record<string, string> | undefined): boolean {
+  return labels === undefined || matchesLabelSelector(pdb.spec?.selector, labels);
 }
 
 /** "healthy 1 / desired 1 / allowed 0", for messages. */
@@ -95,6 +105,7 @@ export class BudgetWaiter {
       const gate = pdbKey ? this.gate(pdbKey) : undefined;
       const waiter: Waiter = {
         podReady: opts.podReady,
+        podLabels: opts.podLabels,
         release: (reason) => {
           clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);
@@ -159,6 +170,8 @@ export class BudgetWaiter {
   private releaseAllowed(key: string, pdb: V1PodDisruptionBudget): void {
     const gate = this.gates.get(key);
     if (!gate || gate.queue.length === 0) return;
+    // A selector changed so that it no longer selects the pod: this PDB no longer holds it.
+    for (const w of gate.queue.filter((x) => !selects(pdb, x.podLabels?.()))) w.release('not-selected');
     // Not-Ready pods the API server admits outside the budget: all of them, nothing taken from it.
     this.releaseNotReady(gate, pdb);
     const b = budgetStatus(pdb);

@@ -41,6 +41,8 @@ export interface EvictionDeps {
    * a pod that is not Ready is released as soon as its PDB admits not-Ready pods (BudgetWaiter).
    */
   podReady?: (p: PodPlan) => boolean | undefined;
+  /** The pod's labels now (the drain's pod watch): a PDB changed to no longer select it lets it go. */
+  podLabels?: (p: PodPlan) => Record<string, string> | undefined;
 }
 
 /**
@@ -56,6 +58,7 @@ export async function evictWithBudget(deps: EvictionDeps, p: PodPlan, r: PodResu
   let pdbKey = p.pdbs[0];
   const ofPdb = () => (pdbKey ? ` (PDB ${pdbKey})` : '');
   const podReady = deps.podReady ? () => deps.podReady!(p) : undefined;
+  const podLabels = deps.podLabels ? () => deps.podLabels!(p) : undefined;
   let transient = 0;
   /** Since when the answers have been transient errors, without any other answer in between. */
   let failingSince: number | undefined;
@@ -103,6 +106,7 @@ export async function evictWithBudget(deps: EvictionDeps, p: PodPlan, r: PodResu
           retryAfterSeconds: attempt.retryAfterSeconds,
           seenResourceVersion: r.pdb === asked ? seen : undefined,
           podReady,
+          podLabels,
         });
         settle = wake.settle;
         continue;

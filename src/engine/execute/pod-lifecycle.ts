@@ -132,6 +132,10 @@ function evictionDeps(c: PodWorkContext): EvictionDeps {
       const pod = c.pods.get(`${p.namespace}/${p.name}`);
       return pod?.metadata?.uid === p.uid ? isPodReady(pod) : undefined;
     },
+    podLabels: (p) => {
+      const pod = c.pods.get(`${p.namespace}/${p.name}`);
+      return pod?.metadata?.uid === p.uid ? (pod.metadata?.labels ?? {}) : undefined;
+    },
   };
 }
 
