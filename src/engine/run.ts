@@ -18,6 +18,7 @@ import { describeApiError, statusCode } from './kube/errors.js';
 import { abortReason } from './execute/abort.js';
 import { BudgetWaiter } from './execute/budget.js';
 import { setCordon } from './execute/cordon.js';
+import { drainDeadline, type Deadline } from './execute/deadline.js';
 import {
   drainCordonedNode,
   fatalFindings,
@@ -144,10 +145,23 @@ export async function runSafeDrain(options: DrainOptions, ctx: RunContext): Prom
 }
 
 async function runPhases(ctx: NodeDrainContext, nodes: V1Node[], reports: NodeReport[]): Promise<void> {
-  const { options, signal, logger } = ctx;
+  // `timeout` bounds the first node from the start of the run (its plan and cordon included),
+  // each later node from the start of its own drain; this deadline also carries cancellation.
+  const first = drainDeadline(ctx.signal, ctx.options.timeoutMs);
+  try {
+    await runPhasesWithin(ctx, nodes, reports, first);
+  } finally {
+    first.dispose();
+  }
+}
+
+async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: NodeReport[], first: Deadline): Promise<void> {
+  const { options, logger } = ctx;
+  // Until the first node is drained, its deadline; then the run's cancellation.
+  let guard = first.signal;
   const cancelled = (phase: string) => {
-    if (!signal.aborted) return false;
-    const why = `${abortReason(signal)} ${phase}`;
+    if (!guard.aborted) return false;
+    const why = `${abortReason(guard)} ${phase}`;
     for (const r of reports) if (!r.success) r.error ??= why;
     logger.warn(`stopping: ${why}`);
     return true;
@@ -213,7 +227,11 @@ async function runPhases(ctx: NodeDrainContext, nodes: V1Node[], reports: NodeRe
 
   for (const [i, report] of reports.entries()) {
     if (cancelled(`before draining node ${report.node}`)) return;
-    await drainCordonedNode(ctx, planned[i]!, report);
+    await drainCordonedNode(ctx, planned[i]!, report, i === 0 ? first : undefined);
+    if (i === 0) {
+      first.dispose();
+      guard = ctx.signal;
+    }
     if (!report.success) {
       const rest = reports.slice(i + 1);
       for (const r of rest) r.error = `not drained: the run stopped after node ${report.node} failed${r.cordoned && !r.wasCordoned ? ' (cordoned by this run)' : ''}`;

@@ -4,6 +4,8 @@ import { abortReason } from './abort.js';
 
 export interface Deadline {
   signal: AbortSignal;
+  /** Ends the drain now, for this reason (e.g. the node was lost). */
+  stop(reason: Error): void;
   dispose(): void;
 }
 
@@ -19,6 +21,7 @@ export function drainDeadline(cancel: AbortSignal, timeoutMs: number): Deadline 
       : undefined;
   return {
     signal: controller.signal,
+    stop: (reason) => controller.abort(reason),
     dispose() {
       if (timer) clearTimeout(timer);
       cancel.removeEventListener('abort', onCancel);

@@ -14,7 +14,7 @@ import type { BlockedPod, DrainOptions, DrainPlan, NodeReport, PodResult, Worklo
 import { WaitAborted, abortReason } from './abort.js';
 import { describeBudget, type BudgetWaiter } from './budget.js';
 import { nodeEvent, setCordon, type Mark, type NodeActionContext } from './cordon.js';
-import { drainDeadline } from './deadline.js';
+import { drainDeadline, type Deadline } from './deadline.js';
 import { PodLedger, fixedPods, type PodSource } from './pod-lifecycle.js';
 import { reconcileNode } from './reconcile.js';
 import { describeApiError } from '../kube/errors.js';
@@ -85,13 +85,25 @@ export function fatalFindings(report: NodeReport): BlockedPod[] {
   return (report.plan?.blockers ?? []).filter((b) => b.fatal).map((b) => ({ pod: b.pod, ...(b.pdbs && { pdb: b.pdbs.join(', ') }), message: b.message }));
 }
 
-/** Phase 3: the node is cordoned; move its pods until only what stays is left, or the deadline. */
-export async function drainCordonedNode(ctx: NodeDrainContext, planned: PlannedNode, report: NodeReport): Promise<void> {
+/**
+ * How long a node that goes NotReady during its drain may stay so before the drain stops: its
+ * pods are no longer Ready, so their PDBs refuse to evict them while the budget is not met, and
+ * no kubelet confirms deletions; waiting on would hang until the taint-based eviction (300 s).
+ * A kubelet restart takes seconds.
+ */
+export const NODE_LOST_GRACE_MS = 30_000;
+
+/**
+ * Phase 3: the node is cordoned; move its pods until only what stays is left, or the deadline.
+ * `deadline` (the run's, for the first node) bounds it; without one, `timeout` counts from now.
+ */
+export async function drainCordonedNode(ctx: NodeDrainContext, planned: PlannedNode, report: NodeReport, given?: Deadline): Promise<void> {
   const { client, options, logger } = ctx;
   const name = report.node;
   const started = Date.now();
   const mark = marker(report, ctx.runStart);
-  const deadline = drainDeadline(ctx.signal, options.timeoutMs);
+  const deadline = given ?? drainDeadline(ctx.signal, options.timeoutMs);
+  let stopWatchingNode = () => {};
   const ledger = new PodLedger(report.results, () => Date.now() - ctx.runStart);
   let podWatch: ResourceWatch<V1Pod> | undefined;
   let lastPlan: DrainPlan | undefined;
@@ -107,6 +119,7 @@ export async function drainCordonedNode(ctx: NodeDrainContext, planned: PlannedN
     }
     const node = options.dryRun ? planned.node : await client.getNode(name);
     const nodeReady = isNodeReady(node);
+    if (!options.dryRun && nodeReady) stopWatchingNode = await stopIfNodeLost(ctx, name, deadline, mark);
     if (!nodeReady) {
       logger.warn(
         `node ${name} is NotReady: its kubelet may never confirm deletions, so each deletion is waited for at most ${(options.skipWaitForDeleteTimeoutSeconds * 1000 || NOT_READY_NODE_DELETE_WAIT_MS) / 1000}s after it was requested and reported as not confirmed`,
@@ -125,7 +138,8 @@ export async function drainCordonedNode(ctx: NodeDrainContext, planned: PlannedN
   } catch (err) {
     report.error = err instanceof WaitAborted ? `node ${name}: ${err.why}` : `node ${name}: ${describeApiError(err)}`;
   } finally {
-    deadline.dispose();
+    if (!given) deadline.dispose();
+    stopWatchingNode();
     podWatch?.stop();
     const plan = lastPlan ?? report.plan;
     // Pods the plan still had to move when the drain ended: named, never silently dropped.
@@ -154,6 +168,46 @@ export async function drainCordonedNode(ctx: NodeDrainContext, planned: PlannedN
     mark(report.success ? 'done' : 'error', name, report.success ? 'done' : (report.error ?? 'failed'));
     report.durationMs += Date.now() - started;
   }
+}
+
+/**
+ * Watches the node while it drains: NotReady for NODE_LOST_GRACE_MS ends the drain with the
+ * reason (the report then names every pod left). Returns the function that stops watching.
+ */
+async function stopIfNodeLost(ctx: NodeDrainContext, name: string, deadline: Deadline, mark: Mark): Promise<() => void> {
+  const watch = ctx.client.watch<V1Node>({ path: '/api/v1/nodes', fieldSelector: `metadata.name=${name}`, onError: (m) => ctx.logger.debug(m) });
+  let timer: NodeJS.Timeout | undefined;
+  watch.subscribe((_type, node) => {
+    const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
+    if (ready?.status === 'True') {
+      if (timer) {
+        clearTimeout(timer);
+        timer = undefined;
+        mark('wait', name, 'node Ready again');
+        ctx.logger.info(`node ${name} is Ready again`);
+      }
+      return;
+    }
+    if (timer) return;
+    const since = ready?.lastTransitionTime ? new Date(ready.lastTransitionTime).toISOString() : 'now';
+    const why = `Ready=${ready?.status ?? 'missing'}${ready?.reason ? ` (${ready.reason})` : ''} since ${since}`;
+    mark('wait', name, `node NotReady: ${why}`);
+    ctx.logger.warn(`node ${name} went NotReady during the drain (${why}); the drain stops in ${NODE_LOST_GRACE_MS / 1000}s unless it is Ready again`, { node: name });
+    timer = setTimeout(() => {
+      deadline.stop(
+        new Error(
+          `node ${name} went NotReady during the drain (${why}) and stayed so for ${NODE_LOST_GRACE_MS / 1000}s: its pods are not Ready, ` +
+            'so their PDBs refuse to evict them while the budget is not met, and no kubelet confirms deletions. The node is left cordoned; ' +
+            'Kubernetes deletes its pods when their not-ready/unreachable tolerations expire (300 s by default), or bring the node back and drain again',
+        ),
+      );
+    }, NODE_LOST_GRACE_MS);
+  });
+  await watch.start();
+  return () => {
+    if (timer) clearTimeout(timer);
+    watch.stop();
+  };
 }
 
 /**

@@ -25,6 +25,8 @@ const cordon: AccessQuery[] = [
 ];
 const evict: AccessQuery[] = [
   { verb: 'watch', resource: 'pods', group: '' },
+  // A node that goes NotReady mid-drain stops the drain instead of hanging it.
+  { verb: 'watch', resource: 'nodes', group: '' },
   { verb: 'create', resource: 'pods', group: '', subresource: 'eviction' },
 ];
 const migrate: AccessQuery[] = [
