@@ -158,10 +158,23 @@ export async function place(ctx: FaultContext, node: string | string[], ns: stri
   try {
     for (const w of workloads) await ctx.apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, w) });
     for (const w of workloads) {
-      await until(async () => {
-        const pods = (await ctx.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${w.name}` })).items;
-        return pods.filter((p) => !p.metadata?.deletionTimestamp && isReady(p) && targets.includes(p.spec?.nodeName ?? '')).length === w.replicas;
-      }, `${w.replicas} ready pods of ${ns}/${w.name} on ${targets.join(',')}`);
+      const placed = () =>
+        until(async () => {
+          const pods = (await ctx.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${w.name}` })).items;
+          return pods.filter((p) => !p.metadata?.deletionTimestamp && isReady(p) && targets.includes(p.spec?.nodeName ?? '')).length === w.replicas;
+        }, `${w.replicas} ready pods of ${ns}/${w.name} on ${targets.join(',')}`);
+      try {
+        await placed();
+      } catch (err) {
+        // Seen after several kube-apiserver restarts: a simulated kubelet (kwok) stuck in its own
+        // backoff. Restart it once, saying so, and wait again; a second failure is the scenario's.
+        console.warn(`[faults] ${(err as Error).message}: restarting the simulated kubelet of ${targets.join(', ')} and waiting again`);
+        for (const n of targets) {
+          await ctx.cluster.stopKubelet(n);
+          await ctx.cluster.startKubelet(n);
+        }
+        await placed();
+      }
     }
   } finally {
     for (const n of others) await ctx.cluster.kubectl(['uncordon', n]);
