@@ -44,9 +44,14 @@ command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 [ ${#missing[@]} -eq 0 ] || { log "installing ${missing[*]}"; apt_install "${missing[@]}"; }
 
 # ---- node base: debootstrap ---------------------------------------------------------------------
-mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-[ -n "$mirror" ] || mirror=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-[ -n "$mirror" ] || { log "no Debian mirror configured in /etc/apt"; exit 1; }
+# On Debian, the machine's own mirror; elsewhere (an Ubuntu runner) debootstrap's default Debian
+# mirror, or SAFE_DRAIN_DEBIAN_MIRROR.
+mirror=${SAFE_DRAIN_DEBIAN_MIRROR:-}
+if [ -z "$mirror" ] && grep -qx 'ID=debian' /etc/os-release 2>/dev/null; then
+  mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  [ -n "$mirror" ] || mirror=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  [ -n "$mirror" ] || { log "no Debian mirror configured in /etc/apt"; exit 1; }
+fi
 base_hash=$(printf 'v1 %s %s\n' "$suite" "$packages" | hash_of)
 base=$(cached_image "$base_hash" || true)
 if [ -z "$base" ]; then
@@ -54,8 +59,9 @@ if [ -z "$base" ]; then
   rootfs=$(mktemp -d /var/tmp/safe-drain-node-rootfs.XXXXXX)
   trap 'rm -rf "$rootfs"' EXIT
   start=$(date +%s)
-  log "debootstrap $suite (minbase + $packages) from $mirror; takes a minute or two"
-  nice -n 19 debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 \
+  log "debootstrap $suite (minbase + $packages) from ${mirror:-the default mirror of debootstrap}; takes a minute or two"
+  # shellcheck disable=SC2086 # $mirror is one word or nothing
+  nice -n 19 debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" $mirror >"$rootfs.log" 2>&1 \
     || { tail -n 30 "$rootfs.log" >&2; rm -f "$rootfs.log"; exit 1; }
   rm -f "$rootfs.log"
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
@@ -92,7 +98,7 @@ pause_hash=$(printf 'pause v2 %s\n' "$go_src_hash" | hash_of)
 pause=$(cached_image "$pause_hash" || true)
 if [ -z "$pause" ]; then
   mkdir -p "$ctx/pause-root"
-  (cd "$nodedir/pause" && CGO_ENABLED=0 GOFLAGS= nice -n 19 go build -trimpath -ldflags '-s -w' -o "$ctx/pause-root/pause" .)
+  (cd "$nodedir/pause" && CGO_ENABLED=0 GOFLAGS='' nice -n 19 go build -trimpath -ldflags '-s -w' -o "$ctx/pause-root/pause" .)
   pause=$(import_dir safe-drain.local/pause "$ctx/pause-root" "$pause_hash" '["/pause"]')
   log "built $pause"
 fi
