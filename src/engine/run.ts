@@ -15,7 +15,7 @@ import { checkAccess } from './kube/access.js';
 import { API_OUTAGE_BOUND_MS, KubeClient } from './kube/client.js';
 import { loadKubeConfig } from './kube/config.js';
 import { describeApiError, statusCode } from './kube/errors.js';
-import { abortReason } from './execute/abort.js';
+import { abortReason, holdProcessAlive } from './execute/abort.js';
 import { BudgetWaiter } from './execute/budget.js';
 import { setCordon } from './execute/cordon.js';
 import { drainDeadline, type Deadline } from './execute/deadline.js';
@@ -57,6 +57,15 @@ export class CancelledBeforeChange extends Error {
 }
 
 export async function runSafeDrain(options: DrainOptions, ctx: RunContext): Promise<RunReport> {
+  const release = holdProcessAlive();
+  try {
+    return await drainRun(options, ctx);
+  } finally {
+    release();
+  }
+}
+
+async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunReport> {
   const started = Date.now();
   const { logger } = ctx;
   const signal = ctx.signal ?? new AbortController().signal;

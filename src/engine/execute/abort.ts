@@ -62,3 +62,14 @@ export function waitUntil(
     if (timeoutMs !== undefined) timer = setTimeout(() => finish(() => resolve(check())), timeoutMs);
   });
 }
+
+/**
+ * Keeps the process alive until the returned function is called. The engine's timers and watch
+ * reconnects are unref'd (nothing left behind keeps a process running), so while a run waits on
+ * nothing but them (a budget wait during an API server restart) it must say it is still busy, or
+ * Node exits mid-drain with the node cordoned.
+ */
+export function holdProcessAlive(): () => void {
+  const handle = setInterval(() => undefined, 1 << 30);
+  return () => clearInterval(handle);
+}

@@ -128,7 +128,8 @@ export class BudgetWaiter {
       signal.addEventListener('abort', onAbort, { once: true });
       const delay = opts.retryAfterSeconds !== undefined ? opts.retryAfterSeconds * 1000 : this.fallbackMs;
       const timer = setTimeout(() => waiter.release(opts.retryAfterSeconds !== undefined ? 'retry-after' : 'fallback'), delay);
-      // Not unref'd: while a pod waits on its budget, this timer may be all that keeps the run alive.
+      // Unref'd: a timer does not own the process; the run does (holdProcessAlive in run.ts).
+      timer.unref?.();
       if (!gate || !pdbKey) return;
       gate.queue.push(waiter);
       // The cache may already hold a newer status than the one that refused us.

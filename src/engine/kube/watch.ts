@@ -175,7 +175,8 @@ export class ResourceWatch<T extends KubernetesObject> {
         await this.connect();
       })();
     }, RECONNECT_DELAY_MS);
-    // Not unref'd: during an API server outage this timer is what the drain's waits hang on;
-    // stop() clears it.
+    // Unref'd: a watch someone forgot to stop must not keep a process alive; a run holds the
+    // process alive itself while it waits (holdProcessAlive in run.ts).
+    this.reconnectTimer.unref();
   }
 }
