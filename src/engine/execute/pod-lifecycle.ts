@@ -233,7 +233,7 @@ async function waitForReplacement(c: PodWorkContext, p: PodPlan, readyBefore: nu
   const w = p.workload!;
   const id = `${w.kind}/${w.namespace}/${w.name}`;
   await waitForWorkload(c.client, w, (obj) => (obj.status?.readyReplicas ?? 0) >= readyBefore, c.signal);
-  c.mark('wait', id, `back to ${readyBefore} ready`);
+  c.mark('wait', id, `replacement Ready: back to ${readyBefore} ready`);
 }
 
 async function readWorkload(client: KubeClient, kind: string, namespace: string, name: string): Promise<{ status?: { readyReplicas?: number } } | undefined> {
