@@ -101,6 +101,7 @@ describe('kill anywhere', () => {
       if (run > 0) await removeRun(run - 1);
       const before = await place(run);
 
+      const runStarted = Date.now();
       const { anchor, maxDelayMs } = ANCHORS[Math.floor(Math.random() * ANCHORS.length)]!;
       const delay = Math.floor(Math.random() * maxDelayMs);
       const cli = startCli(args);
@@ -125,8 +126,10 @@ describe('kill anywhere', () => {
       for (const w of watches) w.stop();
       const raisedLeft = await leftRaised(run);
       outcomes.push(`${anchor}+${delay}ms: ${first.signal === 'SIGKILL' ? 'killed' : 'finished first'}${raisedLeft ? ', left a raise' : ''}`);
-
+      const rerunStarted = Date.now();
       const rerun = await runCli(args);
+      // Printed as it goes: a run much slower than the others is the thing to look at.
+      console.log(`kill-anywhere run ${run}: ${outcomes[outcomes.length - 1]}; first ${rerunStarted - runStarted} ms, rerun ${Date.now() - rerunStarted} ms (exit ${rerun.code})`);
       expect({ run, anchor, delay, code: rerun.code, stderr: rerun.code === 0 ? '' : rerun.stderr }).toEqual({ run, anchor, delay, code: 0, stderr: '' });
       await check(run, before);
     }
@@ -136,7 +139,9 @@ describe('kill anywhere', () => {
     // The test is about kills, and about kills that leave a raise behind: both must happen.
     expect(killed).toBeGreaterThanOrEqual(RUNS / 2);
     expect(raised).toBeGreaterThanOrEqual(1);
-  }, 420_000);
+    // ~8 s a run here; one fresh-clone CI run exceeded 420 s for 20 runs (cause not found yet: the
+    // per-run lines above say which run was slow).
+  }, 900_000);
 });
 
 /** Replicas exactly as before, no marker, nothing movable left on the node. */
