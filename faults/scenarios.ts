@@ -163,7 +163,8 @@ async function runDrainScenario(ctx: FaultContext, s: DrainScenario): Promise<Sc
   } finally {
     await s.cleanup?.().catch((err: unknown) => ctx.log(`cleanup of "${s.fault}" failed: ${(err as Error).message}`));
     for (const n of ctx.cluster.nodes) await ctx.cluster.kubectl(['uncordon', n]).catch(() => undefined);
-    await removeNamespaces(ctx, s.namespaces);
+    // Waited out, so that no pod of this scenario is on a node the next one drains.
+    await removeNamespaces(ctx, s.namespaces, true);
   }
 }
 
@@ -706,6 +707,7 @@ export async function recorderSelfCheck(ctx: FaultContext): Promise<string[]> {
       ? []
       : [`the recorder counted ${seen.length} evictions outside budget for one forced past PDB ${ns}/web (expected exactly 1: ${ns}/${name})`];
   } finally {
-    await removeNamespaces(ctx, [ns]);
+    // Waited out: its pods sit on w1, which the next scenario drains.
+    await removeNamespaces(ctx, [ns], true);
   }
 }
