@@ -7,12 +7,12 @@ import {
   deployOn,
   deployment,
   drain,
-  eventually,
   isPodReady,
   pdb,
   podsOf,
   record,
   useCluster,
+  createPdb as createPdbIn,
 } from './support.js';
 
 const W1 = 'w1';
@@ -26,13 +26,7 @@ async function nodeUnschedulable(name: string): Promise<boolean> {
 const deployOnW1 = (ns: string, name: string, replicas: number, extra: Parameters<typeof deployment>[3] = {}) =>
   deployOn(tc, W1, ns, name, replicas, extra);
 
-async function createPdb(ns: string, body: V1PodDisruptionBudget, allowed: number): Promise<void> {
-  await tc.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body });
-  await eventually(async () => {
-    const p = await tc.policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: body.metadata!.name! });
-    return (p.status?.observedGeneration ?? -1) >= (p.metadata?.generation ?? 0) && p.status?.disruptionsAllowed === allowed;
-  }, `PDB ${ns}/${body.metadata?.name} observed with ${allowed} allowed`);
-}
+const createPdb = (ns: string, body: V1PodDisruptionBudget, allowed: number) => createPdbIn(tc, ns, body, allowed);
 
 /** Replays pod watch events into "how many pods of the app are Ready and not terminating" after each event. */
 function readyTimeline(events: { at: number; type: string; obj: V1Pod }[]): { at: number; ready: number; terminating: number }[] {

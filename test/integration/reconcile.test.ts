@@ -23,19 +23,14 @@ import {
   record,
   useCluster,
   waitReady,
+  createPdb as createPdbIn,
 } from './support.js';
 
 const [W1, W2, W3] = ['w1', 'w2', 'w3'];
 
 const tc = useCluster({ nodes: 3 });
 
-async function createPdb(ns: string, body: V1PodDisruptionBudget, allowed: number): Promise<void> {
-  await tc.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body });
-  await eventually(async () => {
-    const p = await tc.policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: body.metadata!.name! });
-    return (p.status?.observedGeneration ?? -1) >= (p.metadata?.generation ?? 0) && p.status?.disruptionsAllowed === allowed;
-  }, `PDB ${ns}/${body.metadata?.name} observed with ${allowed} allowed`);
-}
+const createPdb = (ns: string, body: V1PodDisruptionBudget, allowed: number) => createPdbIn(tc, ns, body, allowed);
 
 async function unschedulable(name: string): Promise<boolean> {
   return (await tc.core.readNode({ name })).spec?.unschedulable === true;

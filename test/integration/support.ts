@@ -154,6 +154,15 @@ export function pdb(namespace: string, name: string, app: string, spec: { minAva
   return { metadata: { name, namespace }, spec: { selector: { matchLabels: { app } }, ...spec } };
 }
 
+/** Creates a PDB and waits until the disruption controller reports `allowed` for it (setup). */
+export async function createPdb(tc: TestCluster, ns: string, body: V1PodDisruptionBudget, allowed: number): Promise<void> {
+  await tc.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body });
+  await eventually(async () => {
+    const p = await tc.policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: body.metadata!.name! });
+    return (p.status?.observedGeneration ?? -1) >= (p.metadata?.generation ?? 0) && p.status?.disruptionsAllowed === allowed;
+  }, `PDB ${ns}/${body.metadata?.name} observed with ${allowed} allowed`);
+}
+
 export function isPodReady(p: V1Pod): boolean {
   return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
