@@ -1,0 +1,90 @@
+// The availability gate's vocabulary (issue 10): what the run measured about the Services it
+// watched and the URLs it probed, and whether the gate passed. Plain data, shared by the
+// engine, the report, the Action/CLI outputs and the e2e (which compares it with its own oracle).
+
+/** Which Services the gate watches. */
+export type AvailabilitySelection =
+  | { mode: 'off' }
+  /** Every Service with a ready endpoint on a drained node when the run started. */
+  | { mode: 'auto' }
+  /** Explicit `namespace/name` list. */
+  | { mode: 'services'; services: string[] }
+  | { mode: 'namespaces'; namespaces: string[] }
+  /** Label selector on Services (all namespaces). */
+  | { mode: 'selector'; selector: string };
+
+export interface AvailabilityOptions {
+  selection: AvailabilitySelection;
+  probeUrls: string[];
+  /** ms between two probe requests to one URL; default 250. */
+  probeIntervalMs: number;
+  /** Fail when a Service was down (zero ready endpoints) longer than this, ms; undefined = report only. */
+  maxDowntimeMs?: number;
+  /** Fail when a Service's ready endpoints fell below this share of its count at the start (0..1]. */
+  minReadyRatio?: number;
+  /** Stop evicting as soon as the gate is broken, restore temporary changes, report. */
+  abortOnDowntime: boolean;
+  /** Uncordon the drained nodes at the end (a resilience test leaves the cluster as it found it). */
+  restoreAfter: boolean;
+}
+
+export const DEFAULT_AVAILABILITY: AvailabilityOptions = {
+  selection: { mode: 'auto' },
+  probeUrls: [],
+  probeIntervalMs: 250,
+  abortOnDowntime: false,
+  restoreAfter: false,
+};
+
+/** One change of a Service's ready-endpoint count. */
+export interface ReadyPoint {
+  /** ms since run start. */
+  at: number;
+  ready: number;
+}
+
+export interface ServiceAvailability {
+  /** `namespace/name`. */
+  service: string;
+  /** Ready endpoints when watching started. */
+  initialReady: number;
+  minReady: number;
+  /** ms since run start when minReady was first reached. */
+  minReadyAt: number;
+  /** Total seconds with zero ready endpoints (ms precision). */
+  downtimeSeconds: number;
+  /** Longest single stretch with zero ready endpoints, seconds. */
+  longestOutageSeconds: number;
+  /** The ready count over time (first point = start of watching). */
+  series: ReadyPoint[];
+  /** The plan expected the drain to take this Service to zero ready endpoints. */
+  expectedZero: boolean;
+  passed: boolean;
+  /** Why it failed the gate, e.g. "down 3.2 s (max-downtime 0s)". */
+  failure?: string;
+}
+
+export interface ProbeAvailability {
+  url: string;
+  requests: number;
+  failures: number;
+  /** Longest stretch of consecutive failed requests, seconds. */
+  longestFailureSeconds: number;
+  p50Ms: number;
+  p99Ms: number;
+  passed: boolean;
+  failure?: string;
+}
+
+export interface AvailabilityReport {
+  /** The selection as the user gave it, e.g. "auto", "services: a/b, c/d". */
+  selection: string;
+  services: ServiceAvailability[];
+  probes: ProbeAvailability[];
+  /** True when no Service or probe broke the gate (always true without a gate). */
+  passed: boolean;
+  /** The run stopped evicting because the gate broke (abort-on-downtime). */
+  aborted: boolean;
+  /** One line per failing Service/probe, e.g. "default/web: down 3.2 s (max-downtime 0s)". */
+  failures: string[];
+}
