@@ -3,7 +3,9 @@
 #   1. every workflow in .github/workflows with actionlint (installed from the Go module proxy
 #      into a cache outside the repo, reused when present; it runs shellcheck on `run:` scripts
 #      when shellcheck is on PATH, and says so below);
-#   2. action.yml with scripts/check-action-yml.mjs (actionlint does not check action metadata).
+#   2. the example workflows in examples/workflows, each with its `uses: your-org/safe-drain@v1`
+#      read as `uses: ./`, so actionlint checks their inputs and outputs against action.yml;
+#   3. action.yml with scripts/check-action-yml.mjs (actionlint does not check action metadata).
 # Exits non-zero on any problem.
 #   SAFE_DRAIN_CACHE  cache root (default: $XDG_CACHE_HOME/safe-drain or ~/.cache/safe-drain)
 set -euo pipefail
@@ -50,6 +52,23 @@ else
     log "actionlint found problems"
     status=1
   fi
+fi
+
+# The examples name the action as a user would (`your-org/safe-drain@v1`), which actionlint cannot
+# look up; as `./` it checks every `with:` key and `outputs.*` against this repository's action.yml.
+examples=(examples/workflows/*.yml examples/workflows/*.yaml)
+if [ ${#examples[@]} -eq 0 ]; then
+  log "no example workflows in examples/workflows"
+  status=1
+else
+  for example in "${examples[@]}"; do
+    if ! grep -q 'uses: your-org/safe-drain@v1' "$example"; then
+      log "$example does not use the action as your-org/safe-drain@v1: its inputs would go unchecked"
+      status=1
+    fi
+    if sed 's#uses: your-org/safe-drain@v1#uses: ./#' "$example" | "$actionlint" -no-color -stdin-filename "$example" -; then :; else status=1; fi
+  done
+  [ "$status" -ne 0 ] || log "actionlint: ${#examples[@]} example workflows OK (${examples[*]})"
 fi
 
 if node scripts/check-action-yml.mjs action.yml; then :; else status=1; fi
