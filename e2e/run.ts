@@ -79,6 +79,8 @@ async function main(): Promise<number> {
       results.map((r) => ({
         scenario: r.scenario,
         downtimeSeconds: r.downtimeSeconds,
+        // b and c: safe-drain's own figure for the app's Service, beside the oracle's.
+        ...(r.safeDrainAvailability ? { safeDrainReportedDowntimeSeconds: r.safeDrainAvailability.downtimeSeconds } : {}),
         // HTTP-probing backends: every sample is one real request (within the scenario's window).
         // The local backend's samples are EndpointSlice changes, not requests.
         ...(backend.name === 'local' ? {} : requestCounts(r)),
