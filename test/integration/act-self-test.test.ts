@@ -1,26 +1,37 @@
-// The self-test workflow's credential masking, checked with a real Actions runner: nektos/act
-// (scripts/act-install.sh builds it from the Go module proxy) runs the steps of
-// .github/workflows/self-test.yml that handle the kubeconfig — the step that produces it, then
-// `uses: ./` plan and drain with it — in self-hosted mode (steps run on this machine) against a
-// local control plane whose nodes carry the self-test's kind node names. The runner log must not
-// contain the client key, in any form, anywhere.
+// The Action run by a real Actions runner implementation: nektos/act (scripts/act-install.sh
+// builds it from the Go module proxy) in self-hosted mode (steps run on this machine) against a
+// local control plane whose nodes carry the self-test's kind node names.
+//
+// 1. .github/workflows/self-test.yml, every step after the kind cluster's creation, unchanged:
+//    deploy, plan, drain, then the availability gate (a refused input, a surge drain that passes
+//    max-downtime 0s, a plan and a plain drain that fail it). The workflow's own steps assert the
+//    outputs (on failure too), the report file and the summary; here: every step succeeded and
+//    the runner log never contains the kind kubeconfig's client key, in any form.
+// 2. The example workflows (examples/workflows), "as a user runs them" where this machine can:
+//    the pre-merge resilience test from its deploy step on (no kind, no image build here), the
+//    release gate whole, with `uses: ./` for `your-org/safe-drain@v1`.
 //
 // What is derived, not copied: actions/checkout cannot be fetched here, so a first `run:` step
-// copies a checkout (action.yml + a freshly bundled dist/) into the workspace; `kind` on PATH is
-// a stand-in that answers `kind get kubeconfig` with the local cluster's kubeconfig (inline
-// client-key-data, as kind writes it). The masking step's script is the workflow's own, unchanged.
+// copies a checkout (action.yml, examples/ and a freshly bundled dist/) into the workspace;
+// remote actions (setup, kind, upload-artifact) are left out; `kind` on PATH is a stand-in that
+// answers `kind get kubeconfig` with the local cluster's kubeconfig (inline client-key-data, as
+// kind writes it); kubectl is the cluster's own. Every script step is the workflow's own.
 //
 // act cannot be built (no Go, no module proxy): the test fails, it does not skip.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { useCluster } from './support.js';
+import { deleteNamespace, useCluster } from './support.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+/** How the examples name the action; the act run reads it as `./` (as scripts/lint-workflows.sh does). */
+const EXAMPLE_ACTION = 'your-org/safe-drain@v1';
 
 interface Step {
   id?: string;
@@ -33,9 +44,15 @@ interface Step {
 interface Job {
   env?: Record<string, string>;
   steps: Step[];
+  [k: string]: unknown;
+}
+interface Workflow {
+  jobs: Record<string, Job>;
+  [k: string]: unknown;
 }
 
-const selfTest = parse(readFileSync(join(root, '.github/workflows/self-test.yml'), 'utf8')) as { jobs: Record<string, Job> };
+const readWorkflow = (path: string): Workflow => parse(readFileSync(join(root, path), 'utf8')) as Workflow;
+const selfTest = readWorkflow('.github/workflows/self-test.yml');
 const job = selfTest.jobs['self-test'];
 if (!job) throw new Error('.github/workflows/self-test.yml has no job "self-test"');
 const CLUSTER = job.env?.CLUSTER;
@@ -46,35 +63,92 @@ const tc = useCluster({ nodes: [{ name: `${CLUSTER}-worker` }, { name: `${CLUSTE
 
 let work: string;
 let act: string;
+let repo: string;
+let bin: string;
 
 beforeAll(() => {
   const install = spawnSync('bash', [join(root, 'scripts/act-install.sh')], { encoding: 'utf8', timeout: 900_000 });
   if (install.status !== 0) {
-    throw new Error(`nektos/act could not be built or found (scripts/act-install.sh exited ${install.status}): ${install.stderr}\nThe masking check did NOT run.`);
+    throw new Error(`nektos/act could not be built or found (scripts/act-install.sh exited ${install.status}): ${install.stderr}\nThe act checks did NOT run.`);
   }
   act = install.stdout.trim().split('\n').pop()!;
   work = mkdtempSync(join(tmpdir(), 'safe-drain-act-'));
+  // The checkout the first step of each run copies: action.yml, a freshly bundled dist/, examples/.
+  repo = join(work, 'repo');
+  mkdirSync(repo, { recursive: true });
+  const bundle = spawnSync(process.execPath, ['scripts/bundle.mjs', '--outdir', join(repo, 'dist')], { cwd: root, encoding: 'utf8' });
+  if (bundle.status !== 0) throw new Error(`bundle failed: ${bundle.stderr}`);
+  cpSync(join(root, 'action.yml'), join(repo, 'action.yml'));
+  cpSync(join(root, 'examples'), join(repo, 'examples'), { recursive: true });
+  bin = join(work, 'bin');
+  mkdirSync(bin);
 }, 900_000);
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-/** The self-test steps that carry the kubeconfig, by id, unchanged; a copy step in front. */
-function derivedWorkflow(): string {
-  const byId = (id: string): Step => {
-    const s = job!.steps.find((x) => x.id === id);
-    if (!s) throw new Error(`self-test.yml: no step with id "${id}"`);
-    return s;
+/** The copy step that stands in for actions/checkout, then `steps` with the action as `./`. */
+function withCheckout(steps: Step[]): Step[] {
+  const local = steps
+    .filter((s) => !s.uses || s.uses === './' || s.uses === EXAMPLE_ACTION)
+    .map((s) => (s.uses === EXAMPLE_ACTION ? { ...s, uses: './' } : s));
+  return [{ name: 'copy the checkout (actions/checkout cannot be fetched here)', run: 'cp -a "$SAFE_DRAIN_CHECKOUT"/. .' }, ...local];
+}
+
+/** The steps after the one with id `afterId` (the cluster's creation, the image's build). */
+function stepsAfter(j: Job, afterId: string, file: string): Step[] {
+  const i = j.steps.findIndex((s) => s.id === afterId);
+  if (i < 0) throw new Error(`${file}: no step with id "${afterId}"`);
+  return j.steps.slice(i + 1);
+}
+
+interface ActRun {
+  status: number | null;
+  log: string;
+}
+
+/** Runs one derived workflow through act in a fresh git repository; the log is kept in `work`. */
+function runAct(name: string, workflow: Workflow, args: string[] = []): ActRun {
+  const dir = join(work, name);
+  mkdirSync(join(dir, '.github/workflows'), { recursive: true });
+  writeFileSync(join(dir, '.github/workflows/run.yml'), stringify(workflow));
+  const git = (...a: string[]) => {
+    const r = spawnSync('git', ['-c', 'user.name=safe-drain-test', '-c', 'user.email=test@invalid', ...a], { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`git ${a.join(' ')}: ${r.stderr}`);
   };
-  const steps: Step[] = [
-    { name: 'copy the checkout (actions/checkout cannot be fetched here)', run: 'cp -a "$SAFE_DRAIN_CHECKOUT"/. .' },
-    byId('kubeconfig'),
-    byId('plan'),
-    byId('drain'),
-  ];
-  for (const s of steps.slice(2)) expect(s.uses).toBe('./');
-  return stringify({ name: 'self-test (masking check)', on: 'workflow_dispatch', jobs: { 'self-test': { 'runs-on': 'ubuntu-latest', env: job!.env, steps } } });
+  git('init', '-q');
+  git('add', '-A');
+  git('commit', '-qm', name);
+  const run = spawnSync(
+    act,
+    [
+      'workflow_dispatch',
+      '-W', '.github/workflows/run.yml',
+      '-P', 'ubuntu-latest=-self-hosted',
+      '--no-cache-server',
+      '--env', `SAFE_DRAIN_CHECKOUT=${repo}`,
+      '--env', `KUBECONFIG=${tc.cluster.kubeconfigPath}`,
+      ...args,
+    ],
+    {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 600_000,
+      // The action runs with this Node (node24); `kind` is the stand-in, kubectl the cluster's.
+      env: { ...process.env, KUBECONFIG: tc.cluster.kubeconfigPath, PATH: `${bin}:${tc.cluster.binDir}:${dirname(process.execPath)}:${process.env.PATH ?? ''}` },
+    },
+  );
+  const log = `${run.stdout}\n${run.stderr}`;
+  writeFileSync(join(work, `${name}.log`), log);
+  return { status: run.status, log };
+}
+
+function expectSucceeded(run: ActRun, what: string): void {
+  if (run.status === 0) return;
+  // Each step's verdict and every error annotation first, then the log's end.
+  const verdicts = run.log.split('\n').filter((l) => /Success - |Failure - |Failed but continue|::error|error=/.test(l));
+  throw new Error(`act exited ${run.status} running ${what}; steps:\n${verdicts.join('\n')}\nlog end:\n${run.log.slice(-5000)}`);
 }
 
 /** Every form the client key could leak in: the base64 value, its PEM body lines, and 24-char pieces of both. */
@@ -88,60 +162,100 @@ function keyForms(kubeconfig: string): string[] {
 }
 
 describe('self-test.yml through nektos/act (self-hosted mode, local cluster)', () => {
-  it('masks the kind kubeconfig credentials: the client key appears nowhere in the runner log', () => {
-    const repo = join(work, 'repo');
-    const bin = join(work, 'bin');
-    mkdirSync(join(repo, '.github/workflows'), { recursive: true });
-    mkdirSync(bin);
-    const bundle = spawnSync(process.execPath, ['scripts/bundle.mjs', '--outdir', join(repo, 'dist')], { cwd: root, encoding: 'utf8' });
-    if (bundle.status !== 0) throw new Error(`bundle failed: ${bundle.stderr}`);
-    cpSync(join(root, 'action.yml'), join(repo, 'action.yml'));
-    writeFileSync(join(repo, '.github/workflows/self-test.yml'), derivedWorkflow());
-    const git = (...args: string[]) => {
-      const r = spawnSync('git', ['-c', 'user.name=safe-drain-test', '-c', 'user.email=test@invalid', ...args], { cwd: repo, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-    };
-    git('init', '-q');
-    git('add', '-A');
-    git('commit', '-qm', 'masking check');
-
-    const kubeconfig = readFileSync(tc.cluster.kubeconfigPath, 'utf8');
+  let run: ActRun;
+  beforeAll(async () => {
     // A stand-in for `kind get kubeconfig --name CLUSTER`; anything else is an error.
     writeFileSync(
       join(bin, 'kind'),
       `#!/bin/sh\nif [ "$1 $2 $3 $4" = "get kubeconfig --name ${CLUSTER}" ]; then exec cat '${tc.cluster.kubeconfigPath}'; fi\necho "kind stand-in: unexpected: $*" >&2; exit 1\n`,
     );
     chmodSync(join(bin, 'kind'), 0o755);
+    const steps = withCheckout(stepsAfter(job, 'cluster', 'self-test.yml'));
+    run = runAct('self-test', { name: 'self-test (act)', on: 'workflow_dispatch', jobs: { 'self-test': { 'runs-on': 'ubuntu-latest', env: job.env, steps } } });
+    await deleteNamespace(tc, job.env!.NS!);
+  }, 660_000);
 
-    const run = spawnSync(
-      act,
-      [
-        'workflow_dispatch',
-        '-W', '.github/workflows/self-test.yml',
-        '-j', 'self-test',
-        '-P', 'ubuntu-latest=-self-hosted',
-        '--no-cache-server',
-        '--env', `SAFE_DRAIN_CHECKOUT=${repo}`,
-      ],
-      {
-        cwd: repo,
-        encoding: 'utf8',
-        timeout: 300_000,
-        // The action runs with this Node (node24); `kind` is the stand-in.
-        env: { ...process.env, PATH: `${bin}:${dirname(process.execPath)}:${process.env.PATH ?? ''}` },
-      },
-    );
-    const log = `${run.stdout}\n${run.stderr}`;
-    writeFileSync(join(work, 'act.log'), log);
-    if (run.status !== 0) throw new Error(`act exited ${run.status} (${run.error?.message ?? ''}); log:\n${log.slice(-6000)}`);
+  it('runs every step after the cluster: deploy, plan, drain, and the gate (its steps assert outputs, report and summary)', () => {
+    expectSucceeded(run, 'self-test.yml');
+    for (const step of [
+      'safe-drain plan',
+      'safe-drain drain',
+      'gate - the bad input was refused before any change, naming the input',
+      'gate - passed with 0 s down, node schedulable again, report and summary carry it',
+      'gate - the plan failed the gate, expecting the Service at zero, and changed nothing',
+      'gate - the drain finished, then failed the gate naming the Service and its downtime',
+    ]) {
+      expect(run.log).toContain(`Success - Main ${step}`);
+    }
+    // The failing gate steps failed (continue-on-error), they were not skipped.
+    expect(run.log.match(/Failed but continue next step/g)?.length).toBe(3);
+  });
 
-    // The job ran the steps under test; the kubeconfig reached the log (act echoes step outputs,
-    // GitHub echoes the `with:` values), masked.
-    expect(log).toMatch(/Success - Main kubeconfig content for the action/);
-    expect(log).toMatch(/Success - Main safe-drain plan/);
-    expect(log).toMatch(/Success - Main safe-drain drain/);
-    const leaked = keyForms(kubeconfig).filter((form) => log.includes(form));
+  it('masks the kind kubeconfig credentials: the client key appears nowhere in the runner log', () => {
+    const kubeconfig = readFileSync(tc.cluster.kubeconfigPath, 'utf8');
+    // The kubeconfig reached the log (act echoes step outputs, GitHub echoes the `with:` values), masked.
+    expect(run.log).toMatch(/Success - Main kubeconfig content for the action/);
+    const leaked = keyForms(kubeconfig).filter((form) => run.log.includes(form));
     expect(leaked).toEqual([]);
-    expect(log).toContain('client-key-data: ***');
-  }, 600_000);
+    expect(run.log).toContain('client-key-data: ***');
+  });
+});
+
+describe('the example workflows through nektos/act (after cluster creation, local cluster)', () => {
+  it('pre-merge resilience test: deploys the app, drains its node with the gate at 0s, leaves the node schedulable', async () => {
+    const file = 'examples/workflows/pre-merge-resilience.yml';
+    const wf = readWorkflow(file);
+    const j = wf.jobs['drain-test'];
+    if (!j) throw new Error(`${file} has no job "drain-test"`);
+    // The user's manifests: the demo app (one replica, PDB minAvailable 1, 8 s start-up).
+    const env = { ...j.env, APP_MANIFESTS: 'examples/helloworld.yaml', APP_NAMESPACE: 'demo', APP_SELECTOR: 'app=helloworld' };
+    const run = runAct('pre-merge', { ...wf, on: 'workflow_dispatch', jobs: { 'drain-test': { ...j, env, steps: withCheckout(stepsAfter(j, 'image', file)) } } });
+    try {
+      expectSucceeded(run, file);
+      expect(run.log).toContain('Success - Main drain it with the availability gate at 0s');
+      expect(run.log).toContain('Success - Main what the gate measured');
+      expect(run.log).toMatch(/demo\/helloworld: down 0 s/);
+    } finally {
+      await deleteNamespace(tc, 'demo');
+    }
+  }, 660_000);
+
+  it('release gate: plans and drains the selected pool with the gate and a probe URL, then promotes', async () => {
+    const file = 'examples/workflows/release-gate.yml';
+    const wf = readWorkflow(file);
+    const gate = wf.jobs.gate;
+    if (!gate) throw new Error(`${file} has no job "gate"`);
+    const [pool, other] = tc.cluster.nodes as [string, string];
+    // The staging pool: one node, labelled, running the demo app.
+    await tc.cluster.kubectl(['label', 'node', pool, 'safe-drain.io/release-gate=true', '--overwrite']);
+    await tc.cluster.kubectl(['cordon', other]);
+    await tc.cluster.kubectl(['apply', '-f', join(root, 'examples/helloworld.yaml')]);
+    await tc.cluster.kubectl(['-n', 'demo', 'rollout', 'status', 'deployment/helloworld', '--timeout=120s']);
+    await tc.cluster.kubectl(['uncordon', other]);
+    // The public URL the gate probes: a server on loopback that answers 200.
+    const server: Server = createServer((_req, res) => res.writeHead(200).end('ok'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/healthz`;
+    try {
+      const kubeconfig = Buffer.from(readFileSync(tc.cluster.kubeconfigPath)).toString('base64');
+      const jobs = { ...wf.jobs, gate: { ...gate, steps: withCheckout(gate.steps) } };
+      const run = runAct('release-gate', { ...wf, on: 'workflow_dispatch', jobs }, [
+        '--secret', `STAGING_KUBECONFIG=${kubeconfig}`,
+        '--var', 'GATE_NODE_SELECTOR=safe-drain.io/release-gate=true',
+        '--var', `GATE_PROBE_URLS=${url}`,
+      ]);
+      expectSucceeded(run, file);
+      expect(run.log).toContain('Success - Main plan the drain with the gate (changes nothing)');
+      expect(run.log).toContain('Success - Main drain the pool one node at a time with the gate');
+      expect(run.log).toMatch(/service demo\/helloworld: down 0 s/);
+      expect(run.log).toMatch(new RegExp(`probe ${url.replace(/[.]/g, '\\.')}: 0/[1-9]\\d* failed`));
+      expect(run.log).toContain('Success - Main promote');
+      // restore-after: the pool's node takes pods again.
+      expect(await tc.cluster.kubectl(['get', 'node', pool, '-o', 'jsonpath={.spec.unschedulable}'])).not.toBe('true');
+    } finally {
+      server.close();
+      await deleteNamespace(tc, 'demo');
+      await tc.cluster.kubectl(['label', 'node', pool, 'safe-drain.io/release-gate-']);
+    }
+  }, 660_000);
 });
