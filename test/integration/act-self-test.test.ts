@@ -19,7 +19,7 @@
 //
 // act cannot be built (no Go, no module proxy): the test fails, it does not skip.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,6 +32,8 @@ import { deleteNamespace, useCluster } from './support.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 /** How the examples name the action; the act run reads it as `./` (as scripts/lint-workflows.sh does). */
 const EXAMPLE_ACTION = 'your-org/safe-drain@v1';
+/** Bound on one act run (a workflow here takes 1-3 minutes). */
+const ACT_TIMEOUT_MS = 600_000;
 
 interface Step {
   id?: string;
@@ -108,8 +110,11 @@ interface ActRun {
   log: string;
 }
 
-/** Runs one derived workflow through act in a fresh git repository; the log is kept in `work`. */
-function runAct(name: string, workflow: Workflow, args: string[] = []): ActRun {
+/**
+ * Runs one derived workflow through act in a fresh git repository; the log is kept in `work`.
+ * Asynchronous: this process keeps serving what the workflow requests meanwhile (a probe URL).
+ */
+async function runAct(name: string, workflow: Workflow, args: string[] = []): Promise<ActRun> {
   const dir = join(work, name);
   mkdirSync(join(dir, '.github/workflows'), { recursive: true });
   writeFileSync(join(dir, '.github/workflows/run.yml'), stringify(workflow));
@@ -120,7 +125,7 @@ function runAct(name: string, workflow: Workflow, args: string[] = []): ActRun {
   git('init', '-q');
   git('add', '-A');
   git('commit', '-qm', name);
-  const run = spawnSync(
+  const child = spawn(
     act,
     [
       'workflow_dispatch',
@@ -133,15 +138,22 @@ function runAct(name: string, workflow: Workflow, args: string[] = []): ActRun {
     ],
     {
       cwd: dir,
-      encoding: 'utf8',
-      timeout: 600_000,
       // The action runs with this Node (node24); `kind` is the stand-in, kubectl the cluster's.
       env: { ...process.env, KUBECONFIG: tc.cluster.kubeconfigPath, PATH: `${bin}:${tc.cluster.binDir}:${dirname(process.execPath)}:${process.env.PATH ?? ''}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  const log = `${run.stdout}\n${run.stderr}`;
+  let log = '';
+  child.stdout.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  // Bound: a workflow whose step hangs is killed (its steps have their own, shorter, timeouts).
+  const killer = setTimeout(() => child.kill('SIGKILL'), ACT_TIMEOUT_MS);
+  const status = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code));
+  }).finally(() => clearTimeout(killer));
   writeFileSync(join(work, `${name}.log`), log);
-  return { status: run.status, log };
+  return { status, log };
 }
 
 function expectSucceeded(run: ActRun, what: string): void {
@@ -171,7 +183,7 @@ describe('self-test.yml through nektos/act (self-hosted mode, local cluster)', (
     );
     chmodSync(join(bin, 'kind'), 0o755);
     const steps = withCheckout(stepsAfter(job, 'cluster', 'self-test.yml'));
-    run = runAct('self-test', { name: 'self-test (act)', on: 'workflow_dispatch', jobs: { 'self-test': { 'runs-on': 'ubuntu-latest', env: job.env, steps } } });
+    run = await runAct('self-test', { name: 'self-test (act)', on: 'workflow_dispatch', jobs: { 'self-test': { 'runs-on': 'ubuntu-latest', env: job.env, steps } } });
     await deleteNamespace(tc, job.env!.NS!);
   }, 660_000);
 
@@ -209,7 +221,7 @@ describe('the example workflows through nektos/act (after cluster creation, loca
     if (!j) throw new Error(`${file} has no job "drain-test"`);
     // The user's manifests: the demo app (one replica, PDB minAvailable 1, 8 s start-up).
     const env = { ...j.env, APP_MANIFESTS: 'examples/helloworld.yaml', APP_NAMESPACE: 'demo', APP_SELECTOR: 'app=helloworld' };
-    const run = runAct('pre-merge', { ...wf, on: 'workflow_dispatch', jobs: { 'drain-test': { ...j, env, steps: withCheckout(stepsAfter(j, 'image', file)) } } });
+    const run = await runAct('pre-merge', { ...wf, on: 'workflow_dispatch', jobs: { 'drain-test': { ...j, env, steps: withCheckout(stepsAfter(j, 'image', file)) } } });
     try {
       expectSucceeded(run, file);
       expect(run.log).toContain('Success - Main drain it with the availability gate at 0s');
@@ -239,7 +251,7 @@ describe('the example workflows through nektos/act (after cluster creation, loca
     try {
       const kubeconfig = Buffer.from(readFileSync(tc.cluster.kubeconfigPath)).toString('base64');
       const jobs = { ...wf.jobs, gate: { ...gate, steps: withCheckout(gate.steps) } };
-      const run = runAct('release-gate', { ...wf, on: 'workflow_dispatch', jobs }, [
+      const run = await runAct('release-gate', { ...wf, on: 'workflow_dispatch', jobs }, [
         '--secret', `STAGING_KUBECONFIG=${kubeconfig}`,
         '--var', 'GATE_NODE_SELECTOR=safe-drain.io/release-gate=true',
         '--var', `GATE_PROBE_URLS=${url}`,
