@@ -160,6 +160,7 @@ async function publish(report: RunReport): Promise<void> {
   core.setOutput('skipped', JSON.stringify(outputs.skipped));
   core.setOutput('blocked', JSON.stringify(outputs.blocked));
   core.setOutput('duration-seconds', String(outputs.durationSeconds));
+  core.setOutput('availability', outputs.availability ? JSON.stringify(outputs.availability) : '');
   try {
     core.setOutput('report', writeReportFile(report));
   } catch (err) {
@@ -186,5 +187,6 @@ function writeReportFile(report: RunReport): string {
 
 function failureMessage(report: RunReport): string {
   const errors = report.nodes.filter((n) => n.error).map((n) => `${n.node}: ${n.error}`);
-  return `safe-drain ${report.options.operation} failed${errors.length > 0 ? ` (${errors.join('; ')})` : ''}. ${report.summary}`;
+  const gate = report.availability?.failures.length ? ` Availability gate failed: ${report.availability.failures.join('; ')}.` : '';
+  return `safe-drain ${report.options.operation} failed${errors.length > 0 ? ` (${errors.join('; ')})` : ''}.${gate} ${report.summary}`;
 }

@@ -31,7 +31,16 @@ export interface CliInvocation {
 }
 
 /** Flags that take true/false; `--flag` alone means true and `--no-flag` means false. */
-const BOOLEAN_FLAGS = ['ignore-daemonsets', 'delete-emptydir-data', 'force', 'dry-run', 'wait-for-replacements', 'uncordon-on-failure'];
+const BOOLEAN_FLAGS = [
+  'ignore-daemonsets',
+  'delete-emptydir-data',
+  'force',
+  'dry-run',
+  'wait-for-replacements',
+  'uncordon-on-failure',
+  'abort-on-downtime',
+  'restore-after',
+];
 const OPERATIONS = ['drain', 'cordon', 'uncordon', 'plan'];
 
 function buildProgram(io: CliIo): Command {
@@ -55,6 +64,16 @@ function buildProgram(io: CliIo): Command {
     .addOption(booleanOption('wait-for-replacements', 'wait until evicted pods are replaced and ready (default: false)'))
     .addOption(booleanOption('uncordon-on-failure', 'uncordon the node again if the drain fails (default: false)'))
     .option('--migration <mode>', 'surge (replacement first) | evict (default: surge)')
+    .option(
+      '--availability <services>',
+      'Services the availability gate watches: auto | off | namespace/name,... | "namespaces: a,b" | "selector: app=web" (default: auto)',
+    )
+    .option('--probe-urls <urls>', 'http(s) URLs probed while draining; repeat the flag or separate with commas', collect)
+    .option('--probe-interval <duration>', 'time between two requests to one probe URL (default: 250ms)')
+    .option('--max-downtime <duration>', 'fail when a Service had no ready endpoint longer than this, e.g. 0s; unset = report only')
+    .option('--min-ready-ratio <ratio>', 'fail when a Service fell below this share of its ready endpoints, e.g. 0.5')
+    .addOption(booleanOption('abort-on-downtime', 'stop evicting as soon as the gate breaks, restore, report (default: false)'))
+    .addOption(booleanOption('restore-after', 'uncordon the nodes this run cordoned at the end (default: false)'))
     .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, then ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context to use')
     .addOption(new Option('-o, --output <format>', 'result format on stdout').choices(['text', 'json']).default('text'))
@@ -134,6 +153,9 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
         if (!showsPlanAtEnd(invocation.options)) io.stderr.write(`${renderPlanText({ ...plan, blockers: [] })}\n`);
       },
     });
+    if (report.availability && report.availability.failures.length > 0) {
+      io.stderr.write(`error: availability gate failed: ${report.availability.failures.join('; ')}\n`);
+    }
     io.stdout.write(`${invocation.output === 'json' ? JSON.stringify(report, null, 2) : renderText(report)}\n`);
     return report.success ? EXIT_SUCCESS : EXIT_DRAIN_FAILED;
   } catch (err) {

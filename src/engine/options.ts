@@ -1,6 +1,7 @@
 // The one parser of user input, shared by the Action (core.getInput) and the CLI (commander
 // values turned back into strings). Input names are kebab-case and mirror `kubectl drain`.
 // Every bad value becomes an InputError naming the input and saying how to fix it.
+import { DEFAULT_AVAILABILITY, type AvailabilityOptions, type AvailabilitySelection } from './availability/types.js';
 import { parseLabelSelector } from './plan/selector.js';
 import { DEFAULT_OPTIONS, InputError, type DrainOptions, type Migration, type Operation } from './types.js';
 
@@ -38,6 +39,7 @@ export function parseOptions(get: InputReader): DrainOptions {
     waitForReplacements: parseBoolean(read('wait-for-replacements'), 'wait-for-replacements') ?? DEFAULT_OPTIONS.waitForReplacements,
     uncordonOnFailure: parseBoolean(read('uncordon-on-failure'), 'uncordon-on-failure') ?? DEFAULT_OPTIONS.uncordonOnFailure,
     migration: parseChoice(read('migration'), 'migration', MIGRATIONS) ?? DEFAULT_OPTIONS.migration,
+    availability: parseAvailability(read),
   };
 }
 
@@ -245,4 +247,127 @@ function checkLabelSelector(selector: string, input: string): void {
       'Use comma-separated requirements: key, !key, key=value, key!=value, key in (a,b), key notin (a).',
     );
   }
+}
+
+// --- availability gate ---------------------------------------------------------------------------
+
+const AVAILABILITY_SYNTAX =
+  'Use auto (Services with a ready endpoint on a drained node), off, a list of namespace/name Services ' +
+  '(separated by commas, spaces or newlines), "namespaces: a, b", or "selector: app=web" (a Service label selector).';
+/** DNS-1123 label: what Kubernetes requires of namespace and Service names. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** Probes are bounded in number: each URL is one request in flight every probe-interval. */
+export const MAX_PROBE_URLS = 10;
+const MIN_PROBE_INTERVAL_MS = 50;
+const MAX_PROBE_INTERVAL_MS = 60_000;
+
+function parseAvailability(read: (name: string) => string | undefined): AvailabilityOptions {
+  const selection = parseAvailabilitySelection(read('availability'));
+  const probeUrls = parseProbeUrls(read('probe-urls'));
+  const intervalText = read('probe-interval');
+  const probeIntervalMs = intervalText === undefined ? DEFAULT_AVAILABILITY.probeIntervalMs : parseProbeInterval(intervalText);
+  const maxDowntimeText = read('max-downtime');
+  const maxDowntimeMs = maxDowntimeText === undefined ? undefined : parseMaxDowntime(maxDowntimeText);
+  const ratioText = read('min-ready-ratio');
+  const minReadyRatio = ratioText === undefined ? undefined : parseRatio(ratioText);
+  const abortOnDowntime = parseBoolean(read('abort-on-downtime'), 'abort-on-downtime') ?? DEFAULT_AVAILABILITY.abortOnDowntime;
+  const restoreAfter = parseBoolean(read('restore-after'), 'restore-after') ?? DEFAULT_AVAILABILITY.restoreAfter;
+  const gated = maxDowntimeMs !== undefined || minReadyRatio !== undefined;
+  if (selection.mode === 'off') {
+    // Settings that only mean something with the gate on would be silently ignored.
+    const set = [
+      ...(probeUrls.length ? ['probe-urls'] : []),
+      ...(maxDowntimeMs !== undefined ? ['max-downtime'] : []),
+      ...(minReadyRatio !== undefined ? ['min-ready-ratio'] : []),
+      ...(abortOnDowntime ? ['abort-on-downtime'] : []),
+    ];
+    if (set.length > 0) {
+      throw new InputError('availability', `is off, but ${set.join(', ')} ${set.length > 1 ? 'are' : 'is'} set`, 'Set availability to auto (or a list of Services), or remove those inputs.');
+    }
+  }
+  if (abortOnDowntime && !gated) {
+    throw new InputError('abort-on-downtime', 'is true but there is no gate to break', 'Set max-downtime (e.g. 0s) or min-ready-ratio (e.g. 0.5) too, or set abort-on-downtime to false.');
+  }
+  return {
+    selection,
+    probeUrls,
+    probeIntervalMs,
+    ...(maxDowntimeMs !== undefined && { maxDowntimeMs }),
+    ...(minReadyRatio !== undefined && { minReadyRatio }),
+    abortOnDowntime,
+    restoreAfter,
+  };
+}
+
+/** auto | off | ns/name,... | namespaces: a,b | selector: k=v (the selector verbatim, commas included). */
+export function parseAvailabilitySelection(text: string | undefined): AvailabilitySelection {
+  if (text === undefined) return DEFAULT_AVAILABILITY.selection;
+  const word = text.toLowerCase();
+  if (word === 'auto' || word === 'off') return { mode: word };
+  const prefixed = /^(namespaces|selector)\s*:([\s\S]*)$/i.exec(text);
+  if (prefixed) {
+    const rest = prefixed[2]!.trim();
+    if (prefixed[1]!.toLowerCase() === 'selector') {
+      if (rest === '') throw new InputError('availability', '"selector:" has no selector', AVAILABILITY_SYNTAX);
+      checkLabelSelector(rest, 'availability');
+      return { mode: 'selector', selector: rest };
+    }
+    const namespaces = [...new Set(rest.split(/[\s,]+/).filter((n) => n !== ''))];
+    if (namespaces.length === 0) throw new InputError('availability', '"namespaces:" names no namespace', AVAILABILITY_SYNTAX);
+    for (const ns of namespaces) {
+      if (!DNS_LABEL.test(ns) || ns.length > 63) throw new InputError('availability', `"${ns}" is not a valid namespace name`, AVAILABILITY_SYNTAX);
+    }
+    return { mode: 'namespaces', namespaces };
+  }
+  const services = [...new Set(text.split(/[\s,]+/).filter((n) => n !== ''))];
+  for (const service of services) {
+    const [ns, name, extra] = service.split('/');
+    const valid = extra === undefined && [ns, name].every((part) => part !== undefined && part.length <= 63 && DNS_LABEL.test(part));
+    if (!valid) throw new InputError('availability', `"${service}" is neither auto, off nor a Service as namespace/name`, AVAILABILITY_SYNTAX);
+  }
+  return { mode: 'services', services };
+}
+
+function parseProbeUrls(text: string | undefined): string[] {
+  if (text === undefined) return [];
+  const urls = [...new Set(text.split(/[\s,]+/).filter((u) => u !== ''))];
+  if (urls.length > MAX_PROBE_URLS) {
+    throw new InputError('probe-urls', `${urls.length} URLs given, at most ${MAX_PROBE_URLS} are probed`, `Give at most ${MAX_PROBE_URLS} URLs (one request in flight per URL every probe-interval).`);
+  }
+  for (const url of urls) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+      throw new InputError('probe-urls', `"${url}" is not an http or https URL`, 'Give full URLs such as http://10.0.0.5:30080/healthz, separated by commas, spaces or newlines.');
+    }
+  }
+  return urls;
+}
+
+const GATE_DURATION = /^(\d+(\.\d+)?(ms|h|m|s))+$|^0$/;
+
+function parseMaxDowntime(text: string): number {
+  const fix = 'Use a duration such as 0s (no downtime allowed), 500ms or 5s; leave it empty to only report.';
+  if (!GATE_DURATION.test(text)) throw new InputError('max-downtime', `"${text}" is not a duration`, fix);
+  return parseDuration(text, 'max-downtime');
+}
+
+function parseProbeInterval(text: string): number {
+  const fix = `Use a duration from ${MIN_PROBE_INTERVAL_MS}ms to ${MAX_PROBE_INTERVAL_MS / 1000}s, e.g. 250ms or 1s.`;
+  if (!GATE_DURATION.test(text)) throw new InputError('probe-interval', `"${text}" is not a duration`, fix);
+  const ms = parseDuration(text, 'probe-interval');
+  if (ms < MIN_PROBE_INTERVAL_MS || ms > MAX_PROBE_INTERVAL_MS) throw new InputError('probe-interval', `"${text}" is out of range`, fix);
+  return ms;
+}
+
+function parseRatio(text: string): number {
+  const fix = 'Use a number above 0 and at most 1, e.g. 0.5 (keep at least half the ready endpoints each Service had at the start).';
+  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(text)) throw new InputError('min-ready-ratio', `"${text}" is not a number`, fix);
+  const value = Number(text);
+  if (!(value > 0 && value <= 1)) throw new InputError('min-ready-ratio', `${text} is not above 0 and at most 1`, fix);
+  return value;
 }

@@ -11,6 +11,7 @@
 // A cancellation stops the run before its next change, whatever the phase. Once past the
 // checks, runSafeDrain always returns a report (it does not throw): what was done and left.
 import type { V1Node, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import { AvailabilityMonitor, monitorsAvailability } from './availability/monitor.js';
 import { checkAccess } from './kube/access.js';
 import { API_OUTAGE_BOUND_MS, KubeClient } from './kube/client.js';
 import { loadKubeConfig } from './kube/config.js';
@@ -30,7 +31,9 @@ import {
   type PlannedNode,
 } from './execute/drain-node.js';
 import { restoreLeftoverChanges } from './execute/restore.js';
+import { renderPlanText } from './report/text.js';
 import { describeFinalState } from './report/state.js';
+import type { AvailabilityReport } from './availability/types.js';
 import { InputError, type DrainOptions, type DrainPlan, type Logger, type NodeReport, type RunReport } from './types.js';
 
 /** How long the permission check and node lookup wait out a cluster that does not answer. */
@@ -83,7 +86,7 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
 
   await logger.group('Checking permissions', async () => {
     try {
-      await checkAccess(client, options.operation, options.migration === 'surge', options.waitForReplacements);
+      await checkAccess(client, options.operation, options.migration === 'surge', options.waitForReplacements, monitorsAvailability(options.operation, options.availability));
     } catch (err) {
       if (statusCode(err) === undefined && !(err instanceof Error && err.name === 'PermissionError')) {
         throw new InputError(
@@ -100,6 +103,26 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
   const nodes = await resolveNodes(client, options);
   logger.info(`nodes: ${nodes.map((n) => n.metadata?.name).join(', ')}`);
   stopIfCancelled('after resolving the nodes');
+  // Before any change: the Services the gate watches (one named that does not exist is bad input).
+  // abort-on-downtime ends the drain through the same signal as a cancellation: evictions stop,
+  // temporary changes are restored, the report says why.
+  const gateStop = new AbortController();
+  const availability = monitorsAvailability(options.operation, options.availability)
+    ? await logger.group('Availability gate', () =>
+        AvailabilityMonitor.start({
+          client,
+          logger,
+          options: options.availability,
+          operation: options.operation,
+          nodes: nodes.map((n) => n.metadata?.name ?? ''),
+          runStart: started,
+          ...(options.availability.abortOnDowntime && {
+            onBreach: (failure: string) => gateStop.abort(new Error(`availability gate broken (abort-on-downtime): ${failure}`)),
+          }),
+        }),
+      )
+    : undefined;
+  stopIfCancelled('after resolving the Services to watch');
   client.outageBoundMs = API_OUTAGE_BOUND_MS;
 
   const pdbWatch = client.watch<V1PodDisruptionBudget>({
@@ -107,7 +130,14 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     list: () => client.listPdbs(),
     onError: (m) => logger.debug(m),
   });
-  if (options.operation === 'drain' || options.operation === 'plan') await pdbWatch.start();
+  if (options.operation === 'drain' || options.operation === 'plan') {
+    try {
+      await pdbWatch.start();
+    } catch (err) {
+      availability?.stopWatching();
+      throw err;
+    }
+  }
   const budgets = new BudgetWaiter(pdbWatch);
   const nodeCtx: NodeDrainContext = {
     client,
@@ -115,11 +145,17 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     dryRun: options.dryRun,
     origin: ctx.origin ?? 'safe-drain',
     options,
-    signal,
+    signal: AbortSignal.any([signal, gateStop.signal]),
     pdbWatch,
     budgets,
     runStart: started,
-    ...(ctx.onPlan && { onPlan: ctx.onPlan }),
+    ...((ctx.onPlan || availability) && {
+      onPlan: (plan: DrainPlan) => {
+        availability?.notePlan(plan);
+        if (ctx.onPlan) ctx.onPlan(plan);
+        else logger.info(renderPlanText({ ...plan, blockers: [] }));
+      },
+    }),
   };
   const reports = nodes.map((n) => newNodeReport(n, options));
   try {
@@ -137,6 +173,8 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     budgets.close();
     pdbWatch.stop();
   }
+  if (options.availability.restoreAfter) await restoreAfter(nodeCtx, reports);
+  const gate = await finishAvailability(availability, signal, logger);
 
   const run: RunReport = {
     version: 1,
@@ -144,10 +182,11 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     durationMs: Date.now() - started,
     options,
     nodes: reports,
-    success: reports.length === nodes.length && reports.every((r) => r.success),
+    success: reports.length === nodes.length && reports.every((r) => r.success) && (gate?.passed ?? true),
     summary: '',
     apiRequests: client.requests,
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    ...(gate && { availability: gate }),
   };
   run.summary = describeFinalState(run);
   return run;
@@ -247,6 +286,34 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
       if (rest.length) logger.warn(`stopping after node ${report.node} failed; not drained: ${rest.map((r) => r.node).join(', ')}`);
       return;
     }
+  }
+}
+
+/** restore-after: the nodes this run cordoned are made schedulable again, whatever the outcome. */
+async function restoreAfter(ctx: NodeDrainContext, reports: NodeReport[]): Promise<void> {
+  if (ctx.options.operation !== 'drain' || ctx.options.dryRun) return;
+  for (const report of reports) {
+    if (!report.cordoned || report.wasCordoned) continue;
+    try {
+      await setCordon(ctx, { metadata: { name: report.node }, spec: { unschedulable: true } }, false, report, marker(report, ctx.runStart));
+    } catch (err) {
+      ctx.logger.error(`node ${report.node}: restore-after could not uncordon it: ${describeApiError(err)}; the node is left cordoned`, { node: report.node });
+    }
+  }
+}
+
+/** The gate's report; a failure to finish it is logged, never hides the drain's own report. */
+async function finishAvailability(monitor: AvailabilityMonitor | undefined, signal: AbortSignal, logger: Logger): Promise<AvailabilityReport | undefined> {
+  if (!monitor) return undefined;
+  try {
+    const report = await monitor.finish(signal);
+    if (report.failures.length > 0) logger.error(`availability gate failed: ${report.failures.join('; ')}`);
+    else logger.info(`availability gate passed (${report.services.length} Service(s), ${report.probes.length} probe(s))`);
+    return report;
+  } catch (err) {
+    monitor.stopWatching();
+    logger.error(`availability: could not finish the measurement: ${describeApiError(err)}`);
+    return undefined;
   }
 }
 

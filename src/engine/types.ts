@@ -1,6 +1,7 @@
 // Shared vocabulary of the engine. Everything here is plain data: the planner, the executor,
 // the report and the two shells (src/action, src/cli) all speak in these types.
 import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import { DEFAULT_AVAILABILITY, type AvailabilityOptions, type AvailabilityReport } from './availability/types.js';
 
 export type Operation = 'drain' | 'cordon' | 'uncordon' | 'plan';
 
@@ -33,6 +34,8 @@ export interface DrainOptions {
   waitForReplacements: boolean;
   uncordonOnFailure: boolean;
   migration: Migration;
+  /** The availability gate (issue 10): which Services to watch, probes, limits. */
+  availability: AvailabilityOptions;
 }
 
 export const DEFAULT_OPTIONS: Omit<DrainOptions, 'nodes'> = {
@@ -48,6 +51,7 @@ export const DEFAULT_OPTIONS: Omit<DrainOptions, 'nodes'> = {
   waitForReplacements: false,
   uncordonOnFailure: false,
   migration: 'surge',
+  availability: DEFAULT_AVAILABILITY,
 };
 
 /** What kind of pod this is, for drain purposes (kubectl pkg/drain's filters, in its order). */
@@ -271,6 +275,8 @@ export interface RunReport {
   apiRequests?: number;
   /** Peak resident memory of the process that ran the engine, MiB (process.resourceUsage().maxRSS). */
   peakRssMiB?: number;
+  /** What the drain did to the watched Services and probed URLs, and the gate's verdict. */
+  availability?: AvailabilityReport;
 }
 
 /** Where the engine writes progress. The Action maps it to @actions/core, the CLI to the terminal. */

@@ -73,6 +73,13 @@ describe('parseOptions values', () => {
         'wait-for-replacements': 'True',
         'uncordon-on-failure': '0',
         migration: 'evict',
+        availability: 'shop/web, shop/api\nshop/web',
+        'probe-urls': 'http://127.0.0.1:30080/healthz',
+        'probe-interval': '500ms',
+        'max-downtime': '2.5s',
+        'min-ready-ratio': '1',
+        'abort-on-downtime': 'no',
+        'restore-after': 'yes',
       }),
     ).toEqual({
       nodes: ['ip-10-0-1-2.ec2.internal'],
@@ -89,6 +96,15 @@ describe('parseOptions values', () => {
       waitForReplacements: true,
       uncordonOnFailure: false,
       migration: 'evict',
+      availability: {
+        selection: { mode: 'services', services: ['shop/web', 'shop/api'] },
+        probeUrls: ['http://127.0.0.1:30080/healthz'],
+        probeIntervalMs: 500,
+        maxDowntimeMs: 2500,
+        minReadyRatio: 1,
+        abortOnDowntime: false,
+        restoreAfter: true,
+      },
     });
   });
 
@@ -282,5 +298,63 @@ describe('parseOptions refuses bad input', () => {
     expect(inputError({ node: 'w1', timeout: 'soon' }).message).toBe(
       'Input "timeout": "soon" is not a duration. Use a number followed by a unit (ms, s, m, h), e.g. 90s, 10m, 1h30m; 0 means no timeout.',
     );
+  });
+});
+
+describe('availability gate inputs', () => {
+  it('defaults to auto, report only, probes every 250 ms', () => {
+    expect(parse({ node: 'w1' }).availability).toEqual({
+      selection: { mode: 'auto' },
+      probeUrls: [],
+      probeIntervalMs: 250,
+      abortOnDowntime: false,
+      restoreAfter: false,
+    });
+  });
+
+  it('reads every selection syntax', () => {
+    const selection = (availability: string) => parse({ node: 'w1', availability }).availability.selection;
+    expect(selection('OFF')).toEqual({ mode: 'off' });
+    expect(selection('auto')).toEqual({ mode: 'auto' });
+    expect(selection('default/web')).toEqual({ mode: 'services', services: ['default/web'] });
+    expect(selection('namespaces: shop, pay\nops')).toEqual({ mode: 'namespaces', namespaces: ['shop', 'pay', 'ops'] });
+    // The selector is kept verbatim: its commas separate requirements, not Services.
+    expect(selection('selector: tier=web,env in (prod, staging)')).toEqual({ mode: 'selector', selector: 'tier=web,env in (prod, staging)' });
+  });
+
+  it('max-downtime 0s is a zero-downtime gate, not "no limit"', () => {
+    expect(parse({ node: 'w1', 'max-downtime': '0s' }).availability.maxDowntimeMs).toBe(0);
+    expect(parse({ node: 'w1', 'max-downtime': '1m30s' }).availability.maxDowntimeMs).toBe(90_000);
+  });
+
+  const refusals: [Record<string, string>, string, RegExp][] = [
+    [{ 'max-downtime': 'soon' }, 'max-downtime', /"soon" is not a duration/],
+    [{ 'max-downtime': '5' }, 'max-downtime', /"5" is not a duration/],
+    [{ 'min-ready-ratio': '2' }, 'min-ready-ratio', /2 is not above 0 and at most 1/],
+    [{ 'min-ready-ratio': '0' }, 'min-ready-ratio', /0 is not above 0/],
+    [{ 'min-ready-ratio': 'half' }, 'min-ready-ratio', /"half" is not a number/],
+    [{ 'probe-urls': 'ftp://10.0.0.1/x' }, 'probe-urls', /"ftp:\/\/10\.0\.0\.1\/x" is not an http or https URL/],
+    [{ 'probe-urls': 'localhost:8080' }, 'probe-urls', /not an http or https URL/],
+    [{ 'probe-interval': '10ms' }, 'probe-interval', /out of range/],
+    [{ 'probe-interval': '250' }, 'probe-interval', /not a duration/],
+    [{ availability: 'web' }, 'availability', /"web" is neither auto, off nor a Service as namespace\/name/],
+    [{ availability: 'default/Web' }, 'availability', /"default\/Web"/],
+    [{ availability: 'a/b/c' }, 'availability', /"a\/b\/c"/],
+    [{ availability: 'namespaces:' }, 'availability', /names no namespace/],
+    [{ availability: 'selector: app in (a' }, 'availability', /./],
+    [{ availability: 'off', 'max-downtime': '0s' }, 'availability', /is off, but max-downtime is set/],
+    [{ 'abort-on-downtime': 'true' }, 'abort-on-downtime', /no gate to break/],
+    [{ 'restore-after': 'maybe' }, 'restore-after', /not a boolean/],
+  ];
+  it.each(refusals)('refuses %j, naming %s', (inputs, input, message) => {
+    const e = inputError({ node: 'w1', ...inputs });
+    expect(e.input).toBe(input);
+    expect(e.message).toMatch(message);
+    expect(e.fix.length).toBeGreaterThan(0);
+  });
+
+  it('refuses more than 10 probe URLs', () => {
+    const urls = Array.from({ length: 11 }, (_, i) => `http://127.0.0.1:${8000 + i}/`).join(',');
+    expect(inputError({ node: 'w1', 'probe-urls': urls }).message).toMatch(/11 URLs given, at most 10/);
   });
 });

@@ -62,6 +62,8 @@ export interface ServiceAvailability {
   passed: boolean;
   /** Why it failed the gate, e.g. "down 3.2 s (max-downtime 0s)". */
   failure?: string;
+  /** Ready endpoints when watching ended (0: still down when the run ended). Added by the engine. */
+  finalReady?: number;
 }
 
 export interface ProbeAvailability {
@@ -87,4 +89,12 @@ export interface AvailabilityReport {
   aborted: boolean;
   /** One line per failing Service/probe, e.g. "default/web: down 3.2 s (max-downtime 0s)". */
   failures: string[];
+  /**
+   * false for `operation: plan`: nothing was watched; each Service's figures are its state at the
+   * start, `expectedZero` says what the plan expects, and the gate judges that expectation.
+   */
+  measured: boolean;
+  /** The limits the gate applied (absent: report only). */
+  maxDowntimeSeconds?: number;
+  minReadyRatio?: number;
 }

@@ -47,17 +47,37 @@ const waitReplacements: AccessQuery[] = ['deployments', 'replicasets', 'stateful
   { verb: 'watch', resource, group: 'apps' },
 ]);
 
-/** What `operation` needs; surge migration and wait-for-replacements add their workload verbs. */
-export function requiredAccess(operation: Operation, surge: boolean, waitForReplacements = false): AccessQuery[] {
+/** The availability gate: the Services named, and their EndpointSlices (watched while draining). */
+const availabilityRead: AccessQuery[] = [
+  { verb: 'get', resource: 'services', group: '' },
+  { verb: 'list', resource: 'services', group: '' },
+  { verb: 'get', resource: 'namespaces', group: '' },
+  { verb: 'list', resource: 'endpointslices', group: 'discovery.k8s.io' },
+];
+const availabilityWatch: AccessQuery[] = [...availabilityRead, { verb: 'watch', resource: 'endpointslices', group: 'discovery.k8s.io' }];
+
+/**
+ * What `operation` needs; surge migration and wait-for-replacements add their workload verbs,
+ * the availability gate (when not off) its Service and EndpointSlice verbs.
+ */
+export function requiredAccess(operation: Operation, surge: boolean, waitForReplacements = false, availability = false): AccessQuery[] {
   switch (operation) {
     case 'plan':
-      return read;
+      return [...read, ...(availability ? availabilityRead : [])];
     case 'cordon':
       return cordon;
     case 'uncordon':
       return [...cordon, ...restoreLeftovers];
     case 'drain':
-      return [...read, ...cordon, ...evict, ...restoreLeftovers, ...(surge ? migrate : []), ...(waitForReplacements ? waitReplacements : [])];
+      return [
+        ...read,
+        ...cordon,
+        ...evict,
+        ...restoreLeftovers,
+        ...(surge ? migrate : []),
+        ...(waitForReplacements ? waitReplacements : []),
+        ...(availability ? availabilityWatch : []),
+      ];
   }
 }
 
@@ -77,8 +97,8 @@ export class PermissionError extends Error {
 }
 
 /** Throws PermissionError naming every missing permission. */
-export async function checkAccess(client: KubeClient, operation: Operation, surge: boolean, waitForReplacements = false): Promise<void> {
-  const queries = requiredAccess(operation, surge, waitForReplacements);
+export async function checkAccess(client: KubeClient, operation: Operation, surge: boolean, waitForReplacements = false, availability = false): Promise<void> {
+  const queries = requiredAccess(operation, surge, waitForReplacements, availability);
   const answers = await Promise.all(queries.map(async (q) => ({ q, ...(await client.canI(q)) })));
   const missing = answers.filter((a) => !a.allowed).map((a) => describeAccess(a.q));
   if (missing.length > 0) throw new PermissionError([...new Set(missing)]);

@@ -1,5 +1,7 @@
 // The GitHub job summary (core.summary.addRaw): outcome and final state first, then per node
 // the plan, blockers, results, workload changes and a mermaid gantt of the evictions.
+import { bucketSeries, seconds } from '../availability/figures.js';
+import type { AvailabilityReport, ServiceAvailability } from '../availability/types.js';
 import type { Blocker, DrainPlan, NodeReport, PodOutcome, PodResult, RunReport, TimelineEvent, WorkloadChange } from '../types.js';
 import { blockerLabel, formatDuration, groupLabel, outcomeLabel, plural, podKey, severityLabel, sortBlockers } from './labels.js';
 
@@ -16,6 +18,7 @@ export function renderSummary(report: RunReport): string {
     facts.join(' · '),
     ...(report.error ? [`**Error:** ${escapeText(report.error)}`] : []),
     `### Final state\n\n${escapeText(report.summary)}`,
+    ...(report.availability ? [renderAvailability(report.availability, report.durationMs)] : []),
     ...report.nodes.map(renderNode),
   ];
   return `${sections.join('\n\n')}\n`;
@@ -74,6 +77,76 @@ function renderWorkloadChanges(changes: WorkloadChange[]): string {
 function renderTimeline(events: TimelineEvent[]): string {
   const lines = events.map((e) => `- +${formatDuration(e.at)} **${e.phase}** ${code(e.subject)}: ${escapeText(e.message)}`);
   return `<details><summary>Timeline (${plural(events.length, 'event')})</summary>\n\n${lines.join('\n')}\n\n</details>`;
+}
+
+// --- availability ----------------------------------------------------------------------------------
+
+/** Charts are drawn for at most this many Services (those that fell lowest first): a summary stays readable. */
+const MAX_CHARTS = 8;
+const CHART_BUCKETS = 40;
+
+export function renderAvailability(a: AvailabilityReport, durationMs: number): string {
+  const limits = [
+    a.maxDowntimeSeconds !== undefined ? `max-downtime ${a.maxDowntimeSeconds}s` : undefined,
+    a.minReadyRatio !== undefined ? `min-ready-ratio ${a.minReadyRatio}` : undefined,
+  ].filter(Boolean);
+  const verdict = a.passed ? 'passed' : `**FAILED**${a.aborted ? ' (abort-on-downtime stopped the evictions)' : ''}`;
+  const parts = [
+    `### Availability gate: ${a.passed ? 'passed' : 'failed'}`,
+    `**Selection:** ${code(a.selection)} · **Gate:** ${limits.length ? limits.join(', ') : 'none (report only)'} · **Verdict:** ${verdict}` +
+      (a.measured ? '' : ' · plan only: nothing was watched, the figures are the state at the start'),
+  ];
+  if (a.failures.length > 0) parts.push(a.failures.map((f) => `- ${escapeText(f)}`).join('\n'));
+  if (a.services.length === 0) parts.push('No Service was watched.');
+  else {
+    const rows = a.services.map((s) => [
+      code(s.service),
+      String(s.initialReady),
+      `${s.minReady} at +${seconds(s.minReadyAt)} s`,
+      `${s.downtimeSeconds} s`,
+      `${s.longestOutageSeconds} s`,
+      s.expectedZero ? 'yes' : 'no',
+      s.passed ? 'passed' : `**failed**`,
+    ]);
+    parts.push(table(['Service', 'Ready at start', 'Min ready', 'Downtime', 'Longest outage', 'Plan expected zero', 'Gate'], rows));
+  }
+  if (a.probes.length > 0) {
+    const rows = a.probes.map((p) => [
+      code(p.url),
+      String(p.requests),
+      String(p.failures),
+      `${p.longestFailureSeconds} s`,
+      `${p.p50Ms} ms`,
+      `${p.p99Ms} ms`,
+      p.passed ? 'passed' : '**failed**',
+    ]);
+    parts.push(table(['URL', 'Requests', 'Failures', 'Longest failure', 'p50', 'p99', 'Gate'], rows));
+  }
+  if (a.measured) {
+    const charted = [...a.services].sort((x, y) => x.minReady / Math.max(1, x.initialReady) - y.minReady / Math.max(1, y.initialReady)).slice(0, MAX_CHARTS);
+    const charts = charted.map((s) => renderReadyChart(s, durationMs));
+    if (charts.length > 0) parts.push(`#### Ready endpoints over time\n\n${charts.join('\n\n')}`);
+    if (a.services.length > charted.length) parts.push(`(${a.services.length - charted.length} more Service(s) in the table only)`);
+  }
+  return parts.join('\n\n');
+}
+
+/**
+ * A line of the Service's ready endpoints over the run (mermaid xychart): the run is cut in
+ * CHART_BUCKETS equal slices, each showing its fewest ready endpoints, so a short outage shows.
+ */
+export function renderReadyChart(s: ServiceAvailability, endAt: number): string {
+  const buckets = bucketSeries(s.series, endAt, CHART_BUCKETS);
+  const top = Math.max(1, ...s.series.map((p) => p.ready));
+  return [
+    '```mermaid',
+    'xychart-beta',
+    `    title "${escapeMermaid(s.service).replace(/"/g, "'")}: ready endpoints"`,
+    `    x-axis "seconds since the run started" [${buckets.map((b) => `"${seconds(b.from)}"`).join(', ')}]`,
+    `    y-axis "ready endpoints" 0 --> ${top}`,
+    `    line [${buckets.map((b) => b.ready).join(', ')}]`,
+    '```',
+  ].join('\n');
 }
 
 // --- mermaid -------------------------------------------------------------------------------------

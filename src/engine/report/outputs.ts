@@ -1,4 +1,5 @@
 // The step outputs, as data: which pods left the node, which stayed, which are still blocked.
+import type { AvailabilityReport } from '../availability/types.js';
 import type { BlockedPod, PodOutcome, RunReport } from '../types.js';
 
 export interface RunOutputs {
@@ -10,6 +11,8 @@ export interface RunOutputs {
   blocked: BlockedPod[];
   /** Whole run, rounded to a tenth of a second. */
   durationSeconds: number;
+  /** The availability gate's report; absent when it was off (or the run stopped before it started). */
+  availability?: AvailabilityReport;
 }
 
 const REMOVED: readonly PodOutcome[] = ['evicted', 'evicted-not-confirmed', 'migrated', 'deleted'];
@@ -31,6 +34,7 @@ export function computeOutputs(report: RunReport): RunOutputs {
     skipped: unique(results.filter((r) => r.outcome === 'skipped').map((r) => r.pod)),
     blocked,
     durationSeconds: Math.round(report.durationMs / 100) / 10,
+    ...(report.availability && { availability: report.availability }),
   };
 }
 

@@ -1,14 +1,25 @@
 // RunReport.summary: one paragraph saying exactly what state the run left the cluster in —
 // what is cordoned (and whether it was before), which pods left the node, which stayed and
 // why, and what safe-drain changed on workloads. Built only from the report's own data.
+import type { AvailabilityReport } from '../availability/types.js';
 import type { BlockedPod, DrainOptions, NodeReport, PodPlan, PodResult, RunReport } from '../types.js';
 import { plural, podKey } from './labels.js';
 
-export type FinalStateInput = Pick<RunReport, 'nodes'> & { options: Pick<DrainOptions, 'uncordonOnFailure'> };
+export type FinalStateInput = Pick<RunReport, 'nodes' | 'availability'> & { options: Pick<DrainOptions, 'uncordonOnFailure'> };
 
 export function describeFinalState(report: FinalStateInput): string {
   if (report.nodes.length === 0) return 'No node was processed; nothing changed.';
-  return report.nodes.map((node) => describeNodeState(node, report.options)).join(' ');
+  const gate = report.availability ? [availabilityState(report.availability)] : [];
+  return [...report.nodes.map((node) => describeNodeState(node, report.options)), ...gate].join(' ');
+}
+
+/** One sentence on the availability gate: what was watched and what broke it. */
+export function availabilityState(a: AvailabilityReport): string {
+  const watched = `${plural(a.services.length, 'Service')}${a.probes.length ? ` and ${plural(a.probes.length, 'URL')}` : ''}`;
+  const verb = a.measured ? 'watched' : 'planned to be watched';
+  if (a.passed) return `Availability: ${watched} ${verb}, the gate passed.`;
+  const aborted = a.aborted ? ' (abort-on-downtime stopped the evictions)' : '';
+  return `Availability: ${watched} ${verb}, the gate FAILED${aborted}: ${a.failures.join('; ')}.`;
 }
 
 export function describeNodeState(node: NodeReport, options: Pick<DrainOptions, 'uncordonOnFailure'>): string {
@@ -28,7 +39,7 @@ function cordonState(node: NodeReport): string {
   if (node.dryRun || node.operation === 'plan') {
     return `${node.dryRun ? 'dry run' : 'plan only'}, nothing changed (${before})`;
   }
-  if (node.uncordoned) return `uncordoned again after the failure (was ${before} before)`;
+  if (node.uncordoned) return `uncordoned again ${node.success ? 'at the end (restore-after)' : 'after the failure'} (was ${before} before)`;
   if (node.cordoned) return node.wasCordoned ? 'cordoned (was already cordoned before)' : 'cordoned (was not cordoned before)';
   if (node.wasCordoned) return 'uncordoned (was cordoned before)';
   return node.operation === 'uncordon' ? 'not cordoned (was not cordoned before, nothing to do)' : 'not cordoned';

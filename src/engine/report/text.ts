@@ -1,4 +1,6 @@
 // Terminal rendering for the CLI: aligned plain-text columns, no colors.
+import { seconds } from '../availability/figures.js';
+import type { AvailabilityReport } from '../availability/types.js';
 import type { DrainPlan, NodeReport, RunReport } from '../types.js';
 import { blockerLabel, formatDuration, groupLabel, outcomeLabel, plural, podKey, severityLabel, sortBlockers } from './labels.js';
 
@@ -33,6 +35,7 @@ export function renderResultText(report: RunReport): string {
   const mode = report.options.dryRun ? ' (dry run)' : '';
   const lines = [`safe-drain ${report.options.operation}${mode} ${verdict} in ${formatDuration(report.durationMs)}`];
   for (const node of report.nodes) lines.push('', ...nodeResultLines(node));
+  if (report.availability) lines.push('', ...availabilityLines(report.availability));
   lines.push('', report.summary);
   return lines.join('\n');
 }
@@ -47,6 +50,31 @@ function nodeResultLines(node: NodeReport): string[] {
     const rows = node.workloadChanges.map((c) => [c.workload, c.change, c.restored ? 'restored' : 'NOT restored', c.message ?? '']);
     lines.push('  Workload changes:', indent(alignColumns(rows), 4));
   }
+  return lines;
+}
+
+export function availabilityLines(a: AvailabilityReport): string[] {
+  const verdict = a.passed ? 'passed' : `FAILED${a.aborted ? ' (abort-on-downtime stopped the evictions)' : ''}`;
+  const lines = [`Availability gate (${a.selection}${a.measured ? '' : ', plan only'}): ${verdict}`];
+  if (a.services.length > 0) {
+    const rows = a.services.map((s) => [
+      s.service,
+      String(s.initialReady),
+      `${s.minReady} at +${seconds(s.minReadyAt)}s`,
+      `${s.downtimeSeconds}s`,
+      `${s.longestOutageSeconds}s`,
+      s.expectedZero ? 'yes' : 'no',
+      s.passed ? 'passed' : 'FAILED',
+    ]);
+    lines.push(indent(alignColumns([['SERVICE', 'READY AT START', 'MIN READY', 'DOWNTIME', 'LONGEST OUTAGE', 'EXPECTED ZERO', 'GATE'], ...rows])));
+  } else {
+    lines.push('  no Service watched');
+  }
+  if (a.probes.length > 0) {
+    const rows = a.probes.map((p) => [p.url, String(p.requests), String(p.failures), `${p.longestFailureSeconds}s`, `${p.p50Ms}ms`, `${p.p99Ms}ms`, p.passed ? 'passed' : 'FAILED']);
+    lines.push(indent(alignColumns([['URL', 'REQUESTS', 'FAILURES', 'LONGEST FAILURE', 'P50', 'P99', 'GATE'], ...rows])));
+  }
+  for (const failure of a.failures) lines.push(`  gate failure: ${failure}`);
   return lines;
 }
 

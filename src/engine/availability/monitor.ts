@@ -1,0 +1,398 @@
+// The availability gate at run time. Before any change it resolves which Services to watch (a
+// Service named that does not exist is bad input), then, for a drain, watches their EndpointSlices
+// (one list+watch of all Service slices, through kube/watch.ts, which resumes and relists) and
+// records each Service's ready-endpoint count whenever it changes; probes run beside it. With
+// abort-on-downtime the gate is judged live and its first breach is reported to the run, which
+// stops evicting. At the end the figures and the verdict go into the RunReport.
+import { CoreV1Api, DiscoveryV1Api, type V1EndpointSlice, type V1Service } from '@kubernetes/client-node';
+import type { KubeClient } from '../kube/client.js';
+import { describeApiError, statusCode } from '../kube/errors.js';
+import type { ResourceWatch } from '../kube/watch.js';
+import { objectKey } from '../kube/watch.js';
+import type { DrainPlan, Logger, Operation } from '../types.js';
+import { InputError } from '../types.js';
+import {
+  SERVICE_NAME_LABEL,
+  describeSelection,
+  expectedZeroFailure,
+  expectsZero,
+  podsLeftWithoutReplacement,
+  probeFailure,
+  probeFigures,
+  readyEndpoints,
+  recordPoint,
+  round3,
+  seconds,
+  serviceFailure,
+  serviceOfSlice,
+  servicesWithReadyEndpointOn,
+  seriesFigures,
+  type ProbeSample,
+  type ReadyEndpoint,
+} from './figures.js';
+import { Prober } from './probe.js';
+import type { AvailabilityOptions, AvailabilityReport, ReadyPoint, ServiceAvailability } from './types.js';
+
+/**
+ * How long the end of a run waits for a watched Service that is at zero to get a ready endpoint
+ * again: its outage is then measured to its end, not cut at the moment the drain returned (a
+ * replacement pod typically becomes Ready seconds after its predecessor is gone).
+ */
+export const RECOVERY_WAIT_MS = 60_000;
+const PAGE = 500;
+const SLICES_PATH = '/apis/discovery.k8s.io/v1/endpointslices';
+
+export interface MonitorContext {
+  client: KubeClient;
+  logger: Logger;
+  options: AvailabilityOptions;
+  operation: Operation;
+  /** Nodes this run drains (`auto` watches Services with a ready endpoint on them). */
+  nodes: string[];
+  /** Epoch ms the run started: the series' zero. */
+  runStart: number;
+  /** abort-on-downtime: told once, at the first breach of the gate. */
+  onBreach?: (failure: string) => void;
+}
+
+interface Watched {
+  service: string;
+  slices: Map<string, V1EndpointSlice>;
+  initial: ReadyEndpoint[];
+  series: ReadyPoint[];
+  outageTimer?: NodeJS.Timeout;
+}
+
+/** Whether this run has anything for the gate to do: only operations that evict (or plan to). */
+export function monitorsAvailability(operation: Operation, options: AvailabilityOptions): boolean {
+  return options.selection.mode !== 'off' && (operation === 'drain' || operation === 'plan');
+}
+
+export class AvailabilityMonitor {
+  private readonly watched = new Map<string, Watched>();
+  private readonly lostPods = new Set<string>();
+  private readonly expectedZero = new Set<string>();
+  private watch?: ResourceWatch<V1EndpointSlice>;
+  private prober?: Prober;
+  private breach?: string;
+  private finished?: AvailabilityReport;
+  private readonly measured: boolean;
+
+  private constructor(private readonly ctx: MonitorContext) {
+    this.measured = ctx.operation === 'drain';
+  }
+
+  /** Resolves the selection and starts watching; throws InputError (nothing changed yet) for a Service that does not exist. */
+  static async start(ctx: MonitorContext): Promise<AvailabilityMonitor> {
+    const monitor = new AvailabilityMonitor(ctx);
+    try {
+      await monitor.begin();
+    } catch (err) {
+      monitor.stopWatching();
+      throw err;
+    }
+    return monitor;
+  }
+
+  /** The run's plan for one node: which watched Services it expects to take to zero. */
+  notePlan(plan: DrainPlan): void {
+    for (const pod of podsLeftWithoutReplacement(plan)) this.lostPods.add(pod);
+    for (const w of this.watched.values()) {
+      if (this.expectedZero.has(w.service) || !expectsZero(w.initial, this.lostPods)) continue;
+      this.expectedZero.add(w.service);
+      this.ctx.logger.warn(
+        `availability: the plan expects Service ${w.service} to reach zero ready endpoints (all ${w.initial.length} are pods evicted without a replacement up first)`,
+      );
+    }
+  }
+
+  /** The abort-on-downtime breach, if the gate broke during the run. */
+  get breached(): string | undefined {
+    return this.breach;
+  }
+
+  /**
+   * Ends watching and probing and returns the report. A drained Service still at zero is waited
+   * for (RECOVERY_WAIT_MS at most, or until `signal`), so its outage is measured to its end.
+   */
+  async finish(signal?: AbortSignal): Promise<AvailabilityReport> {
+    if (this.finished) return this.finished;
+    try {
+      if (this.measured) await this.awaitRecovery(signal);
+    } finally {
+      await this.prober?.stop();
+      this.stopWatching();
+    }
+    this.finished = this.report();
+    return this.finished;
+  }
+
+  /** Stops everything without a report (a run that ended on an error before finishing). */
+  stopWatching(): void {
+    this.watch?.stop();
+    for (const w of this.watched.values()) if (w.outageTimer) clearTimeout(w.outageTimer);
+    void this.prober?.stop();
+  }
+
+  // --- start ---------------------------------------------------------------------------------
+
+  private async begin(): Promise<void> {
+    const { ctx } = this;
+    const requested = await this.resolveRequested();
+    const slices = await this.startSlices();
+    const byService = new Map<string, V1EndpointSlice[]>();
+    for (const slice of slices) {
+      const service = serviceOfSlice(slice);
+      if (service) byService.set(service, [...(byService.get(service) ?? []), slice]);
+    }
+    const services = requested ?? servicesWithReadyEndpointOn(slices, new Set(ctx.nodes));
+    const now = this.now();
+    for (const service of services) {
+      const own = byService.get(service) ?? [];
+      const initial = readyEndpoints(own);
+      this.watched.set(service, { service, slices: new Map(own.map((s) => [objectKey(s), s])), initial, series: [{ at: now, ready: initial.length }] });
+      if (initial.length === 0) ctx.logger.warn(`availability: Service ${service} has no ready endpoint at the start (no selector, or nothing Ready behind it)`);
+    }
+    const what = services.length ? services.join(', ') : 'none';
+    ctx.logger.info(
+      `availability (${describeSelection(ctx.options.selection)}): ${this.measured ? 'watching' : 'would watch'} ${services.length} Service(s): ${what}`,
+    );
+    if (!this.measured) return;
+    this.watch?.subscribe((type, slice) => this.onSlice(type, slice));
+    if (ctx.options.probeUrls.length > 0) {
+      this.prober = new Prober(
+        ctx.options.probeUrls,
+        ctx.options.probeIntervalMs,
+        ctx.runStart,
+        (url, sample) => this.onSample(url, sample),
+        (url) => ctx.logger.warn(`availability: probe ${url} reached its sample limit; no more requests are sent to it`),
+      );
+      this.prober.start();
+      ctx.logger.info(`availability: probing ${ctx.options.probeUrls.join(', ')} every ${ctx.options.probeIntervalMs} ms`);
+    }
+  }
+
+  /** The Services the user named, checked against the cluster; undefined for `auto`. */
+  private async resolveRequested(): Promise<string[] | undefined> {
+    const selection = this.ctx.options.selection;
+    const core = this.ctx.client.kubeConfig.makeApiClient(CoreV1Api);
+    switch (selection.mode) {
+      case 'off':
+      case 'auto':
+        return undefined;
+      case 'services': {
+        const missing: string[] = [];
+        for (const service of selection.services) {
+          const [namespace, name] = service.split('/') as [string, string];
+          try {
+            await this.send(() => core.readNamespacedService({ namespace, name }));
+          } catch (err) {
+            if (statusCode(err) !== 404) throw err;
+            missing.push(service);
+          }
+        }
+        if (missing.length > 0) {
+          throw new InputError(
+            'availability',
+            `no Service ${missing.map((m) => `"${m}"`).join(', ')} in the cluster`,
+            'Name Services as namespace/name exactly as `kubectl get services -A` shows them, or use auto.',
+          );
+        }
+        return [...selection.services].sort();
+      }
+      case 'namespaces': {
+        const found: string[] = [];
+        for (const namespace of selection.namespaces) {
+          try {
+            await this.send(() => core.readNamespace({ name: namespace }));
+          } catch (err) {
+            if (statusCode(err) !== 404) throw err;
+            throw new InputError('availability', `no namespace "${namespace}" in the cluster`, 'Check the names with `kubectl get namespaces`.');
+          }
+          found.push(...(await this.listServices((cont) => core.listNamespacedService({ namespace, limit: PAGE, _continue: cont }))));
+        }
+        return [...new Set(found)].sort();
+      }
+      case 'selector': {
+        let found: string[];
+        try {
+          found = await this.listServices((cont) => core.listServiceForAllNamespaces({ labelSelector: selection.selector, limit: PAGE, _continue: cont }));
+        } catch (err) {
+          if (statusCode(err) === 400) {
+            throw new InputError('availability', `"selector: ${selection.selector}" is not a valid label selector (${describeApiError(err)})`, 'Use the kubectl -l syntax, e.g. "selector: app=web".');
+          }
+          throw err;
+        }
+        if (found.length === 0) {
+          throw new InputError('availability', `"selector: ${selection.selector}" matches no Service`, 'Check the labels with `kubectl get services -A --show-labels`.');
+        }
+        return found.sort();
+      }
+    }
+  }
+
+  private async listServices(page: (cont: string | undefined) => Promise<{ items: V1Service[]; metadata?: { _continue?: string } }>): Promise<string[]> {
+    const names: string[] = [];
+    let cont: string | undefined;
+    do {
+      const res = await this.send(() => page(cont));
+      names.push(...res.items.map((s) => objectKey(s)));
+      cont = res.metadata?._continue || undefined;
+    } while (cont);
+    return names;
+  }
+
+  /** Every Service's slices: a drain keeps them watched, a plan reads them once. */
+  private async startSlices(): Promise<V1EndpointSlice[]> {
+    if (!this.measured) return (await this.listSlices()).items;
+    this.watch = this.ctx.client.watch<V1EndpointSlice>({
+      path: SLICES_PATH,
+      labelSelector: SERVICE_NAME_LABEL,
+      list: () => this.listSlices(),
+      onError: (m) => this.ctx.logger.debug(`availability: ${m}`),
+    });
+    await this.watch.start();
+    return this.watch.items();
+  }
+
+  private async listSlices(): Promise<{ items: V1EndpointSlice[]; resourceVersion: string }> {
+    const discovery = this.ctx.client.kubeConfig.makeApiClient(DiscoveryV1Api);
+    const items: V1EndpointSlice[] = [];
+    let resourceVersion = '';
+    let cont: string | undefined;
+    do {
+      const page = await this.send(() => discovery.listEndpointSliceForAllNamespaces({ labelSelector: SERVICE_NAME_LABEL, limit: PAGE, _continue: cont }));
+      items.push(...page.items);
+      resourceVersion ||= page.metadata?.resourceVersion ?? '';
+      cont = page.metadata?._continue || undefined;
+    } while (cont);
+    return { items, resourceVersion };
+  }
+
+  /** A request of this run, counted with the client's own (the benchmark compares the totals). */
+  private send<T>(request: () => Promise<T>): Promise<T> {
+    this.ctx.client.requests++;
+    return request();
+  }
+
+  // --- while the run goes --------------------------------------------------------------------
+
+  private now(): number {
+    return Date.now() - this.ctx.runStart;
+  }
+
+  private onSlice(type: string, slice: V1EndpointSlice): void {
+    const service = serviceOfSlice(slice);
+    const w = service ? this.watched.get(service) : undefined;
+    if (!w) return;
+    if (type === 'DELETED') w.slices.delete(objectKey(slice));
+    else w.slices.set(objectKey(slice), slice);
+    const ready = readyEndpoints([...w.slices.values()]).length;
+    if (!recordPoint(w.series, this.now(), ready)) return;
+    this.ctx.logger.debug(`availability: ${w.service} has ${ready} ready endpoint(s)`);
+    if (ready === 0) this.ctx.logger.warn(`availability: Service ${w.service} has no ready endpoint (+${seconds(this.now())} s)`);
+    this.judgeLive(w);
+  }
+
+  private onSample(url: string, sample: ProbeSample): void {
+    if (!sample.ok) this.ctx.logger.debug(`availability: probe ${url} failed: ${sample.detail}`);
+    if (!this.ctx.onBreach || sample.ok) return;
+    const samples = this.prober?.samples.get(url) ?? [];
+    const figures = probeFigures(url, samples, this.now(), this.ctx.options);
+    const failure = probeFailure(url, figures.failures, figures.longestFailureSeconds * 1000, this.ctx.options);
+    if (failure) this.broke(failure);
+  }
+
+  /** abort-on-downtime: the gate judged at every change, and once an outage outlasts max-downtime. */
+  private judgeLive(w: Watched): void {
+    if (!this.ctx.onBreach || this.breach) return;
+    const failure = this.failureNow(w);
+    if (failure) return this.broke(failure);
+    const last = w.series[w.series.length - 1];
+    const max = this.ctx.options.maxDowntimeMs;
+    if (w.outageTimer) clearTimeout(w.outageTimer);
+    w.outageTimer = undefined;
+    if (last?.ready === 0 && max !== undefined) {
+      const sofar = seriesFigures(w.series, this.now()).downtimeMs;
+      // +1: the limit is "longer than max-downtime".
+      w.outageTimer = setTimeout(() => {
+        const failure = this.failureNow(w);
+        if (failure) this.broke(failure);
+      }, Math.max(0, max - sofar) + 1);
+    }
+  }
+
+  private failureNow(w: Watched): string | undefined {
+    return serviceFailure(w.service, w.initial.length, seriesFigures(w.series, this.now()), this.ctx.options);
+  }
+
+  private broke(failure: string): void {
+    if (this.breach) return;
+    this.breach = failure;
+    this.ctx.logger.error(`availability gate broken: ${failure}; abort-on-downtime: stopping evictions`);
+    this.ctx.onBreach?.(failure);
+  }
+
+  private async awaitRecovery(signal?: AbortSignal): Promise<void> {
+    const down = () => [...this.watched.values()].filter((w) => w.initial.length > 0 && w.series[w.series.length - 1]?.ready === 0);
+    if (down().length === 0 || signal?.aborted || !this.watch) return;
+    this.ctx.logger.info(
+      `availability: waiting up to ${RECOVERY_WAIT_MS / 1000}s for ${down().map((w) => w.service).join(', ')} to have a ready endpoint again, so the outage is measured to its end`,
+    );
+    const watch = this.watch;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        unsubscribe();
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, RECOVERY_WAIT_MS);
+      // After onSlice (subscribed first) has recorded the change.
+      const unsubscribe = watch.subscribe(() => {
+        if (down().length === 0) done();
+      });
+      signal?.addEventListener('abort', done, { once: true });
+    });
+    const still = down();
+    if (still.length > 0) this.ctx.logger.warn(`availability: still no ready endpoint when the run ended: ${still.map((w) => w.service).join(', ')}`);
+  }
+
+  // --- the report ----------------------------------------------------------------------------
+
+  private report(): AvailabilityReport {
+    const { options } = this.ctx;
+    const endAt = this.now();
+    const services: ServiceAvailability[] = [...this.watched.values()].map((w) => {
+      const expectedZero = this.expectedZero.has(w.service);
+      const f = seriesFigures(w.series, endAt);
+      const failure = this.measured ? serviceFailure(w.service, w.initial.length, f, options) : expectedZero ? expectedZeroFailure(w.service, options) : undefined;
+      return {
+        service: w.service,
+        initialReady: w.initial.length,
+        minReady: f.minReady,
+        minReadyAt: f.minReadyAt,
+        downtimeSeconds: round3(f.downtimeMs / 1000),
+        longestOutageSeconds: round3(f.longestOutageMs / 1000),
+        series: w.series,
+        expectedZero,
+        passed: failure === undefined,
+        ...(failure !== undefined && { failure }),
+        finalReady: f.lastReady,
+      };
+    });
+    const probes = [...(this.prober?.samples ?? new Map<string, ProbeSample[]>())].map(([url, samples]) => probeFigures(url, samples, endAt, options));
+    const failures = [...services.flatMap((s) => (s.failure ? [s.failure] : [])), ...probes.flatMap((p) => (p.failure ? [p.failure] : []))];
+    return {
+      selection: describeSelection(options.selection),
+      services,
+      probes,
+      passed: failures.length === 0,
+      aborted: this.breach !== undefined,
+      failures,
+      measured: this.measured,
+      ...(options.maxDowntimeMs !== undefined && { maxDowntimeSeconds: options.maxDowntimeMs / 1000 }),
+      ...(options.minReadyRatio !== undefined && { minReadyRatio: options.minReadyRatio }),
+    };
+  }
+}
