@@ -161,13 +161,14 @@ async function publish(report: RunReport): Promise<void> {
   core.setOutput('blocked', JSON.stringify(outputs.blocked));
   core.setOutput('duration-seconds', String(outputs.durationSeconds));
   core.setOutput('availability', outputs.availability ? JSON.stringify(outputs.availability) : '');
+  const summary = renderSummary(report);
   try {
-    core.setOutput('report', writeReportFile(report));
+    core.setOutput('report', writeReportFile(report, summary));
   } catch (err) {
     core.warning(`Could not write the report file: ${errorText(err)}`);
   }
   try {
-    await core.summary.addRaw(renderSummary(report)).write();
+    await core.summary.addRaw(summary).write();
   } catch (err) {
     // No GITHUB_STEP_SUMMARY (e.g. act, or a self-hosted runner without it): not a drain failure.
     core.warning(`Could not write the job summary: ${errorText(err)}`);
@@ -178,10 +179,12 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function writeReportFile(report: RunReport): string {
+/** report.json, and beside it summary.md: the job summary, readable by later steps and artifacts. */
+function writeReportFile(report: RunReport, summary: string): string {
   const dir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'safe-drain-report-'));
   const path = join(dir, 'report.json');
   writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(dir, 'summary.md'), summary);
   return path;
 }
 

@@ -1,7 +1,7 @@
 // The availability gate's arithmetic on plain objects: ready endpoints from slices, the Services
 // `auto` picks, downtime figures from a series, probe figures, the gate's verdict, the chart.
 import { describe, expect, it } from '@jest/globals';
-import type { V1EndpointSlice } from '@kubernetes/client-node';
+import type { V1Endpoint, V1EndpointSlice } from '@kubernetes/client-node';
 import {
   bucketSeries,
   expectsZero,
@@ -12,6 +12,7 @@ import {
   recordPoint,
   serviceFailure,
   servicesWithReadyEndpointOn,
+  servingEndpoints,
   seriesFigures,
   expectedZeroFailure,
 } from '../../src/engine/availability/figures.js';
@@ -49,6 +50,21 @@ describe('readyEndpoints', () => {
 
   it('keys an endpoint without a pod by its address', () => {
     expect(readyEndpoints([slice('a', 'ext', 's', [{ ip: '192.0.2.1' }, { ip: '192.0.2.1' }])]).map((e) => e.key)).toEqual(['192.0.2.1']);
+  });
+});
+
+describe('servingEndpoints (what kube-proxy routes to)', () => {
+  const terminating = (ip: string, pod: string, serving: boolean): V1Endpoint => ({
+    addresses: [ip],
+    conditions: { ready: false, serving, terminating: true },
+    targetRef: { kind: 'Pod', namespace: 'shop', name: pod },
+  });
+  it('the ready endpoints while there are any; else the terminating ones still serving', () => {
+    const draining = slice('shop', 'web', 'a', [{ ip: '10.0.0.9', pod: 'web-new', ready: false }]);
+    draining.endpoints = [...(draining.endpoints ?? []), terminating('10.0.0.1', 'web-old', true), terminating('10.0.0.2', 'web-gone', false)];
+    expect(servingEndpoints([draining]).map((e) => e.key)).toEqual(['shop/web-old']);
+    const recovered = slice('shop', 'web', 'b', [{ ip: '10.0.0.9', pod: 'web-new', ready: true }]);
+    expect(servingEndpoints([draining, recovered]).map((e) => e.key)).toEqual(['shop/web-new']);
   });
 });
 

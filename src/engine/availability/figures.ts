@@ -43,6 +43,28 @@ export function readyEndpoints(slices: V1EndpointSlice[]): ReadyEndpoint[] {
   return [...byKey.values()];
 }
 
+/**
+ * The endpoints traffic goes to, as kube-proxy picks them: the ready ones; when there are none,
+ * the terminating ones still serving (`serving: true`, ProxyTerminatingEndpoints, GA 1.28), which
+ * a pod finishing its requests after SIGTERM is. A Service is down when this is empty.
+ */
+export function servingEndpoints(slices: V1EndpointSlice[]): ReadyEndpoint[] {
+  const ready = readyEndpoints(slices);
+  if (ready.length > 0) return ready;
+  const byKey = new Map<string, ReadyEndpoint>();
+  for (const slice of slices) {
+    for (const endpoint of slice.endpoints ?? []) {
+      if (endpoint.conditions?.serving !== true || endpoint.conditions.terminating !== true) continue;
+      const ref = endpoint.targetRef;
+      const pod = ref?.kind === 'Pod' && ref.name ? `${ref.namespace ?? slice.metadata?.namespace}/${ref.name}` : undefined;
+      const key = pod ?? endpoint.addresses[0];
+      if (key === undefined || byKey.has(key)) continue;
+      byKey.set(key, { key, ...(endpoint.nodeName && { nodeName: endpoint.nodeName }), ...(pod && { pod }) });
+    }
+  }
+  return [...byKey.values()];
+}
+
 /** Services (sorted) with at least one ready endpoint on one of `nodes`: what `auto` watches. */
 export function servicesWithReadyEndpointOn(slices: V1EndpointSlice[], nodes: ReadonlySet<string>): string[] {
   const found = new Set<string>();

@@ -26,6 +26,7 @@ import {
   serviceFailure,
   serviceOfSlice,
   servicesWithReadyEndpointOn,
+  servingEndpoints,
   seriesFigures,
   type ProbeSample,
   type ReadyEndpoint,
@@ -150,7 +151,7 @@ export class AvailabilityMonitor {
     for (const service of services) {
       const own = byService.get(service) ?? [];
       const initial = readyEndpoints(own);
-      this.watched.set(service, { service, slices: new Map(own.map((s) => [objectKey(s), s])), initial, series: [{ at: now, ready: initial.length }] });
+      this.watched.set(service, { service, slices: new Map(own.map((s) => [objectKey(s), s])), initial, series: [{ at: now, ready: servingEndpoints(own).length }] });
       if (initial.length === 0) ctx.logger.warn(`availability: Service ${service} has no ready endpoint at the start (no selector, or nothing Ready behind it)`);
     }
     const what = services.length ? services.join(', ') : 'none';
@@ -287,7 +288,7 @@ export class AvailabilityMonitor {
     if (!w) return;
     if (type === 'DELETED') w.slices.delete(objectKey(slice));
     else w.slices.set(objectKey(slice), slice);
-    const ready = readyEndpoints([...w.slices.values()]).length;
+    const ready = servingEndpoints([...w.slices.values()]).length;
     if (!recordPoint(w.series, this.now(), ready)) return;
     this.ctx.logger.debug(`availability: ${w.service} has ${ready} ready endpoint(s)`);
     if (ready === 0) this.ctx.logger.warn(`availability: Service ${w.service} has no ready endpoint (+${seconds(this.now())} s)`);
@@ -391,6 +392,7 @@ export class AvailabilityMonitor {
       aborted: this.breach !== undefined,
       failures,
       measured: this.measured,
+      startedAt: this.ctx.runStart,
       ...(options.maxDowntimeMs !== undefined && { maxDowntimeSeconds: options.maxDowntimeMs / 1000 }),
       ...(options.minReadyRatio !== undefined && { minReadyRatio: options.minReadyRatio }),
     };

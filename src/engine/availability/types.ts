@@ -40,6 +40,10 @@ export const DEFAULT_AVAILABILITY: AvailabilityOptions = {
 export interface ReadyPoint {
   /** ms since run start. */
   at: number;
+  /**
+   * Endpoints carrying traffic, as kube-proxy routes: the ready ones, or when there are none the
+   * terminating ones still serving. 0 = the Service is down.
+   */
   ready: number;
 }
 
@@ -94,6 +98,8 @@ export interface AvailabilityReport {
    * start, `expectedZero` says what the plan expects, and the gate judges that expectation.
    */
   measured: boolean;
+  /** Epoch ms of the run's start: every `series[].at` counts from it. */
+  startedAt: number;
   /** The limits the gate applied (absent: report only). */
   maxDowntimeSeconds?: number;
   minReadyRatio?: number;
