@@ -226,7 +226,7 @@ async function main(): Promise<void> {
     console.log(`\n${gateLines.join('\n')}`);
     console.log(
       gateOver.length === 0
-        ? `\nthe gate's cost is within ${GATE_BUDGET * 100}% of no gate (API requests and peak RSS); wall time is not judged (it is not the gate's: see RECOVERY_WAIT_MS)`
+        ? `\nthe gate's cost is within ${GATE_BUDGET * 100}% of no gate (API requests and peak RSS); wall time is not judged (on a shared machine it varies more from run to run than the gate could add)`
         : `\nTHE GATE COSTS MORE THAN ${GATE_BUDGET * 100}%: ${gateOver.join(', ')}`,
     );
   }
