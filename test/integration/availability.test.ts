@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { DiscoveryV1Api, type V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_AVAILABILITY, type AvailabilityOptions } from '../../src/engine/availability/types.js';
 import { InputError, type RunReport } from '../../src/engine/types.js';
-import { deleteNamespace, deployOn, drain, eventually, isPodReady, podsOf, useCluster } from './support.js';
+import { LABEL_SCALED } from '../../src/engine/execute/restore.js';
+import { deleteNamespace, deployOn, deployment, drain, ensureNamespace, eventually, isPodReady, pinTo, podsOf, useCluster, waitReady } from './support.js';
 
 const tc = useCluster({ nodes: 3 });
 const W1 = 'w1';
@@ -122,6 +123,56 @@ describe('the gate on a drain', () => {
     expect(bulkAfter.map((p) => p.metadata?.uid).sort()).toEqual(bulkBefore);
     // uncordon-on-failure put back what this run cordoned.
     for (const n of [W1, 'w2']) expect((await tc.core.readNode({ name: n })).spec?.unschedulable).toBeFalsy();
+    await deleteNamespace(tc, ns);
+  }, 180_000);
+
+  it('abort-on-downtime restores a surge raise that was in flight when the gate broke', async () => {
+    const ns = 'gate-abort-surge';
+    await ensureNamespace(tc, ns);
+    const unpin = await pinTo(tc, W1);
+    try {
+      // api: Recreate cannot roll, so surge raises its replicas; its replacement takes 15 s to be
+      // Ready, so the raise is still in place when db (a StatefulSet: cannot surge) goes to zero.
+      await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'api', 1, { strategy: { type: 'Recreate' }, readyDelay: '15s' }) });
+      const labels = { app: 'db' };
+      await tc.apps.createNamespacedStatefulSet({
+        namespace: ns,
+        body: {
+          metadata: { name: 'db', namespace: ns },
+          spec: {
+            replicas: 1,
+            serviceName: 'db',
+            selector: { matchLabels: labels },
+            template: {
+              metadata: { labels },
+              spec: { containers: [{ name: 'db', image: 'registry.invalid/db:1', resources: { requests: { cpu: '10m', memory: '16Mi' } } }] },
+            },
+          },
+        },
+      });
+      await waitReady(tc, ns, 'api', 1);
+      await waitReady(tc, ns, 'db', 1);
+    } finally {
+      await unpin();
+    }
+    await service(ns, 'db', 'db', 1);
+
+    const { report } = await drain(tc, {
+      nodes: [W1],
+      migration: 'surge',
+      timeoutMs: 120_000,
+      availability: gate({ selection: { mode: 'services', services: [`${ns}/db`] }, maxDowntimeMs: 0, abortOnDowntime: true }),
+    });
+
+    expect(report.availability).toMatchObject({ aborted: true, passed: false });
+    expect(report.nodes[0]!.error).toMatch(/availability gate broken \(abort-on-downtime\): gate-abort-surge\/db: down/);
+    const change = report.nodes[0]!.workloadChanges.find((c) => c.workload === `Deployment/${ns}/api`);
+    expect(change).toMatchObject({ change: 'replicas 1 → 2 → 1', restored: true });
+    const api = await tc.apps.readNamespacedDeployment({ namespace: ns, name: 'api' });
+    expect(api.spec?.replicas).toBe(1);
+    expect(api.metadata?.labels?.[LABEL_SCALED]).toBeUndefined();
+    // The old api pod was not evicted: the abort came first.
+    expect(report.nodes[0]!.results.find((r) => r.pod.startsWith(`${ns}/api-`))?.outcome).not.toBe('migrated');
     await deleteNamespace(tc, ns);
   }, 180_000);
 

@@ -76,6 +76,8 @@ export class AvailabilityMonitor {
   private watch?: ResourceWatch<V1EndpointSlice>;
   private prober?: Prober;
   private breach?: string;
+  /** The drain is still going: a breach can still stop it (abort-on-downtime). */
+  private live = true;
   private finished?: AvailabilityReport;
   private readonly measured: boolean;
 
@@ -118,6 +120,9 @@ export class AvailabilityMonitor {
    */
   async finish(signal?: AbortSignal): Promise<AvailabilityReport> {
     if (this.finished) return this.finished;
+    // The drain is over: nothing is left to stop; the gate now only judges the whole run.
+    this.live = false;
+    for (const w of this.watched.values()) if (w.outageTimer) clearTimeout(w.outageTimer);
     try {
       if (this.measured) await this.awaitRecovery(signal);
     } finally {
@@ -297,7 +302,7 @@ export class AvailabilityMonitor {
 
   private onSample(url: string, sample: ProbeSample): void {
     if (!sample.ok) this.ctx.logger.debug(`availability: probe ${url} failed: ${sample.detail}`);
-    if (!this.ctx.onBreach || sample.ok) return;
+    if (!this.ctx.onBreach || !this.live || sample.ok) return;
     const samples = this.prober?.samples.get(url) ?? [];
     const figures = probeFigures(url, samples, this.now(), this.ctx.options);
     const failure = probeFailure(url, figures.failures, figures.longestFailureSeconds * 1000, this.ctx.options);
@@ -306,7 +311,7 @@ export class AvailabilityMonitor {
 
   /** abort-on-downtime: the gate judged at every change, and once an outage outlasts max-downtime. */
   private judgeLive(w: Watched): void {
-    if (!this.ctx.onBreach || this.breach) return;
+    if (!this.ctx.onBreach || !this.live || this.breach) return;
     const failure = this.failureNow(w);
     if (failure) return this.broke(failure);
     const last = w.series[w.series.length - 1];
@@ -328,7 +333,7 @@ export class AvailabilityMonitor {
   }
 
   private broke(failure: string): void {
-    if (this.breach) return;
+    if (this.breach || !this.live) return;
     this.breach = failure;
     this.ctx.logger.error(`availability gate broken: ${failure}; abort-on-downtime: stopping evictions`);
     this.ctx.onBreach?.(failure);
