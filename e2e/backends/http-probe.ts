@@ -36,6 +36,11 @@ export interface HttpProbeOptions {
   onLine?: (line: string) => void;
   /** How long to wait for the first sample line, ms (default 60 s). */
   startupTimeoutMs?: number;
+  /**
+   * Start a request every interval even while earlier ones hang (PROBE_SCRIPT_CONCURRENT): a
+   * recovery is seen within an interval instead of up to the timeout late. Default false.
+   */
+  concurrent?: boolean;
 }
 
 export interface HttpProbe extends AvailabilityProbe {
@@ -86,7 +91,7 @@ export async function startHttpProbe(opts: HttpProbeOptions): Promise<HttpProbe>
   let container = new tc.GenericContainer(opts.image)
     .withPullPolicy(tc.PullPolicy.defaultPolicy())
     .withNetworkMode(opts.network)
-    .withCommand(probeCommand(opts.url, opts.intervalMs ?? 150, timeoutSeconds))
+    .withCommand(probeCommand(opts.url, opts.intervalMs ?? 150, timeoutSeconds, opts.concurrent ?? false))
     .withLabels({ 'safe-drain.e2e/role': 'availability-probe' })
     .withLogConsumer(consume)
     .withWaitStrategy(tc.Wait.forLogMessage(/^\d{10,13}(\.\d+)? (ok|fail)/))

@@ -173,12 +173,51 @@ while [ -z "$stopping" ]; do
 done
 `;
 
+/**
+ * PROBE_SCRIPT with each request in the background: a request is started every interval whatever
+ * the ones before are doing. A failing request can hang for the whole timeout (packets to a pod
+ * that is gone are dropped), and PROBE_SCRIPT's next request waits for it, so its samples are
+ * ~1 s apart exactly while the service is down and it sees the recovery up to a second late.
+ * Here the recovery is seen within an interval: the resolution the e2e needs to hold
+ * safe-drain's reported downtime against it (0.5 s). Lines are still `<start ms> ok|fail detail`
+ * (one short write each, so lines do not interleave), no longer in time order; on TERM the loop
+ * ends and the requests in flight are waited for.
+ */
+export const PROBE_SCRIPT_CONCURRENT = `stopping=
+trap 'stopping=1' TERM INT
+url="$1"; interval_ms="\${2:-150}"; timeout_s="\${3:-1}"
+now_ms() {
+  t="$EPOCHREALTIME"
+  if [ -n "$t" ]; then
+    f="\${t#*.}000"; f="\${f%"\${f#???}"}"; echo "\${t%.*}$f"
+  else
+    echo "$(date +%s)000"
+  fi
+}
+one_line() { tr -s '\\r\\n\\t' '   ' | head -c 160; }
+request() {
+  at="$1"
+  if out="$(exec 2>&1; timeout "$timeout_s" wget -q -O - "$url"; exit $?)"; then
+    echo "$at ok $(printf '%s' "$out" | one_line)"
+  else
+    rc=$?
+    case "$rc" in 124|137|143) out="timeout after \${timeout_s}s" ;; esac
+    echo "$at fail $(printf '%s' "$out" | one_line)"
+  fi
+}
+while [ -z "$stopping" ]; do
+  request "$(now_ms)" &
+  usleep "$((interval_ms * 1000))" 2>/dev/null || sleep 0.2
+done
+wait
+`;
+
 /** Container command running PROBE_SCRIPT: `sh -c SCRIPT probe URL INTERVAL TIMEOUT`. */
-export function probeCommand(url: string, intervalMs = 150, timeoutSeconds = 1): string[] {
+export function probeCommand(url: string, intervalMs = 150, timeoutSeconds = 1, concurrent = false): string[] {
   if (!/^https?:\/\/[^\s'"]+$/.test(url)) throw new Error(`probeCommand: not an http(s) URL: ${url}`);
   if (!Number.isInteger(intervalMs) || intervalMs < 10) throw new Error(`probeCommand: interval must be an integer >= 10 ms, got ${intervalMs}`);
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new Error(`probeCommand: timeout must be an integer >= 1 s, got ${timeoutSeconds}`);
-  return ['sh', '-c', PROBE_SCRIPT, 'probe', url, String(intervalMs), String(timeoutSeconds)];
+  return ['sh', '-c', concurrent ? PROBE_SCRIPT_CONCURRENT : PROBE_SCRIPT, 'probe', url, String(intervalMs), String(timeoutSeconds)];
 }
 
 /**
