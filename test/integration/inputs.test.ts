@@ -12,8 +12,10 @@ import {
   ANNOTATION_SCALED_FOR_NODE,
   LABEL_SCALED,
 } from '../../src/engine/execute/restore.js';
+import { DiscoveryV1Api } from '@kubernetes/client-node';
+import type { AvailabilityReport } from '../../src/engine/availability/types.js';
 import { InputError, type RunReport } from '../../src/engine/types.js';
-import { deployment, drain, ensureNamespace, pinTo, useCluster, waitReady } from './support.js';
+import { deployment, drain, ensureNamespace, eventually, pinTo, useCluster, waitReady } from './support.js';
 
 const tc = useCluster(
   { nodes: [{ name: 'w1', labels: { pool: 'blue' } }, { name: 'w2', labels: { pool: 'green' } }, { name: 'w3', labels: { pool: 'green' } }] },
@@ -168,6 +170,11 @@ describe('inputs the engine cannot honour are refused before any change', () => 
     [['--timeout', '0.4ms'], 'option --timeout: "0.4ms" is shorter than 1ms'],
     [['--skip-wait-for-delete-timeout', '2160000'], 'option --skip-wait-for-delete-timeout: 2160000 is too large'],
     [['--grace-period', '99999999999'], 'option --grace-period: 99999999999 is too large'],
+    // The availability gate's inputs (issue 10); a Service that does not exist is judged by the cluster.
+    [['--max-downtime', 'soon'], 'option --max-downtime: "soon" is not a duration'],
+    [['--min-ready-ratio', '2'], 'option --min-ready-ratio: 2 is not above 0 and at most 1'],
+    [['--probe-urls', 'ftp://10.0.0.1/health'], 'option --probe-urls: "ftp://10.0.0.1/health" is not an http or https URL'],
+    [['--availability', 'default/no-such-service'], 'option --availability: no Service "default/no-such-service" in the cluster'],
   ])('the CLI with %p: exit 2, a JSON report naming the option, node w1 untouched', async (flags, message) => {
     const before = await nodeState('w1');
     try {
@@ -190,6 +197,59 @@ describe('inputs the engine cannot honour are refused before any change', () => 
     expect(step.status).toBe(1);
     expect(step.report?.success).toBe(false);
   }, 120_000);
+});
+
+// Issue 10: the availability gate through the Action, as the runner runs it.
+describe('the availability gate in the Action', () => {
+  it('a bad gate input fails the step naming it; nothing changes', async () => {
+    const before = await nodeState('w1');
+    const kubeconfig = readFileSync(tc.cluster.kubeconfigPath, 'utf8');
+    const step = await runActionStep({ node: 'w1', kubeconfig, 'max-downtime': 'soon' });
+    expect(step.status).toBe(1);
+    expect(step.stdout).toContain('::error::Input "max-downtime": "soon" is not a duration');
+    const missing = await runActionStep({ node: 'w1', kubeconfig, availability: 'default/no-such-service' });
+    expect(missing.status).toBe(1);
+    expect(missing.stdout).toContain('::error::Input "availability": no Service "default/no-such-service" in the cluster');
+    expect(missing.summary).toContain('Nothing was changed');
+    expect(await nodeState('w1')).toEqual(before);
+  }, 120_000);
+
+  it('a drain that takes a Service down fails the step at max-downtime 0s, naming it; outputs, summary and restore-after', async () => {
+    const ns = 'action-gate';
+    await ensureNamespace(tc, ns);
+    const unpin = await pinTo(tc, 'w1');
+    await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'web', 1, { readyDelay: '1s' }) });
+    await waitReady(tc, ns, 'web', 1);
+    await unpin();
+    await tc.core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } } });
+    const discovery = tc.kc.makeApiClient(DiscoveryV1Api);
+    await eventually(async () => {
+      const slices = await discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: 'kubernetes.io/service-name=web' });
+      return slices.items.some((s) => s.endpoints?.some((e) => e.conditions?.ready));
+    }, 'the Service web with a ready endpoint');
+
+    const step = await runActionStep({
+      node: 'w1',
+      kubeconfig: readFileSync(tc.cluster.kubeconfigPath, 'utf8'),
+      migration: 'evict',
+      timeout: '2m',
+      availability: `${ns}/web`,
+      'max-downtime': '0s',
+      'restore-after': 'true',
+    });
+
+    expect(step.status).toBe(1);
+    expect(step.stdout).toMatch(/::error::safe-drain drain failed\. Availability gate failed: action-gate\/web: down [0-9.]+ s \(max-downtime 0s\)\./);
+    const availability = JSON.parse(step.outputs.availability!) as AvailabilityReport;
+    expect(availability).toMatchObject({ passed: false, selection: `services: ${ns}/web`, measured: true });
+    expect(availability.services[0]).toMatchObject({ service: `${ns}/web`, initialReady: 1, minReady: 0, passed: false });
+    expect(step.report?.availability).toEqual(availability);
+    expect(step.summary).toContain('### Availability gate: failed');
+    expect(step.summary).toContain('xychart-beta');
+    // restore-after: the node this run cordoned is schedulable again, although the gate failed.
+    expect((await nodeState('w1')).unschedulable).toBe(false);
+    await tc.core.deleteNamespace({ name: ns });
+  }, 180_000);
 });
 
 // Issue 8 item 16 (the shells' side): outputs, job summary and report file on every path.
