@@ -201,6 +201,10 @@ describe('self-test.yml through nektos/act (self-hosted mode, local cluster)', (
     }
     // The failing gate steps failed (continue-on-error), they were not skipped.
     expect(run.log.match(/Failed but continue next step/g)?.length).toBe(3);
+    // The plain drain's gate failure, as the workflow wrote it to the summary: Service and downtime.
+    const failures = run.log.split('\n').filter((l) => l.includes('gate failed as expected:'));
+    console.log(`act self-test, plain drain of the single replica:\n${failures.join('\n')}`);
+    expect(failures.join('\n')).toMatch(new RegExp(`gate failed as expected: ${job.env!.NS}/helloworld: down \\d+(\\.\\d+)? s \\(max-downtime 0s\\)`));
   });
 
   it('masks the kind kubeconfig credentials: the client key appears nowhere in the runner log', () => {
