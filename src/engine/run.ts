@@ -114,6 +114,7 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
           logger,
           options: options.availability,
           operation: options.operation,
+          dryRun: options.dryRun,
           nodes: nodes.map((n) => n.metadata?.name ?? ''),
           runStart: started,
           ...(options.availability.abortOnDowntime && {

@@ -232,6 +232,11 @@ describe('which Services are watched', () => {
     expect(front.failure).toMatch(new RegExp(`^${ns}/front: the drain is expected to take it to zero ready endpoints \\(max-downtime 0s\\)`));
     expect(await nodeVersions()).toEqual(before);
     // With surge the plan brings a replacement up first: not expected at zero, the gate passes.
+    // A dry run evicts nothing, so it is judged like a plan: on what the plan expects.
+    const dry = await drain(tc, { nodes: [W1], dryRun: true, migration: 'evict', availability: gate({ maxDowntimeMs: 0 }) });
+    expect(dry.report.availability?.measured).toBe(false);
+    expect(serviceReport(dry.report, `${ns}/front`)).toMatchObject({ expectedZero: true, passed: false });
+    expect(await nodeVersions()).toEqual(before);
     const surge = await drain(tc, { nodes: [W1], operation: 'plan', migration: 'surge', availability: gate({ maxDowntimeMs: 0 }) });
     expect(serviceReport(surge.report, `${ns}/front`)).toMatchObject({ expectedZero: false, passed: true });
   }, 60_000);

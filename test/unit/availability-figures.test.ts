@@ -89,7 +89,7 @@ describe('seriesFigures', () => {
       { at: 3000, ready: 0 },
       { at: 5000, ready: 2 },
     ];
-    expect(seriesFigures(series, 9000)).toEqual({ minReady: 0, minReadyAt: 1000, downtimeMs: 2500, longestOutageMs: 2000, lastReady: 2 });
+    expect(seriesFigures(series, 9000)).toEqual({ minReady: 0, minReadyAt: 1000, downtimeMs: 2500, longestOutageMs: 2000, lastReady: 2, lastServing: 2 });
   });
 
   it('counts an outage still going on at the end until the end', () => {
@@ -97,7 +97,26 @@ describe('seriesFigures', () => {
   });
 
   it('a Service that never dipped had no downtime', () => {
-    expect(seriesFigures([{ at: 10, ready: 3 }], 5000)).toEqual({ minReady: 3, minReadyAt: 10, downtimeMs: 0, longestOutageMs: 0, lastReady: 3 });
+    expect(seriesFigures([{ at: 10, ready: 3 }], 5000)).toEqual({ minReady: 3, minReadyAt: 10, downtimeMs: 0, longestOutageMs: 0, lastReady: 3, lastServing: 3 });
+  });
+
+  it('downtime counts only time with no endpoint carrying traffic; minReady counts ready endpoints', () => {
+    // The old pod is terminating but still serving (kube-proxy routes to it) until 3000.
+    const series: ReadyPoint[] = [
+      { at: 0, ready: 1 },
+      { at: 1000, ready: 0, serving: 1 },
+      { at: 3000, ready: 0, serving: 0 },
+      { at: 3500, ready: 1 },
+    ];
+    expect(seriesFigures(series, 5000)).toMatchObject({ minReady: 0, minReadyAt: 1000, downtimeMs: 500, longestOutageMs: 500 });
+  });
+
+  it('recordPoint records a change of either count', () => {
+    const series: ReadyPoint[] = [{ at: 0, ready: 1 }];
+    expect(recordPoint(series, 5, 0, 1)).toBe(true);
+    expect(recordPoint(series, 6, 0, 1)).toBe(false);
+    expect(recordPoint(series, 7, 0, 0)).toBe(true);
+    expect(series).toEqual([{ at: 0, ready: 1 }, { at: 5, ready: 0, serving: 1 }, { at: 7, ready: 0 }]);
   });
 
   it('recordPoint keeps only changes', () => {

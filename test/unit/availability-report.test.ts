@@ -119,6 +119,12 @@ describe('availability in the CLI text, the summary sentence and the outputs', (
     expect(describeFinalState(run({ ...failed, measured: false, passed: true, failures: [] }))).toMatch(/planned to be watched, the gate passed\.$/);
   });
 
+  it('a node uncordoned by restore-after is said to be, also when the run failed', () => {
+    const restored = { ...run(failed), nodes: [{ ...node, success: false, uncordoned: true, cordoned: false }] };
+    restored.options = { ...restored.options, availability: { ...restored.options.availability, restoreAfter: true } };
+    expect(describeFinalState(restored)).toMatch(/^Node w1: uncordoned again at the end \(restore-after\) \(was not cordoned before\)/);
+  });
+
   it('the step outputs carry the report as it is', () => {
     expect(computeOutputs(run(failed)).availability).toBe(failed);
     expect(computeOutputs(run()).availability).toBeUndefined();

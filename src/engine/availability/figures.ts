@@ -114,16 +114,18 @@ export interface SeriesFigures {
   minReadyAt: number;
   downtimeMs: number;
   longestOutageMs: number;
-  /** The count at `endAt`. */
+  /** The counts at `endAt`. */
   lastReady: number;
+  lastServing: number;
 }
 
 /**
  * Figures of a ready-count series (points in time order, ms since the run started) observed
- * until `endAt`. An outage still going on at `endAt` counts until `endAt`.
+ * until `endAt`: minReady from the ready count, downtime from the serving count (no endpoint
+ * carrying traffic). An outage still going on at `endAt` counts until `endAt`.
  */
 export function seriesFigures(series: ReadyPoint[], endAt: number): SeriesFigures {
-  if (series.length === 0) return { minReady: 0, minReadyAt: 0, downtimeMs: 0, longestOutageMs: 0, lastReady: 0 };
+  if (series.length === 0) return { minReady: 0, minReadyAt: 0, downtimeMs: 0, longestOutageMs: 0, lastReady: 0, lastServing: 0 };
   let minReady = Infinity;
   let minReadyAt = 0;
   let downtimeMs = 0;
@@ -135,7 +137,7 @@ export function seriesFigures(series: ReadyPoint[], endAt: number): SeriesFigure
       minReadyAt = point.at;
     }
     const until = Math.max(point.at, series[i + 1]?.at ?? endAt);
-    if (point.ready === 0) {
+    if ((point.serving ?? point.ready) === 0) {
       downtimeMs += until - point.at;
       outageStart ??= point.at;
       longestOutageMs = Math.max(longestOutageMs, until - outageStart);
@@ -143,15 +145,21 @@ export function seriesFigures(series: ReadyPoint[], endAt: number): SeriesFigure
       outageStart = undefined;
     }
   }
-  return { minReady, minReadyAt, downtimeMs, longestOutageMs, lastReady: series[series.length - 1]!.ready };
+  const last = series[series.length - 1]!;
+  return { minReady, minReadyAt, downtimeMs, longestOutageMs, lastReady: last.ready, lastServing: last.serving ?? last.ready };
 }
 
-/** Appends a point only when the count changed (a slice update that moves nothing is no news). */
-export function recordPoint(series: ReadyPoint[], at: number, ready: number): boolean {
+/** Appends a point only when a count changed (a slice update that moves nothing is no news). */
+export function recordPoint(series: ReadyPoint[], at: number, ready: number, serving = ready): boolean {
   const last = series[series.length - 1];
-  if (last && last.ready === ready) return false;
-  series.push({ at: Math.max(at, last?.at ?? 0), ready });
+  if (last && last.ready === ready && (last.serving ?? last.ready) === serving) return false;
+  series.push({ at: Math.max(at, last?.at ?? 0), ready, ...(serving !== ready && { serving }) });
   return true;
+}
+
+/** The point for one Service's slices now: ready endpoints, and those carrying traffic. */
+export function countsOf(slices: V1EndpointSlice[]): { ready: number; serving: number } {
+  return { ready: readyEndpoints(slices).length, serving: servingEndpoints(slices).length };
 }
 
 // --- the gate ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import type { DrainPlan, Logger, Operation } from '../types.js';
 import { InputError } from '../types.js';
 import {
   SERVICE_NAME_LABEL,
+  countsOf,
   describeSelection,
   expectedZeroFailure,
   expectsZero,
@@ -26,7 +27,6 @@ import {
   serviceFailure,
   serviceOfSlice,
   servicesWithReadyEndpointOn,
-  servingEndpoints,
   seriesFigures,
   type ProbeSample,
   type ReadyEndpoint,
@@ -48,6 +48,8 @@ export interface MonitorContext {
   logger: Logger;
   options: AvailabilityOptions;
   operation: Operation;
+  /** A dry run is judged like a plan: on what the plan expects, since nothing is evicted. */
+  dryRun: boolean;
   /** Nodes this run drains (`auto` watches Services with a ready endpoint on them). */
   nodes: string[];
   /** Epoch ms the run started: the series' zero. */
@@ -82,7 +84,7 @@ export class AvailabilityMonitor {
   private readonly measured: boolean;
 
   private constructor(private readonly ctx: MonitorContext) {
-    this.measured = ctx.operation === 'drain';
+    this.measured = ctx.operation === 'drain' && !ctx.dryRun;
   }
 
   /** Resolves the selection and starts watching; throws InputError (nothing changed yet) for a Service that does not exist. */
@@ -156,7 +158,9 @@ export class AvailabilityMonitor {
     for (const service of services) {
       const own = byService.get(service) ?? [];
       const initial = readyEndpoints(own);
-      this.watched.set(service, { service, slices: new Map(own.map((s) => [objectKey(s), s])), initial, series: [{ at: now, ready: servingEndpoints(own).length }] });
+      this.watched.set(service, { service, slices: new Map(own.map((s) => [objectKey(s), s])), initial, series: [] });
+      const counts = countsOf(own);
+      recordPoint(this.watched.get(service)!.series, now, counts.ready, counts.serving);
       if (initial.length === 0) ctx.logger.warn(`availability: Service ${service} has no ready endpoint at the start (no selector, or nothing Ready behind it)`);
     }
     const what = services.length ? services.join(', ') : 'none';
@@ -293,10 +297,10 @@ export class AvailabilityMonitor {
     if (!w) return;
     if (type === 'DELETED') w.slices.delete(objectKey(slice));
     else w.slices.set(objectKey(slice), slice);
-    const ready = servingEndpoints([...w.slices.values()]).length;
-    if (!recordPoint(w.series, this.now(), ready)) return;
-    this.ctx.logger.debug(`availability: ${w.service} has ${ready} ready endpoint(s)`);
-    if (ready === 0) this.ctx.logger.warn(`availability: Service ${w.service} has no ready endpoint (+${seconds(this.now())} s)`);
+    const { ready, serving } = countsOf([...w.slices.values()]);
+    if (!recordPoint(w.series, this.now(), ready, serving)) return;
+    this.ctx.logger.debug(`availability: ${w.service} has ${ready} ready endpoint(s)${serving !== ready ? `, ${serving} terminating but serving` : ''}`);
+    if (serving === 0) this.ctx.logger.warn(`availability: Service ${w.service} has no endpoint carrying traffic (+${seconds(this.now())} s)`);
     this.judgeLive(w);
   }
 
@@ -318,7 +322,7 @@ export class AvailabilityMonitor {
     const max = this.ctx.options.maxDowntimeMs;
     if (w.outageTimer) clearTimeout(w.outageTimer);
     w.outageTimer = undefined;
-    if (last?.ready === 0 && max !== undefined) {
+    if (last !== undefined && (last.serving ?? last.ready) === 0 && max !== undefined) {
       const sofar = seriesFigures(w.series, this.now()).downtimeMs;
       // +1: the limit is "longer than max-downtime".
       w.outageTimer = setTimeout(() => {
@@ -340,7 +344,11 @@ export class AvailabilityMonitor {
   }
 
   private async awaitRecovery(signal?: AbortSignal): Promise<void> {
-    const down = () => [...this.watched.values()].filter((w) => w.initial.length > 0 && w.series[w.series.length - 1]?.ready === 0);
+    const down = () =>
+      [...this.watched.values()].filter((w) => {
+        const last = w.series[w.series.length - 1];
+        return w.initial.length > 0 && last !== undefined && (last.serving ?? last.ready) === 0;
+      });
     if (down().length === 0 || signal?.aborted || !this.watch) return;
     this.ctx.logger.info(
       `availability: waiting up to ${RECOVERY_WAIT_MS / 1000}s for ${down().map((w) => w.service).join(', ')} to have a ready endpoint again, so the outage is measured to its end`,

@@ -40,11 +40,13 @@ export const DEFAULT_AVAILABILITY: AvailabilityOptions = {
 export interface ReadyPoint {
   /** ms since run start. */
   at: number;
+  /** Ready endpoints (`conditions.ready`): what minReady and min-ready-ratio count. */
+  ready: number;
   /**
    * Endpoints carrying traffic, as kube-proxy routes: the ready ones, or when there are none the
-   * terminating ones still serving. 0 = the Service is down.
+   * terminating ones still serving. 0 = the Service is down (downtime counts this). Absent: = ready.
    */
-  ready: number;
+  serving?: number;
 }
 
 export interface ServiceAvailability {
@@ -94,7 +96,7 @@ export interface AvailabilityReport {
   /** One line per failing Service/probe, e.g. "default/web: down 3.2 s (max-downtime 0s)". */
   failures: string[];
   /**
-   * false for `operation: plan`: nothing was watched; each Service's figures are its state at the
+   * false for `operation: plan` and dry runs: nothing was watched; each Service's figures are its state at the
    * start, `expectedZero` says what the plan expects, and the gate judges that expectation.
    */
   measured: boolean;

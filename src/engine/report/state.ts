@@ -5,7 +5,7 @@ import type { AvailabilityReport } from '../availability/types.js';
 import type { BlockedPod, DrainOptions, NodeReport, PodPlan, PodResult, RunReport } from '../types.js';
 import { plural, podKey } from './labels.js';
 
-export type FinalStateInput = Pick<RunReport, 'nodes' | 'availability'> & { options: Pick<DrainOptions, 'uncordonOnFailure'> };
+export type FinalStateInput = Pick<RunReport, 'nodes' | 'availability'> & { options: Pick<DrainOptions, 'uncordonOnFailure'> & Partial<Pick<DrainOptions, 'availability'>> };
 
 export function describeFinalState(report: FinalStateInput): string {
   if (report.nodes.length === 0) return 'No node was processed; nothing changed.';
@@ -22,8 +22,8 @@ export function availabilityState(a: AvailabilityReport): string {
   return `Availability: ${watched} ${verb}, the gate FAILED${aborted}: ${a.failures.join('; ')}.`;
 }
 
-export function describeNodeState(node: NodeReport, options: Pick<DrainOptions, 'uncordonOnFailure'>): string {
-  const parts = [cordonState(node)];
+export function describeNodeState(node: NodeReport, options: FinalStateInput['options']): string {
+  const parts = [cordonState(node, options.availability?.restoreAfter === true)];
   if (node.operation === 'drain' || node.operation === 'plan') {
     const pods = podState(node);
     if (pods) parts.push(pods);
@@ -34,12 +34,12 @@ export function describeNodeState(node: NodeReport, options: Pick<DrainOptions, 
   return `Node ${node.node}: ${parts.join('; ')}.`;
 }
 
-function cordonState(node: NodeReport): string {
+function cordonState(node: NodeReport, restoreAfter: boolean): string {
   const before = node.wasCordoned ? 'cordoned' : 'not cordoned';
   if (node.dryRun || node.operation === 'plan') {
     return `${node.dryRun ? 'dry run' : 'plan only'}, nothing changed (${before})`;
   }
-  if (node.uncordoned) return `uncordoned again ${node.success ? 'at the end (restore-after)' : 'after the failure'} (was ${before} before)`;
+  if (node.uncordoned) return `uncordoned again ${restoreAfter ? 'at the end (restore-after)' : 'after the failure'} (was ${before} before)`;
   if (node.cordoned) return node.wasCordoned ? 'cordoned (was already cordoned before)' : 'cordoned (was not cordoned before)';
   if (node.wasCordoned) return 'uncordoned (was cordoned before)';
   return node.operation === 'uncordon' ? 'not cordoned (was not cordoned before, nothing to do)' : 'not cordoned';
