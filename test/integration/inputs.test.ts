@@ -214,8 +214,8 @@ describe('the availability gate in the Action', () => {
     expect(await nodeState('w1')).toEqual(before);
   }, 120_000);
 
-  it('a drain that takes a Service down fails the step at max-downtime 0s, naming it; outputs, summary and restore-after', async () => {
-    const ns = 'action-gate';
+  /** A single-replica Deployment on w1 behind a Service with a ready endpoint (setup). */
+  async function singleReplicaBehindService(ns: string): Promise<void> {
     await ensureNamespace(tc, ns);
     const unpin = await pinTo(tc, 'w1');
     await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'web', 1, { readyDelay: '1s' }) });
@@ -227,6 +227,11 @@ describe('the availability gate in the Action', () => {
       const slices = await discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: 'kubernetes.io/service-name=web' });
       return slices.items.some((s) => s.endpoints?.some((e) => e.conditions?.ready));
     }, 'the Service web with a ready endpoint');
+  }
+
+  it('a drain that takes a Service down fails the step at max-downtime 0s, naming it; outputs, summary and restore-after', async () => {
+    const ns = 'action-gate';
+    await singleReplicaBehindService(ns);
 
     const step = await runActionStep({
       node: 'w1',
@@ -247,6 +252,35 @@ describe('the availability gate in the Action', () => {
     expect(step.summary).toContain('### Availability gate: failed');
     expect(step.summary).toContain('xychart-beta');
     // restore-after: the node this run cordoned is schedulable again, although the gate failed.
+    expect((await nodeState('w1')).unschedulable).toBe(false);
+    await tc.core.deleteNamespace({ name: ns });
+  }, 180_000);
+
+  it('the CLI: the same gate failure exits 1, names the Service on stderr, and --output json carries availability', async () => {
+    const ns = 'cli-gate';
+    await singleReplicaBehindService(ns);
+    const run = await runEntry('src/cli/main.ts', [
+      'drain',
+      '--node',
+      'w1',
+      '--migration',
+      'evict',
+      '--timeout',
+      '2m',
+      '--availability',
+      `${ns}/web`,
+      '--max-downtime',
+      '0s',
+      '--restore-after',
+      '--kubeconfig',
+      tc.cluster.kubeconfigPath,
+      '-o',
+      'json',
+    ]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/error: availability gate failed: cli-gate\/web: down [0-9.]+ s \(max-downtime 0s\)/);
+    const report = JSON.parse(run.stdout) as RunReport;
+    expect(report.availability).toMatchObject({ passed: false, services: [expect.objectContaining({ service: `${ns}/web`, passed: false })] });
     expect((await nodeState('w1')).unschedulable).toBe(false);
     await tc.core.deleteNamespace({ name: ns });
   }, 180_000);
