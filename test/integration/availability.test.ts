@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { DiscoveryV1Api, type V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_AVAILABILITY, type AvailabilityOptions } from '../../src/engine/availability/types.js';
 import { InputError, type RunReport } from '../../src/engine/types.js';
+import { POD_READY_DELAY_ANNOTATION } from '../../cluster/src/index.js';
 import { LABEL_SCALED } from '../../src/engine/execute/restore.js';
 import { deleteNamespace, deployOn, deployment, drain, ensureNamespace, eventually, isPodReady, pinTo, podsOf, useCluster, waitReady } from './support.js';
 
@@ -44,7 +45,8 @@ function serviceReport(report: RunReport, name: string) {
 describe('the gate on a drain', () => {
   it('a plain eviction of a single replica with max-downtime 0s fails, naming the Service and its downtime', async () => {
     const ns = 'gate-evict';
-    await deployOn(tc, W1, ns, 'web', 1, { readyDelay: '1s' });
+    // The replacement is Ready only 3 s after it starts: the old pod is gone well before, even on a loaded machine.
+    await deployOn(tc, W1, ns, 'web', 1, { readyDelay: '3s' });
     await service(ns, 'web', 'web', 1);
 
     const { report } = await drain(tc, { nodes: [W1], migration: 'evict', timeoutMs: 120_000, availability: gate({ maxDowntimeMs: 0 }) });
@@ -144,7 +146,8 @@ describe('the gate on a drain', () => {
             serviceName: 'db',
             selector: { matchLabels: labels },
             template: {
-              metadata: { labels },
+              // Its replacement (same name, made once the old pod is gone) is Ready only after 3 s.
+              metadata: { labels, annotations: { [POD_READY_DELAY_ANNOTATION]: '3s' } },
               spec: { containers: [{ name: 'db', image: 'registry.invalid/db:1', resources: { requests: { cpu: '10m', memory: '16Mi' } } }] },
             },
           },

@@ -218,7 +218,7 @@ describe('the availability gate in the Action', () => {
   async function singleReplicaBehindService(ns: string): Promise<void> {
     await ensureNamespace(tc, ns);
     const unpin = await pinTo(tc, 'w1');
-    await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'web', 1, { readyDelay: '1s' }) });
+    await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'web', 1, { readyDelay: '3s' }) });
     await waitReady(tc, ns, 'web', 1);
     await unpin();
     await tc.core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } } });
