@@ -1,16 +1,17 @@
 // One node's part of a run, in the phases run.ts drives:
-//   planNode          change nothing: list the node's pods, plan, log the plan
+//   planNode          change nothing: plan from the pods the run listed once (run.ts shows it)
 //   (run.ts cordons every selected node once all plans pass their checks)
 //   drainCordonedNode watch the node's pods and reconcile until only what stays is left
 //   finishNode        Events, and uncordon-on-failure for a node this run cordoned
 // Whatever happens, the NodeReport says exactly what was cordoned, evicted and left.
 import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
-import { fetchPlanInput } from '../kube/plan-input.js';
+import { planInputFor } from '../kube/plan-input.js';
 import type { ResourceWatch } from '../kube/watch.js';
 import { planDrain } from '../plan/plan.js';
 import { NOT_READY_NODE_DELETE_WAIT_MS, isNodeReady, podKey } from '../plan/pod.js';
 import { renderPlanText } from '../report/text.js';
-import type { BlockedPod, DrainOptions, DrainPlan, NodeReport, PodResult, WorkloadInfo } from '../types.js';
+import type { BlockedPod, DrainOptions, DrainPlan, NodeCapacity, NodeReport, PodResult, WorkloadInfo } from '../types.js';
+import type { EvictionSlots } from './semaphore.js';
 import { WaitAborted, abortReason } from './abort.js';
 import { describeBudget, type BudgetWaiter } from './budget.js';
 import { nodeEvent, setCordon, type Mark, type NodeActionContext } from './cordon.js';
@@ -25,6 +26,8 @@ export interface NodeDrainContext extends NodeActionContext {
   signal: AbortSignal;
   pdbWatch: ResourceWatch<V1PodDisruptionBudget>;
   budgets: BudgetWaiter;
+  /** The run's one limit on evictions in flight (max-concurrent-evictions), across its nodes. */
+  slots: EvictionSlots;
   /** Epoch ms the run started; timeline entries are relative to it. */
   runStart: number;
   /** Shows a node's plan (the shells decide where); default: the plan table as one log message. */
@@ -61,23 +64,18 @@ export interface PlannedNode {
 }
 
 /**
- * Phase 1, changes nothing: the node's plan. `targets` are the nodes replacements may land on
- * as the run will leave them (nodes of this run already marked unschedulable).
+ * Phase 1, changes nothing: the node's plan, from what the run gathered once for all its nodes
+ * (`pods` on this node, `capacity` of every node as the run will leave them, `workloads`).
+ * Shown by showPlan once the run-wide capacity check (plan/packing.ts) has added its findings.
  */
-export async function planNode(ctx: NodeDrainContext, node: V1Node, report: NodeReport, targets: V1Node[]): Promise<PlannedNode> {
+export function planNode(ctx: NodeDrainContext, node: V1Node, report: NodeReport, pods: V1Pod[], capacity: NodeCapacity[], workloads: Record<string, WorkloadInfo>): PlannedNode {
   const name = report.node;
   const started = Date.now();
-  const plan = await ctx.logger.group(`Plan for node ${name}`, async () => {
-    const { items: pods } = await ctx.client.listPodsOnNode(name);
-    const input = await fetchPlanInput(ctx.client, node, pods, targets, ctx.pdbWatch.items());
-    const p = planDrain(input, ctx.options);
-    showPlan(ctx, p);
-    return { plan: p, pods, workloads: input.workloads };
-  });
-  report.plan = plan.plan;
+  const plan = planDrain(planInputFor(node, pods, capacity, ctx.pdbWatch.items(), workloads), ctx.options);
+  report.plan = plan;
   report.durationMs += Date.now() - started;
-  marker(report, ctx.runStart)('plan', name, `${plan.plan.pods.length} pods: ${plan.plan.groups.flat().length} to move, ${plan.plan.blockers.length} findings`);
-  return { node, pods: plan.pods, workloads: plan.workloads };
+  marker(report, ctx.runStart)('plan', name, `${plan.pods.length} pods: ${plan.groups.flat().length} to move, ${plan.blockers.length} findings`);
+  return { node, pods, workloads };
 }
 
 /** Findings that stop the drain before any change. */
@@ -130,7 +128,7 @@ export async function drainCordonedNode(ctx: NodeDrainContext, planned: PlannedN
     await nodeEvent(ctx, node, 'Normal', 'SafeDrainStarted', `Draining node${dry}: ${report.plan?.groups.flat().length ?? 0} pods to move. ${ctx.origin}`);
     lastPlan = await logger.group(`Draining node ${name}`, () =>
       reconcileNode(
-        { client, options, logger, node: name, nodeReady, pods, pdbWatch: ctx.pdbWatch, budgets: ctx.budgets, ledger, report, signal: deadline.signal, mark },
+        { client, options, logger, node: name, nodeReady, pods, pdbWatch: ctx.pdbWatch, budgets: ctx.budgets, slots: ctx.slots, ledger, report, signal: deadline.signal, mark },
         { node, workloads: planned.workloads, knownUids: new Set(planned.pods.map((p) => p.metadata?.uid ?? '')) },
       ),
     );
@@ -234,7 +232,7 @@ export async function finishNode(ctx: NodeDrainContext, report: NodeReport): Pro
 }
 
 /** The plan for the log: the shell's own view when it has one, else the table as one message. */
-function showPlan(ctx: NodeDrainContext, plan: DrainPlan): void {
+export function showPlan(ctx: NodeDrainContext, plan: DrainPlan): void {
   if (ctx.onPlan) ctx.onPlan(plan);
   else ctx.logger.info(renderPlanText({ ...plan, blockers: [] }));
   for (const b of plan.blockers) {

@@ -6,7 +6,8 @@
 // the deadline fires. Pods that arrive mid-drain are planned and moved like the others.
 //
 // Order is data (plan/order.ts): a pod of a later tier starts only when every pod of the earlier
-// tiers has left the node; max-concurrent-evictions bounds the tasks in flight.
+// tiers has left the node; max-concurrent-evictions bounds the tasks in flight across the whole
+// run (EvictionSlots, shared by the nodes that drain at once).
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { fetchWorkloads } from '../kube/plan-input.js';
 import { planDrain } from '../plan/plan.js';
@@ -74,13 +75,19 @@ export async function reconcileNode(c: PodWorkContext, input: ReconcileInput): P
     c.budgets.podReadinessChanged();
     wake.notify();
   });
+  // Another node's task ending frees a run-wide slot this node may be waiting for.
+  const unsubscribeSlots = c.slots.onFree(() => wake.notify());
   const tasks = new Set<Task>();
   const attemptedWorkloads = new Set(Object.keys(input.workloads));
   let plan: DrainPlan | undefined;
-  const start = (tier: number, evicts: boolean, run: () => Promise<void>) => {
+  // An evicting task holds one run-wide slot (taken by the caller, under the pod's PDB) from its
+  // start to its end; `budget` null: a task that takes no slot (waiting on a terminating pod).
+  const start = (tier: number, budget: string | undefined | null, run: () => Promise<void>) => {
+    const evicts = budget !== null;
     const task: Task = { tier, evicts, done: Promise.resolve() };
     task.done = run().finally(() => {
       tasks.delete(task);
+      if (evicts) c.slots.give(budget);
       wake.notify();
     });
     tasks.add(task);
@@ -112,24 +119,32 @@ export async function reconcileNode(c: PodWorkContext, input: ReconcileInput): P
       if (todo.length === 0 && tasks.size === 0) break;
 
       // Pods already terminating are only waited for: no order, no eviction slot.
-      for (const p of todo.filter((x) => x.action === 'wait')) start(-1, false, () => awaitTerminating(work, p));
+      for (const p of todo.filter((x) => x.action === 'wait')) start(-1, null, () => awaitTerminating(work, p));
 
       const movers = todo.filter((p) => p.action === 'evict' || p.action === 'migrate');
       const tier = Math.min(...movers.map(evictionTier), ...[...tasks].filter((t) => t.evicts).map((t) => t.tier));
-      let slots = c.options.maxConcurrentEvictions - [...tasks].filter((t) => t.evicts).length;
-      for (const p of movers) {
-        if (slots <= 0) break;
-        if (evictionTier(p) !== tier || c.ledger.has(p.uid)) continue;
+      const ready = movers.filter((p) => evictionTier(p) === tier);
+      // Spread the slots across budgets: the next pod is one whose PDB has the fewest of this
+      // run's evictions in flight (on any node), so a budget that allows one disruption at a
+      // time does not hold every slot while other budgets could proceed.
+      while (ready.length > 0) {
+        let pick = 0;
+        for (let i = 1; i < ready.length; i++) {
+          if (c.slots.inFlightUnder(ready[i]!.pdbs[0]) < c.slots.inFlightUnder(ready[pick]!.pdbs[0])) pick = i;
+        }
+        const p = ready.splice(pick, 1)[0]!;
+        if (c.ledger.has(p.uid)) continue;
+        const budget = p.pdbs[0];
+        if (!c.slots.take(budget)) break;
         if (p.action === 'migrate' && p.workload?.kind === 'Deployment') {
           const group = movers.filter((x) => x.action === 'migrate' && sameWorkload(x, p) && evictionTier(x) === tier && !c.ledger.has(x.uid));
-          const ready = group.filter((x) => isPodReadyByUid(podsByUid, x.uid)).length;
+          const readyCount = group.filter((x) => isPodReadyByUid(podsByUid, x.uid)).length;
           for (const x of group) c.ledger.open(x);
-          start(tier, true, () => migratePods(work, group, ready));
+          start(tier, budget, () => migratePods(work, group, readyCount));
         } else {
           c.ledger.open(p);
-          start(tier, true, () => evictPod(work, p));
+          start(tier, budget, () => evictPod(work, p));
         }
-        slots--;
       }
       await wake.next(work.signal);
     }
@@ -138,6 +153,7 @@ export async function reconcileNode(c: PodWorkContext, input: ReconcileInput): P
     throw err;
   } finally {
     unsubscribe();
+    unsubscribeSlots();
     // Every wait inside a task ends on the signal; let them record their outcome first.
     await Promise.allSettled([...tasks].map((t) => t.done));
   }

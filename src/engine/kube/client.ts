@@ -158,6 +158,20 @@ export class KubeClient {
     return { items, resourceVersion };
   }
 
+  /**
+   * Every pod of the cluster, one page (CHUNK_SIZE) at a time, handed to `onPage` and then
+   * dropped: the caller keeps only what it needs, so memory holds one page of full pod objects,
+   * never the whole cluster. One paged list per call.
+   */
+  async scanAllPods(onPage: (pods: V1Pod[]) => void): Promise<void> {
+    let cont: string | undefined;
+    do {
+      const page = await this.count(() => this.core.listPodForAllNamespaces({ limit: CHUNK_SIZE, _continue: cont }));
+      onPage(page.items);
+      cont = page.metadata?._continue || undefined;
+    } while (cont);
+  }
+
   /** The node's pods as a watched cache: deletion waits are woken by its events. */
   watchPodsOnNode(node: string, onError?: (m: string) => void): ResourceWatch<V1Pod> {
     return this.watch({ path: '/api/v1/pods', fieldSelector: `spec.nodeName=${node}`, list: () => this.listPodsOnNode(node), onError });

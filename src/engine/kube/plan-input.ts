@@ -1,16 +1,12 @@
-// Gathers what the planner needs for one node, as plain objects: the node's pods (field
-// selector: never every pod of the cluster), the PDBs (from the shared watch cache), the
-// workloads owning those pods, and what other nodes have room for.
+// Gathers what the planner needs, as plain objects: the workloads owning the drained pods, and
+// the planner's input for one node from what the run gathered once (kube/cluster-pods.ts: the
+// pods, and what every node has room for; the PDBs from the shared watch cache).
 import type { V1DaemonSet, V1Deployment, V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { NodeCapacity, PlanInput, WorkloadInfo } from '../types.js';
 import type { KubeClient } from './client.js';
-import { podRequests } from '../plan/capacity.js';
-import { controllerOf, isNodeReady, workloadKeyOf } from '../plan/pod.js';
+import { controllerOf, workloadKeyOf } from '../plan/pod.js';
 import { rolloutStrategy } from '../plan/migration.js';
 import { statusCode } from './errors.js';
-
-/** Other nodes whose pods we list for the capacity check; more would cost a list per node. */
-export const MAX_CAPACITY_NODES = 20;
 
 /** Whether a Deployment's strategy lets a rollout add a pod before removing one. */
 export function deploymentCanSurge(d: V1Deployment): boolean {
@@ -127,48 +123,30 @@ export async function fetchWorkloads(
   return { ...known, ...workloads };
 }
 
-/** Schedulable, Ready nodes other than `node`, with what is requested on them (bounded). */
-export async function fetchCapacity(client: KubeClient, node: string, nodes: V1Node[]): Promise<NodeCapacity[]> {
-  const others = nodes.filter((n) => n.metadata?.name !== node);
-  // Unschedulable or NotReady nodes are passed without pod lists: the planner rules them out anyway.
-  // Beyond MAX_CAPACITY_NODES usable nodes, the rest are passed as empty: in a large cluster a
-  // "fits" there is optimistic, and a no-capacity finding means "none of the nodes inspected".
-  const usable = others.filter((n) => !n.spec?.unschedulable && isNodeReady(n)).slice(0, MAX_CAPACITY_NODES);
-  const inspected = new Set(usable.map((n) => n.metadata?.name));
-  const result: NodeCapacity[] = [];
-  for (const n of usable) {
-    const { items: pods } = await client.listPodsOnNode(n.metadata?.name ?? '');
-    const requested = { cpuMillis: 0, memoryBytes: 0, pods: 0 };
-    for (const p of pods) {
-      if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
-      const r = podRequests(p);
-      requested.cpuMillis += r.cpuMillis;
-      requested.memoryBytes += r.memoryBytes;
-      requested.pods++;
-    }
-    result.push({ node: n, requested });
-  }
-  for (const n of others) {
-    if (!inspected.has(n.metadata?.name)) result.push({ node: n, requested: { cpuMillis: 0, memoryBytes: 0, pods: 0 } });
-  }
-  return result;
+/**
+ * Every node of the cluster with what its pods request (from scanClusterPods' one paged list):
+ * every schedulable node is a candidate, however many there are.
+ */
+export function nodeCapacities(nodes: V1Node[], requested: Map<string, NodeCapacity['requested']>): NodeCapacity[] {
+  return nodes.map((node) => ({ node, requested: { ...(requested.get(node.metadata?.name ?? '') ?? { cpuMillis: 0, memoryBytes: 0, pods: 0 }) } }));
 }
 
-export async function fetchPlanInput(
-  client: KubeClient,
+/** The planner's input for one node, from what the run gathered once for all its nodes. */
+export function planInputFor(
   node: V1Node,
   pods: V1Pod[],
-  allNodes: V1Node[],
+  capacity: NodeCapacity[],
   pdbs: V1PodDisruptionBudget[],
-): Promise<PlanInput> {
-  const now = Date.now();
+  workloads: Record<string, WorkloadInfo>,
+): PlanInput {
+  const name = node.metadata?.name;
   const namespaces = new Set(pods.map((p) => p.metadata?.namespace));
   return {
     node,
     pods,
-    now,
+    now: Date.now(),
     pdbs: pdbs.filter((p) => namespaces.has(p.metadata?.namespace)),
-    workloads: await fetchWorkloads(client, pods),
-    otherNodes: await fetchCapacity(client, node.metadata?.name ?? '', allNodes),
+    workloads,
+    otherNodes: capacity.filter((c) => c.node.metadata?.name !== name),
   };
 }

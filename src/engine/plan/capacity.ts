@@ -106,18 +106,28 @@ function resourceShortfall(needs: PodRequests, node: V1Node, requested: NodeCapa
   return problems.length > 0 ? problems.join('; ') : undefined;
 }
 
+/** How many candidate and rejected nodes a NodeFit names; the rest are counted (readable at 1,000 nodes). */
+export const MAX_LISTED_NODES = 10;
+
 /**
- * Nodes that could take `pod` (a replacement for it, really). Each pod is checked on its own
- * against what is requested now: two pods may both "fit" into room for one. Good enough to spot
- * a pod that has nowhere to go; not a scheduling simulation.
+ * Nodes that could take `pod` (a replacement for it, really), each judged on its own against
+ * what is requested now: two pods may both "fit" into room for one (plan/packing.ts places the
+ * run's pods together). At most MAX_LISTED_NODES are named in each list; the counts say how many.
  */
 export function fitPod(pod: V1Pod, nodes: NodeCapacity[], drainedNode = pod.spec?.nodeName): NodeFit {
   const fit: NodeFit = { pod: podKey(pod), candidates: [], rejected: {} };
+  let candidates = 0;
+  let rejected = 0;
   for (const capacity of nodes) {
     const name = capacity.node.metadata?.name ?? '';
     const reason = rejectReason(pod, capacity, drainedNode);
-    if (reason === undefined) fit.candidates.push(name);
-    else fit.rejected[name] = reason;
+    if (reason === undefined) {
+      if (candidates++ < MAX_LISTED_NODES) fit.candidates.push(name);
+    } else if (rejected++ < MAX_LISTED_NODES) {
+      fit.rejected[name] = reason;
+    }
   }
+  if (candidates > MAX_LISTED_NODES) fit.candidateCount = candidates;
+  if (rejected > MAX_LISTED_NODES) fit.rejectedCount = rejected;
   return fit;
 }

@@ -1,6 +1,7 @@
 // The GitHub job summary (core.summary.addRaw): outcome and final state first, then per node
 // the plan, blockers, results, workload changes and a mermaid gantt of the evictions.
 import type { Blocker, DrainPlan, NodeReport, PodOutcome, PodResult, RunReport, TimelineEvent, WorkloadChange } from '../types.js';
+import { capSummary, isLargeRun, renderGrouped } from './markdown-scale.js';
 import { blockerLabel, formatDuration, groupLabel, outcomeLabel, plural, podKey, severityLabel, sortBlockers } from './labels.js';
 
 export function renderSummary(report: RunReport): string {
@@ -16,9 +17,10 @@ export function renderSummary(report: RunReport): string {
     facts.join(' · '),
     ...(report.error ? [`**Error:** ${escapeText(report.error)}`] : []),
     `### Final state\n\n${escapeText(report.summary)}`,
-    ...report.nodes.map(renderNode),
+    // Hundreds of pods: grouped by node and by workload, with counts (markdown-scale.ts).
+    ...(isLargeRun(report) ? renderGrouped(report, { code, escapeText, escapeCell, table }) : report.nodes.map(renderNode)),
   ];
-  return `${sections.join('\n\n')}\n`;
+  return capSummary(`${sections.join('\n\n')}\n`);
 }
 
 function renderNode(node: NodeReport): string {
