@@ -2,6 +2,8 @@
 // the same local cluster (real control plane + kwok nodes) and the same workload placement.
 // Prints, per scenario: wall time, API requests per evicted pod, peak RSS, and the ratios.
 //   BENCH_PODS=N (default 30) pods on the drained node; BENCH_SCENARIOS=plain,pdb
+// `npm run bench -- --scale`: 1,000 nodes / 10,000 pods (bench/scale-bench.ts).
+// `npm run bench -- --reaction`: budget reaction, from the audit log (bench/reaction-bench.ts).
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -150,4 +152,10 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+const fail = (err: unknown): void => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exitCode = 1;
+};
+if (process.argv.includes('--scale')) import('./scale-bench.js').then((m) => m.scaleBench()).catch(fail);
+else if (process.argv.includes('--reaction')) import('./reaction-bench.js').then((m) => m.reactionBench()).catch(fail);
+else main().catch(fail);
