@@ -11,7 +11,7 @@ export type Migration = 'surge' | 'evict';
 export interface DrainOptions {
   /** Explicit node names; exactly one of `nodes` / `selector` is set. */
   nodes: string[];
-  /** Label selector for nodes (drained one at a time). */
+  /** Label selector for nodes (drained max-unavailable-nodes at a time). */
   selector?: string;
   operation: Operation;
   ignoreDaemonsets: boolean;

@@ -10,6 +10,7 @@ export function renderSummary(report: RunReport): string {
     // A run that stopped before listing the nodes has no nodes; only a finished lookup "matched none".
     `**Nodes:** ${report.nodes.map((n) => code(n.node)).join(', ') || (report.error ? 'none processed' : report.options.selector ? `none matched ${code(report.options.selector)}` : 'none')}`,
     `**Duration:** ${formatDuration(report.durationMs)}`,
+    ...(report.drainOrder && report.nodes.length > 1 ? [`**Drain order** (${escapeText(report.drainOrder.rule)}): ${report.drainOrder.nodes.map(code).join(' → ')}`] : []),
     ...(report.options.dryRun ? ['**Dry run:** nothing was changed'] : []),
   ];
   const sections = [
