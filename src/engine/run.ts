@@ -34,7 +34,8 @@ import {
 } from './execute/drain-node.js';
 import { restoreLeftoverChanges } from './execute/restore.js';
 import { EvictionSlots } from './execute/semaphore.js';
-import { scanClusterPods } from './kube/cluster-pods.js';
+import { scanClusterPods, type ClusterPods } from './kube/cluster-pods.js';
+import { PoolWatch } from './execute/pool-watch.js';
 import { fetchWorkloads, nodeCapacities } from './kube/plan-input.js';
 import { resolveNodeCount } from './options.js';
 import { NODE_ORDER_RULE, drainOrder, podsToMove } from './plan/node-order.js';
@@ -147,6 +148,7 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     }
     budgets.close();
     pdbWatch.stop();
+    nodeCtx.pool?.stop();
   }
 
   const run: RunReport = {
@@ -220,7 +222,15 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
     selected.has(n.metadata?.name ?? '') ? { ...n, spec: { ...n.spec, unschedulable: true } } : n,
   );
   if (cancelled('before planning: nothing was changed')) return;
-  const scanned = await scanClusterPods(ctx.client, [...selected]);
+  // A drain keeps the list as its one watch of the drained nodes' pods (and one of the nodes);
+  // a plan or a dry run only needs the list.
+  let scanned: ClusterPods;
+  if (options.operation === 'drain' && !options.dryRun) {
+    ctx.pool = new PoolWatch(ctx.client, [...selected], (m) => logger.debug(m));
+    scanned = await ctx.pool.start();
+  } else {
+    scanned = await scanClusterPods(ctx.client, [...selected]);
+  }
   const capacity = nodeCapacities(targets, scanned.requested);
   const podsOf = (name: string) => scanned.onDrainedNodes.get(name) ?? [];
   // Shared by every node's plan and reconcile loop: a workload is fetched once per run.

@@ -12,6 +12,7 @@ import { NOT_READY_NODE_DELETE_WAIT_MS, isNodeReady, podKey } from '../plan/pod.
 import { renderPlanText } from '../report/text.js';
 import type { BlockedPod, DrainOptions, DrainPlan, NodeCapacity, NodeReport, PodResult, WorkloadInfo } from '../types.js';
 import type { EvictionSlots } from './semaphore.js';
+import type { PoolWatch } from './pool-watch.js';
 import { WaitAborted, abortReason } from './abort.js';
 import { describeBudget, type BudgetWaiter } from './budget.js';
 import { nodeEvent, setCordon, type Mark, type NodeActionContext } from './cordon.js';
@@ -28,6 +29,8 @@ export interface NodeDrainContext extends NodeActionContext {
   budgets: BudgetWaiter;
   /** The run's one limit on evictions in flight (max-concurrent-evictions), across its nodes. */
   slots: EvictionSlots;
+  /** The run's one watch of the drained nodes and their pods (set by run.ts for a real drain). */
+  pool?: PoolWatch;
   /** Epoch ms the run started; timeline entries are relative to it. */
   runStart: number;
   /** Shows a node's plan (the shells decide where); default: the plan table as one log message. */
@@ -103,21 +106,15 @@ export async function drainCordonedNode(ctx: NodeDrainContext, planned: PlannedN
   const deadline = given ?? drainDeadline(ctx.signal, options.timeoutMs);
   let stopWatchingNode = () => {};
   const ledger = new PodLedger(report.results, () => Date.now() - ctx.runStart);
-  let podWatch: ResourceWatch<V1Pod> | undefined;
   let lastPlan: DrainPlan | undefined;
   try {
-    // Listed after the cordon, then watched: a pod bound before the cordon took effect is seen.
-    let pods: PodSource;
-    if (options.dryRun) {
-      pods = fixedPods(planned.pods);
-    } else {
-      podWatch = client.watchPodsOnNode(name, (m) => logger.debug(m));
-      await podWatch.start();
-      pods = podWatch;
-    }
-    const node = options.dryRun ? planned.node : await client.getNode(name);
+    // The run's pod watch, started before the cordon: a pod bound before the cordon took effect is seen.
+    const pool = options.dryRun ? undefined : ctx.pool;
+    if (!options.dryRun && !pool) throw new Error('internal: a drain without the run\'s pod watch');
+    const pods: PodSource = pool ? pool.podsOn(name) : fixedPods(planned.pods);
+    const node = pool ? (pool.node(name) ?? (await client.getNode(name))) : planned.node;
     const nodeReady = isNodeReady(node);
-    if (!options.dryRun && nodeReady) stopWatchingNode = await stopIfNodeLost(ctx, name, deadline, mark);
+    if (pool && nodeReady) stopWatchingNode = stopIfNodeLost(ctx, pool, name, deadline, mark);
     if (!nodeReady) {
       logger.warn(
         `node ${name} is NotReady: its kubelet may never confirm deletions, so each deletion is waited for at most ${(options.skipWaitForDeleteTimeoutSeconds * 1000 || NOT_READY_NODE_DELETE_WAIT_MS) / 1000}s after it was requested and reported as not confirmed`,
@@ -138,7 +135,6 @@ export async function drainCordonedNode(ctx: NodeDrainContext, planned: PlannedN
   } finally {
     if (!given) deadline.dispose();
     stopWatchingNode();
-    podWatch?.stop();
     const plan = lastPlan ?? report.plan;
     // Pods the plan still had to move when the drain ended: named, never silently dropped.
     for (const p of plan?.pods ?? []) {
@@ -172,10 +168,10 @@ export async function drainCordonedNode(ctx: NodeDrainContext, planned: PlannedN
  * Watches the node while it drains: NotReady for NODE_LOST_GRACE_MS ends the drain with the
  * reason (the report then names every pod left). Returns the function that stops watching.
  */
-async function stopIfNodeLost(ctx: NodeDrainContext, name: string, deadline: Deadline, mark: Mark): Promise<() => void> {
-  const watch = ctx.client.watch<V1Node>({ path: '/api/v1/nodes', fieldSelector: `metadata.name=${name}`, onError: (m) => ctx.logger.debug(m) });
+function stopIfNodeLost(ctx: NodeDrainContext, pool: PoolWatch, name: string, deadline: Deadline, mark: Mark): () => void {
   let timer: NodeJS.Timeout | undefined;
-  watch.subscribe((_type, node) => {
+  const unsubscribe = pool.nodeWatch.subscribe((_type, node) => {
+    if (node.metadata?.name !== name) return;
     const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
     if (ready?.status === 'True') {
       if (timer) {
@@ -201,10 +197,9 @@ async function stopIfNodeLost(ctx: NodeDrainContext, name: string, deadline: Dea
       );
     }, NODE_LOST_GRACE_MS);
   });
-  await watch.start();
   return () => {
     if (timer) clearTimeout(timer);
-    watch.stop();
+    unsubscribe();
   };
 }
 

@@ -14,6 +14,9 @@ const read: AccessQuery[] = [
   { verb: 'get', resource: 'replicasets', group: 'apps' },
   { verb: 'get', resource: 'deployments', group: 'apps' },
   { verb: 'get', resource: 'statefulsets', group: 'apps' },
+  // Owners of many pods in one namespace are resolved by a paged list instead of a GET each.
+  { verb: 'list', resource: 'replicasets', group: 'apps' },
+  { verb: 'list', resource: 'deployments', group: 'apps' },
   // kubectl's DaemonSet filter: a pod naming a DaemonSet that does not exist is not a DaemonSet pod.
   { verb: 'get', resource: 'daemonsets', group: 'apps' },
   { verb: 'list', resource: 'horizontalpodautoscalers', group: 'autoscaling' },
