@@ -85,6 +85,14 @@ class ScaleBench {
     });
   }
 
+  /** Nodes not Ready: none may be, or the placement (and what a drain does) is not what it seems. */
+  async notReadyNodes(): Promise<string[]> {
+    const nodes = await this.core.listNode();
+    return nodes.items
+      .filter((n) => n.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True')
+      .map((n) => n.metadata!.name!);
+  }
+
   /** Pods per node (DaemonSet pods left out), read page by page. */
   async podsPerNode(): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
@@ -207,6 +215,8 @@ export async function scaleBench(): Promise<void> {
     // A typical node: the median pod count among the scale nodes outside the pool.
     const candidates = cluster.scaleNodes.filter((n) => !b.pool.includes(n)).map((n) => [n, perNode.get(n) ?? 0] as const).sort((x, y) => x[1] - y[1]);
     const [target, targetPods] = candidates[Math.floor(candidates.length / 2)]!;
+    const notReadyAfterPlacement = await b.notReadyNodes();
+    if (notReadyAfterPlacement.length) log(`WARNING: nodes not Ready after placement: ${notReadyAfterPlacement.join(', ')}`);
     log(`${w.pods} pods Ready in ${w.seconds.toFixed(0)} s; one-node target ${target} (${targetPods} pods + DaemonSet)`);
 
     const plans: ToolRun[] = [];
@@ -255,6 +265,8 @@ export async function scaleBench(): Promise<void> {
       },
       details: {
         loadAverageAtEnd: loadavg(),
+        notReadyAfterPlacement,
+        notReadyAtEnd: await b.notReadyNodes(),
         workloadsReadySeconds: w.seconds,
         oneNode: { node: target, pods: targetPods, ...one.run },
         plans,
@@ -290,7 +302,7 @@ interface ScaleResult {
     safeDrain: ToolRun & { requestsPerEvictedPod: number };
     kubectl: ToolRun & { requestsPerEvictedPod: number };
   };
-  details: { loadAverageAtEnd: number[]; workloadsReadySeconds: number; oneNode: ToolRun & { node: string; pods: number }; plans: ToolRun[] };
+  details: { loadAverageAtEnd: number[]; notReadyAfterPlacement: string[]; notReadyAtEnd: string[]; workloadsReadySeconds: number; oneNode: ToolRun & { node: string; pods: number }; plans: ToolRun[] };
   targets: typeof SCALE_TARGETS;
 }
 

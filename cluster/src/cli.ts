@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { CLI_STATE_DIR, openCluster, startCluster, type LocalCluster } from './cluster.js';
+import { CLI_STATE_DIR, openCluster, SCALE_NODE_LABEL, startCluster, type LocalCluster } from './cluster.js';
 import { createScaleWorkloads } from './scale.js';
 import { isAlive, killStateDir, readPids } from './procs.js';
 import { isRealNodesStateDir, openRealNodesCluster, startRealNodesCluster, teardownSync } from './real-nodes/index.js';
@@ -146,7 +146,15 @@ program
       return;
     }
     console.log('');
-    console.log((await c.kubectl(['get', 'nodes', '-o', 'wide'])).trimEnd());
+    if (c.scaleNodes.length === 0) console.log((await c.kubectl(['get', 'nodes', '-o', 'wide'])).trimEnd());
+    else {
+      // A thousand rows help nobody: the per-node kwoks' nodes, then a count of the scale nodes.
+      console.log((await c.kubectl(['get', 'nodes', '-o', 'wide', '-l', `!${SCALE_NODE_LABEL}`])).trimEnd());
+      const ready = (await c.kubectl([
+        'get', 'nodes', '-l', SCALE_NODE_LABEL, '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+      ])).split('\n').filter((l) => l === 'True').length;
+      console.log(`scale nodes (one kwok): ${ready} of ${c.scaleNodes.length} Ready`);
+    }
     console.log(`\nexport KUBECONFIG=${c.kubeconfigPath}`);
     if (live.dead.length) process.exitCode = 1;
   });
