@@ -33,7 +33,7 @@ import {
   type NodeDrainContext,
 } from './execute/drain-node.js';
 import { restoreLeftoverChanges } from './execute/restore.js';
-import { EvictionSlots } from './execute/semaphore.js';
+import { EvictionSlots, runBounded } from './execute/semaphore.js';
 import { scanClusterPods, type ClusterPods } from './kube/cluster-pods.js';
 import { PoolWatch } from './execute/pool-watch.js';
 import { fetchWorkloads, nodeCapacities } from './kube/plan-input.js';
@@ -42,6 +42,9 @@ import { NODE_ORDER_RULE, drainOrder, podsToMove } from './plan/node-order.js';
 import { packReplacements } from './plan/packing.js';
 import { describeFinalState } from './report/state.js';
 import { InputError, type DrainOptions, type DrainPlan, type Logger, type NodeReport, type RunReport } from './types.js';
+
+/** Cordon patches in flight at once. */
+const CORDONS_AT_ONCE = 10;
 
 /** How long the permission check and node lookup wait out a cluster that does not answer. */
 const CHECKS_OUTAGE_BOUND_MS = 20_000;
@@ -129,6 +132,7 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     pdbWatch,
     budgets,
     slots: new EvictionSlots(options.maxConcurrentEvictions),
+    background: [],
     runStart: started,
     ...(ctx.onPlan && { onPlan: ctx.onPlan }),
   };
@@ -149,6 +153,8 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     budgets.close();
     pdbWatch.stop();
     nodeCtx.pool?.stop();
+    // Best effort, bounded by the client's own retry bound; never a reason to fail the run.
+    await Promise.all(nodeCtx.background ?? []);
   }
 
   const run: RunReport = {
@@ -273,13 +279,24 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
     return;
   }
 
-  // Cordon every selected node before the first eviction.
-  for (const [i, node] of nodes.entries()) {
-    const report = reports[i]!;
-    if (cancelled(`before cordoning node ${report.node}`)) return;
-    if (report.wasCordoned) logger.info(`node ${report.node} was already cordoned`);
-    else await setCordon(ctx, node, true, report, marker(report, ctx.runStart));
-  }
+  // Cordon every selected node before the first eviction (a few patches at a time: a pool of
+  // 50 nodes is not 50 round trips in a row). A cancel stops the cordons not yet sent.
+  let stopped = false;
+  const cordons = await runBounded(
+    CORDONS_AT_ONCE,
+    nodes.map((node, i) => async () => {
+      const report = reports[i]!;
+      if (stopped || cancelled(`before cordoning node ${report.node}`)) {
+        stopped = true;
+        return;
+      }
+      if (report.wasCordoned) logger.info(`node ${report.node} was already cordoned`);
+      else await setCordon(ctx, node, true, report, marker(report, ctx.runStart));
+    }),
+  );
+  const cordonFailed = cordons.find((c) => c.status === 'rejected');
+  if (cordonFailed) throw cordonFailed.reason;
+  if (stopped) return;
 
   // `width` nodes drain at once, in drain order; the first failure starts no further node
   // (those in flight finish: their evictions are under way).

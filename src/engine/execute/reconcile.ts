@@ -12,6 +12,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { fetchWorkloads } from '../kube/plan-input.js';
 import { planDrain } from '../plan/plan.js';
 import { evictionTier } from '../plan/order.js';
+import { budgetStatus } from '../plan/pdb.js';
 import { isPodReady, workloadKeyOf } from '../plan/pod.js';
 import type { DrainPlan, PodPlan, WorkloadInfo } from '../types.js';
 import { describeApiError } from '../kube/errors.js';
@@ -124,13 +125,25 @@ export async function reconcileNode(c: PodWorkContext, input: ReconcileInput): P
       const movers = todo.filter((p) => p.action === 'evict' || p.action === 'migrate');
       const tier = Math.min(...movers.map(evictionTier), ...[...tasks].filter((t) => t.evicts).map((t) => t.tier));
       const ready = movers.filter((p) => evictionTier(p) === tier);
-      // Spread the slots across budgets: the next pod is one whose PDB has the fewest of this
-      // run's evictions in flight (on any node), so a budget that allows one disruption at a
-      // time does not hold every slot while other budgets could proceed.
+      // Spread the slots across budgets: the next pod is one whose PDB allows a disruption now
+      // (as cached, minus this run's evictions in flight under it, on any node), else one whose
+      // PDB has the fewest of them; so pods waiting on a budget that allows one disruption at a
+      // time do not hold every slot while other budgets could proceed.
+      const rank = (p: PodPlan): number => {
+        const inFlight = c.slots.inFlightUnder(p.pdbs[0]);
+        const pdb = p.pdbs[0] === undefined ? undefined : c.pdbWatch.get(p.pdbs[0]);
+        const allowsNow = !pdb || budgetStatus(pdb).allowed - inFlight > 0;
+        return (allowsNow ? 0 : 1_000_000) + inFlight;
+      };
       while (ready.length > 0) {
         let pick = 0;
+        let best = rank(ready[0]!);
         for (let i = 1; i < ready.length; i++) {
-          if (c.slots.inFlightUnder(ready[i]!.pdbs[0]) < c.slots.inFlightUnder(ready[pick]!.pdbs[0])) pick = i;
+          const r = rank(ready[i]!);
+          if (r < best) {
+            pick = i;
+            best = r;
+          }
         }
         const p = ready.splice(pick, 1)[0]!;
         if (c.ledger.has(p.uid)) continue;

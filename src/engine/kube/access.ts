@@ -58,10 +58,16 @@ export function requiredAccess(operation: Operation, surge: boolean, waitForRepl
     case 'cordon':
       return cordon;
     case 'uncordon':
-      return [...cordon, ...restoreLeftovers];
+      return unique([...cordon, ...restoreLeftovers]);
     case 'drain':
-      return [...read, ...cordon, ...evict, ...restoreLeftovers, ...(surge ? migrate : []), ...(waitForReplacements ? waitReplacements : [])];
+      return unique([...read, ...cordon, ...evict, ...restoreLeftovers, ...(surge ? migrate : []), ...(waitForReplacements ? waitReplacements : [])]);
   }
+}
+
+/** Each permission once: every query is one SelfSubjectAccessReview request. */
+function unique(queries: AccessQuery[]): AccessQuery[] {
+  const seen = new Map(queries.map((q) => [describeAccess(q), q]));
+  return [...seen.values()];
 }
 
 export function describeAccess(q: AccessQuery): string {
