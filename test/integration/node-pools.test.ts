@@ -80,6 +80,9 @@ describe('node pools: several nodes in one run', () => {
     const nodes = await record<V1Node>(tc, '/api/v1/nodes');
     const pods = await record<V1Pod>(tc, `/api/v1/namespaces/${ns}/pods`);
     const { report } = await drain(tc, { selector: `${POOL}=yes`, migration: 'evict', maxUnavailableNodes: { count: 2 }, timeoutMs: 120_000 });
+    // The drain does not wait for replacements (no wait-for-replacements): the watch does, so
+    // every replacement's binding is seen.
+    for (const [app, n] of [['a', 2], ['b', 2], ['c', 1]] as const) await waitReady(tc, ns, app, n);
     nodes.stop();
     pods.stop();
 

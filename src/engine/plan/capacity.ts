@@ -64,14 +64,17 @@ export function formatTaint(taint: V1Taint): string {
 // The scheduler lets pods that tolerate this taint onto a cordoned node (NodeUnschedulable plugin).
 const UNSCHEDULABLE_TAINT: V1Taint = { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' };
 
+function tolerated(tolerations: V1Toleration[], taint: V1Taint): boolean {
+  return tolerations.some((t) => toleratesTaint(t, taint));
+}
+
 /** Why `node` cannot take `pod` (short), or undefined if it can. */
 export function rejectReason(pod: V1Pod, capacity: NodeCapacity, drainedNode?: string): string | undefined {
   const { node, requested } = capacity;
   const tolerations = pod.spec?.tolerations ?? [];
-  const tolerated = (taint: V1Taint): boolean => tolerations.some((t) => toleratesTaint(t, taint));
 
   if (node.metadata?.name === drainedNode) return 'node being drained';
-  if (node.spec?.unschedulable && !tolerated(UNSCHEDULABLE_TAINT)) return 'unschedulable';
+  if (node.spec?.unschedulable && !tolerated(tolerations, UNSCHEDULABLE_TAINT)) return 'unschedulable';
   if (!isNodeReady(node)) return 'not Ready';
 
   const labels = node.metadata?.labels ?? {};
@@ -83,18 +86,37 @@ export function rejectReason(pod: V1Pod, capacity: NodeCapacity, drainedNode?: s
   if (terms && !matchesNodeSelectorTerms(terms, node)) return 'required node affinity does not match';
 
   // PreferNoSchedule is only a preference; NoSchedule and NoExecute keep the pod off.
-  const blocking = (node.spec?.taints ?? []).find((t) => t.effect !== 'PreferNoSchedule' && !tolerated(t));
+  const blocking = (node.spec?.taints ?? []).find((t) => t.effect !== 'PreferNoSchedule' && !tolerated(tolerations, t));
   if (blocking) return `taint ${formatTaint(blocking)} not tolerated`;
 
-  return resourceShortfall(podRequests(pod), node, requested);
+  return resourceShortfall(requestsOf(pod), node, requested);
+}
+
+// A plan checks each moved pod against every node of the cluster (and packing does it again):
+// parse each pod's requests and each node's allocatable once, not once per pair. Keyed by the
+// objects themselves, which planning never changes.
+const requestsMemo = new WeakMap<V1Pod, PodRequests>();
+const allocatableMemo = new WeakMap<object, { cpu: number; memory: number; pods: number }>();
+
+function requestsOf(pod: V1Pod): PodRequests {
+  let r = requestsMemo.get(pod);
+  if (!r) requestsMemo.set(pod, (r = podRequests(pod)));
+  return r;
+}
+
+export function allocatableOf(node: V1Node): { cpu: number; memory: number; pods: number } {
+  // A resource missing from allocatable counts as 0, as for the scheduler.
+  const allocatable = node.status?.allocatable ?? {};
+  let a = allocatableMemo.get(allocatable);
+  if (!a) allocatableMemo.set(allocatable, (a = { cpu: cpuMillis(allocatable.cpu), memory: memoryBytes(allocatable.memory), pods: quantityValue(allocatable.pods) }));
+  return a;
 }
 
 function resourceShortfall(needs: PodRequests, node: V1Node, requested: NodeCapacity['requested']): string | undefined {
-  // A resource missing from allocatable counts as 0, as for the scheduler.
-  const allocatable = node.status?.allocatable ?? {};
-  const freeCpu = cpuMillis(allocatable.cpu) - requested.cpuMillis;
-  const freeMemory = memoryBytes(allocatable.memory) - requested.memoryBytes;
-  const maxPods = quantityValue(allocatable.pods);
+  const allocatable = allocatableOf(node);
+  const freeCpu = allocatable.cpu - requested.cpuMillis;
+  const freeMemory = allocatable.memory - requested.memoryBytes;
+  const maxPods = allocatable.pods;
   const problems: string[] = [];
   if (requested.pods + 1 > maxPods) problems.push(`too many pods: ${requested.pods}/${maxPods}`);
   if (needs.cpuMillis > freeCpu) {

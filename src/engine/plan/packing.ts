@@ -8,9 +8,8 @@
 // Not a scheduler simulation: the same filters as capacity.ts, and greedy, so "fits" is "probably".
 import type { V1Pod } from '@kubernetes/client-node';
 import type { DrainPlan, NodeCapacity } from '../types.js';
-import { podRequests, rejectReason } from './capacity.js';
+import { allocatableOf, podRequests, rejectReason } from './capacity.js';
 import { podKey } from './pod.js';
-import { cpuMillis } from './quantity.js';
 
 export interface PackedNode {
   plan: DrainPlan;
@@ -52,7 +51,7 @@ export function packReplacements(nodes: PackedNode[], capacity: NodeCapacity[]):
     let bestFree = -Infinity;
     for (const bin of bins) {
       if (rejectReason(item.pod, bin.capacity, drained) !== undefined) continue;
-      const free = cpuMillis(bin.capacity.node.status?.allocatable?.cpu) - bin.capacity.requested.cpuMillis;
+      const free = allocatableOf(bin.capacity.node).cpu - bin.capacity.requested.cpuMillis;
       if (free > bestFree) {
         best = bin;
         bestFree = free;
