@@ -130,7 +130,12 @@ export function analyse(events: AuditEvent[], startedAtMs: number, endedAtMs: nu
     for (let k = 1; k < mine.length; k++) {
       const prev = mine[k - 1]!;
       const cur = mine[k]!;
-      const allowing = statuses.find((s) => s.pdb === name && s.allowed >= 1 && s.at > prev.at && s.at <= cur.at);
+      // The status that allowed it: where the budget's last run of allowing updates before the
+      // eviction began (an earlier allowing update, later set back to 0, allowed nothing).
+      const before = statuses.filter((s) => s.pdb === name && s.at > prev.at && s.at <= cur.at);
+      let start = before.length;
+      while (start > 0 && before[start - 1]!.allowed >= 1) start--;
+      const allowing = start < before.length ? before[start] : undefined;
       if (!allowing) {
         unexplained.push(`${ns}/${cur.pod}`);
         continue;
@@ -212,6 +217,10 @@ export async function reactionBench(): Promise<void> {
       console.log(`  evictions per budget (ms after start): ${Object.entries(a.chains).map(([k, v]) => `${k} ${v.join(' ')}`).join('; ')}`);
       mkdirSync(OUT, { recursive: true });
       writeFileSync(join(OUT, `reaction-run-${i + 1}.report.json`), r.stdout);
+      writeFileSync(
+        join(OUT, `reaction-run-${i + 1}.audit.json`),
+        JSON.stringify({ startedAtMs: r.startedAtMs, endedAtMs: r.endedAtMs, events: readAudit(auditLog, offset) }, null, 1),
+      );
       await removeNamespace(cluster, ns);
     }
   } finally {
