@@ -17,7 +17,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, PolicyV1Api, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { createScaleWorkloads, ensureBinaries, inBatches, startCluster, type LocalCluster } from '../cluster/src/index.js';
-import { auditOffset, countUsersPolicy, median, readAudit, requestsBy, runChild, sleep, until, type ChildRun } from './support.js';
+import { auditOffset, countUsersPolicy, median, pinnedCli, readAudit, requestsBy, runChild, sleep, until, type ChildRun } from './support.js';
 
 const SCALE_NODES = Number(process.env.BENCH_SCALE_NODES ?? 1000);
 const DEPLOYMENTS = Number(process.env.BENCH_SCALE_DEPLOYMENTS ?? 100);
@@ -65,7 +65,7 @@ class ScaleBench {
   readonly policy: PolicyV1Api;
   readonly pool: string[];
   readonly rest: string[];
-  constructor(readonly cluster: LocalCluster, readonly kubectlPath: string) {
+  constructor(readonly cluster: LocalCluster, readonly kubectlPath: string, readonly cli: string) {
     const kc = new KubeConfig();
     kc.loadFromFile(cluster.kubeconfigPath);
     this.core = kc.makeApiClient(CoreV1Api);
@@ -160,7 +160,7 @@ class ScaleBench {
 
   async safeDrain(args: string[]): Promise<{ run: ToolRun; report: SafeDrainReport }> {
     const offset = auditOffset(this.audit);
-    const r = await runChild(process.execPath, ['dist/cli.js', ...args, '--kubeconfig', this.cluster.kubeconfigFor(SD_USER), '--output', 'json']);
+    const r = await runChild(process.execPath, [this.cli, ...args, '--kubeconfig', this.cluster.kubeconfigFor(SD_USER), '--output', 'json']);
     await sleep(1000); // watches are logged when they end, just after the process
     const report = parseReport(r);
     const evicted = report.nodes.flatMap((n) => n.results).filter((x) => x.outcome === 'evicted').length;
@@ -190,13 +190,14 @@ class ScaleBench {
 // client-node's patch defaults to JSON Patch; cordon is a merge patch.
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
-async function cliSupports(flag: string): Promise<boolean> {
-  const r = await runChild(process.execPath, ['dist/cli.js', '--help']);
+async function cliSupports(cli: string, flag: string): Promise<boolean> {
+  const r = await runChild(process.execPath, [cli, '--help']);
   return r.stdout.includes(flag);
 }
 
 export async function scaleBench(): Promise<void> {
   const started = Date.now();
+  const pinned = pinnedCli();
   const log = (m: string): void => console.error(`[scale ${((Date.now() - started) / 1000).toFixed(0)} s] ${m}`);
   const cluster = await startCluster({
     nodes: 3,
@@ -207,7 +208,8 @@ export async function scaleBench(): Promise<void> {
     log,
   });
   try {
-    const b = new ScaleBench(cluster, join(await ensureBinaries(), 'kubectl'));
+    log(`safe-drain: dist/ copied, cli-main.js sha256 ${pinned.sha}`);
+    const b = new ScaleBench(cluster, join(await ensureBinaries(), 'kubectl'), pinned.cli);
     await cluster.kubectl(['label', 'nodes', ...b.pool, `${POOL_LABEL}=drain`]);
     const w = await createScaleWorkloads(cluster, { deployments: DEPLOYMENTS, replicas: REPLICAS, avoidNodeLabel: POOL_LABEL, log });
     const perNode = await b.podsPerNode();
@@ -236,7 +238,7 @@ export async function scaleBench(): Promise<void> {
     await b.removeNamespace('pool-kubectl');
     await b.setCordoned(b.pool, false);
 
-    const hasMaxUnavailable = await cliSupports('--max-unavailable-nodes');
+    const hasMaxUnavailable = await cliSupports(pinned.cli, '--max-unavailable-nodes');
     const poolPodsS = await b.placePool('pool-safe-drain');
     log(`pool placed again: ${poolPodsS} pods; safe-drain drain -l ${selector}${hasMaxUnavailable ? ` --max-unavailable-nodes ${MAX_UNAVAILABLE_NODES}` : ' (no --max-unavailable-nodes in this build: one node at a time)'}`);
     const sel = await b.safeDrain([
@@ -272,6 +274,7 @@ export async function scaleBench(): Promise<void> {
         plans,
       },
       targets: SCALE_TARGETS,
+      cliSha256: pinned.sha,
     };
     const lines = scaleTable(result);
     console.log(`\n${lines.join('\n')}`);
@@ -284,6 +287,7 @@ export async function scaleBench(): Promise<void> {
     }
   } finally {
     await cluster.stop();
+    pinned.remove();
   }
 }
 
@@ -304,6 +308,7 @@ interface ScaleResult {
   };
   details: { loadAverageAtEnd: number[]; notReadyAfterPlacement: string[]; notReadyAtEnd: string[]; workloadsReadySeconds: number; oneNode: ToolRun & { node: string; pods: number }; plans: ToolRun[] };
   targets: typeof SCALE_TARGETS;
+  cliSha256: string;
 }
 
 export function scaleTable(r: ScaleResult): string[] {

@@ -1,7 +1,8 @@
 // Shared by the benchmarks: child processes measured from outside (wall time, peak RSS), and the
 // kube-apiserver audit log read as the record of what a client did and when.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -131,3 +132,14 @@ export const percentile = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 };
+
+/**
+ * A copy of dist/ taken now, so every run of one benchmark uses the same build even when dist/
+ * is rebuilt meanwhile (a shared worktree). Returns the copied CLI's path and a short hash of it.
+ */
+export function pinnedCli(): { cli: string; sha: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-dist-'));
+  cpSync('dist', dir, { recursive: true });
+  const sha = createHash('sha256').update(readFileSync(join(dir, 'cli-main.js'))).digest('hex').slice(0, 12);
+  return { cli: join(dir, 'cli.js'), sha, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
