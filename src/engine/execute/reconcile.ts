@@ -17,6 +17,7 @@ import { isPodReady, workloadKeyOf } from '../plan/pod.js';
 import type { DrainPlan, PodPlan, WorkloadInfo } from '../types.js';
 import { describeApiError } from '../kube/errors.js';
 import { awaitTerminating, evictPod, migratePods, type PodWorkContext } from './pod-lifecycle.js';
+import type { EvictionSlots } from './semaphore.js';
 
 export interface ReconcileInput {
   node: V1Node;
@@ -129,23 +130,12 @@ export async function reconcileNode(c: PodWorkContext, input: ReconcileInput): P
       // (as cached, minus this run's evictions in flight under it, on any node), else one whose
       // PDB has the fewest of them; so pods waiting on a budget that allows one disruption at a
       // time do not hold every slot while other budgets could proceed.
-      const rank = (p: PodPlan): number => {
-        const inFlight = c.slots.inFlightUnder(p.pdbs[0]);
-        const pdb = p.pdbs[0] === undefined ? undefined : c.pdbWatch.get(p.pdbs[0]);
-        const allowsNow = !pdb || budgetStatus(pdb).allowed - inFlight > 0;
-        return (allowsNow ? 0 : 1_000_000) + inFlight;
+      const allowed = (pdb: string) => {
+        const cached = c.pdbWatch.get(pdb);
+        return cached ? budgetStatus(cached).allowed : undefined;
       };
       while (ready.length > 0) {
-        let pick = 0;
-        let best = rank(ready[0]!);
-        for (let i = 1; i < ready.length; i++) {
-          const r = rank(ready[i]!);
-          if (r < best) {
-            pick = i;
-            best = r;
-          }
-        }
-        const p = ready.splice(pick, 1)[0]!;
+        const p = ready.splice(nextToStart(ready, c.slots, allowed), 1)[0]!;
         if (c.ledger.has(p.uid)) continue;
         const budget = p.pdbs[0];
         if (!c.slots.take(budget)) break;
@@ -171,6 +161,31 @@ export async function reconcileNode(c: PodWorkContext, input: ReconcileInput): P
     await Promise.allSettled([...tasks].map((t) => t.done));
   }
   return plan;
+}
+
+/**
+ * Index in `candidates` of the pod to start next: one whose PDB allows a disruption now (the
+ * cached disruptionsAllowed minus this run's evictions in flight under it; no PDB, or a PDB not
+ * in the cache, counts as allowing), else the one whose PDB has the fewest of the run's
+ * evictions in flight; the first such in `candidates` order.
+ */
+export function nextToStart(candidates: PodPlan[], slots: Pick<EvictionSlots, 'inFlightUnder'>, allowed: (pdb: string) => number | undefined): number {
+  const rank = (p: PodPlan): number => {
+    const pdb = p.pdbs[0];
+    const inFlight = slots.inFlightUnder(pdb);
+    const room = pdb === undefined ? undefined : allowed(pdb);
+    return (room === undefined || room - inFlight > 0 ? 0 : 1_000_000) + inFlight;
+  };
+  let pick = 0;
+  let best = Infinity;
+  candidates.forEach((p, i) => {
+    const r = rank(p);
+    if (r < best) {
+      pick = i;
+      best = r;
+    }
+  });
+  return pick;
 }
 
 /** The plan for the pods on the node right now (capacity is judged once, in the first plan). */
