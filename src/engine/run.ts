@@ -32,7 +32,7 @@ import {
   showPlan,
   type NodeDrainContext,
 } from './execute/drain-node.js';
-import { restoreLeftoverChanges } from './execute/restore.js';
+import { restoreLeftoverChanges, restoreLeftoverChangesByNode } from './execute/restore.js';
 import { EvictionSlots, runBounded } from './execute/semaphore.js';
 import { scanClusterPods, type ClusterPods } from './kube/cluster-pods.js';
 import { PoolWatch } from './execute/pool-watch.js';
@@ -41,7 +41,7 @@ import { resolveNodeCount } from './options.js';
 import { NODE_ORDER_RULE, drainOrder, podsToMove } from './plan/node-order.js';
 import { packReplacements } from './plan/packing.js';
 import { describeFinalState } from './report/state.js';
-import { InputError, type DrainOptions, type DrainPlan, type Logger, type NodeReport, type RunReport } from './types.js';
+import { InputError, type DrainOptions, type DrainPlan, type Logger, type NodeReport, type RunReport, type WorkloadChange } from './types.js';
 
 /** Cordon patches in flight at once. */
 const CORDONS_AT_ONCE = 10;
@@ -214,11 +214,11 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
   }
 
   // Restore what an earlier run that was killed left behind, before planning on top of it.
+  // One list for all the run's nodes; a raise whose marker names no node goes to the first.
   if (options.operation === 'drain') {
-    for (const report of reports) {
-      if (cancelled('before restoring earlier runs\' changes')) return;
-      await restoreLeftovers(ctx, report);
-    }
+    if (cancelled('before restoring earlier runs\' changes')) return;
+    const left = await restoreLeftoverChangesByNode(ctx.client, logger, { nodes: reports.map((r) => r.node), dryRun: options.dryRun });
+    for (const { node, change } of left) recordLeftover(ctx, reports.find((r) => r.node === node) ?? reports[0]!, change);
   }
 
   // Plan every node first; nothing changes yet. Replacements can only go to nodes this run keeps.
@@ -329,10 +329,12 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
 /** A temporary change an earlier run left on this node's workloads goes back first. */
 async function restoreLeftovers(ctx: NodeDrainContext, report: NodeReport): Promise<void> {
   const changes = await restoreLeftoverChanges(ctx.client, ctx.logger, { nodes: [report.node], dryRun: ctx.options.dryRun });
-  for (const change of changes) {
-    report.workloadChanges.push({ ...change, change: `left by an earlier run: ${change.change}` });
-    marker(report, ctx.runStart)('migrate', change.workload, change.restored ? 'restored what an earlier run left' : 'could not restore what an earlier run left');
-  }
+  for (const change of changes) recordLeftover(ctx, report, change);
+}
+
+function recordLeftover(ctx: NodeDrainContext, report: NodeReport, change: WorkloadChange): void {
+  report.workloadChanges.push({ ...change, change: `left by an earlier run: ${change.change}` });
+  marker(report, ctx.runStart)('migrate', change.workload, change.restored ? 'restored what an earlier run left' : 'could not restore what an earlier run left');
 }
 
 /** Nodes named by `node` must all exist; a `selector` must match at least one. */

@@ -38,8 +38,7 @@ export class PoolWatch {
 
   /** Lists and starts watching; returns the first list's scan (what planning needs). */
   async start(): Promise<ClusterPods> {
-    await this.podWatch.start();
-    await this.nodeWatch.start();
+    await Promise.all([this.podWatch.start(), this.nodeWatch.start()]);
     const scan = this.firstScan!;
     this.firstScan = undefined;
     return scan;
