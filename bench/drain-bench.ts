@@ -7,6 +7,8 @@
 //   alternated BENCH_GATE_RUNS times each (default 2); API requests and peak RSS must stay within
 //   10% (the run exits 1 otherwise).
 //   BENCH_CLI: the bundled CLI to run (default dist/cli.js).
+// `npm run bench -- --scale`: 1,000 nodes / 10,000 pods (bench/scale-bench.ts).
+// `npm run bench -- --reaction`: budget reaction, from the audit log (bench/reaction-bench.ts).
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -244,4 +246,10 @@ async function main(): Promise<void> {
   if (gateOver.length) process.exitCode = 1;
 }
 
-void main();
+const fail = (err: unknown): void => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exitCode = 1;
+};
+if (process.argv.includes('--scale')) import('./scale-bench.js').then((m) => m.scaleBench()).catch(fail);
+else if (process.argv.includes('--reaction')) import('./reaction-bench.js').then((m) => m.reactionBench()).catch(fail);
+else main().catch(fail);

@@ -1,5 +1,7 @@
 // npm run cluster -- <command>: a long-lived local cluster for people (tests start their own).
 //   up [--nodes N] [--node-monitor-grace-period 50s]   start it (processes outlive the command)
+//   up --nodes 3 --scale-nodes 1000                   plus 1,000 nodes played by ONE kwok (scale mode)
+//   populate [--deployments 100 --replicas 100]        bulk workloads: Deployments + PDBs, DaemonSets, StatefulSets
 //   up --real-nodes N                                  N real nodes instead (Docker containers with a
 //                                                      real kubelet, containerd, kube-proxy: real-nodes/)
 //   status                                             processes, nodes and their Ready state
@@ -10,7 +12,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { CLI_STATE_DIR, openCluster, startCluster, type LocalCluster } from './cluster.js';
+import { CLI_STATE_DIR, openCluster, SCALE_NODE_LABEL, startCluster, type LocalCluster } from './cluster.js';
+import { createScaleWorkloads } from './scale.js';
 import { isAlive, killStateDir, readPids } from './procs.js';
 import { isRealNodesStateDir, openRealNodesCluster, startRealNodesCluster, teardownSync } from './real-nodes/index.js';
 
@@ -51,7 +54,8 @@ program
   .option('--nodes <n>', 'number of worker nodes (w1..wN)', '3')
   .option('--node-monitor-grace-period <duration>', 'kube-controller-manager --node-monitor-grace-period (default: upstream 50s)')
   .option('--real-nodes <n>', 'N real nodes (Docker containers: kubelet, containerd, kube-proxy) instead of kwok nodes')
-  .action(async (o: { nodes: string; nodeMonitorGracePeriod?: string; realNodes?: string }) => {
+  .option('--scale-nodes <n>', 'scale mode: N more nodes (scale-0001..), all played by one kwok process', '0')
+  .action(async (o: { nodes: string; nodeMonitorGracePeriod?: string; realNodes?: string; scaleNodes: string }) => {
     const dir = stateDir();
     const live = liveness(dir);
     if (live && live.dead.length === 0 && live.alive.includes('kube-apiserver')) {
@@ -77,15 +81,44 @@ program
       printKubeconfig(rn);
       return;
     }
+    const scaleNodes = Number(o.scaleNodes);
     const c = await startCluster({
       nodes: Number(o.nodes),
+      scaleNodes,
+      // 1,000 nodes take longer to register and turn Ready on a small machine.
+      ...(scaleNodes > 0 ? { startTimeoutMs: 180_000 + scaleNodes * 300 } : {}),
       nodeMonitorGracePeriod: o.nodeMonitorGracePeriod,
       stateDir: dir,
       persistent: true,
       log: (m) => console.error(`[cluster] ${m}`),
     });
-    console.error(`nodes: ${c.nodes.join(', ')}; logs: ${c.logDir}`);
+    console.error(`nodes: ${c.nodes.join(', ')}${c.scaleNodes.length ? ` and ${c.scaleNodes.length} scale nodes` : ''}; logs: ${c.logDir}`);
     printKubeconfig(c);
+  });
+
+program
+  .command('populate')
+  .description('bulk workloads on the running cluster: Deployments with a PDB each, DaemonSets, StatefulSets (pods placed by the scheduler)')
+  .option('--deployments <n>', 'Deployments (spread over namespaces scale-00..)', '100')
+  .option('--replicas <n>', 'replicas per Deployment', '100')
+  .option('--pdb-max-unavailable <v>', 'maxUnavailable of each Deployment\'s PDB', '10%')
+  .option('--daemonsets <n>', 'DaemonSets (one pod per node)', '1')
+  .option('--statefulsets <n>', 'StatefulSets of 10 replicas', '3')
+  .action(async (o: { deployments: string; replicas: string; pdbMaxUnavailable: string; daemonsets: string; statefulsets: string }) => {
+    const int = (name: string, v: string): number => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number >= 0, got ${v}`);
+      return n;
+    };
+    const r = await createScaleWorkloads(attach(), {
+      deployments: int('deployments', o.deployments),
+      replicas: int('replicas', o.replicas),
+      pdbMaxUnavailable: o.pdbMaxUnavailable,
+      daemonSets: int('daemonsets', o.daemonsets),
+      statefulSets: int('statefulsets', o.statefulsets),
+      log: (m) => console.error(`[populate] ${m}`),
+    });
+    console.log(`${r.pods} pods Ready in ${r.seconds.toFixed(1)} s (namespaces ${r.namespaces[0]}..${r.namespaces.at(-1)})`);
   });
 
 program
@@ -113,7 +146,15 @@ program
       return;
     }
     console.log('');
-    console.log((await c.kubectl(['get', 'nodes', '-o', 'wide'])).trimEnd());
+    if (c.scaleNodes.length === 0) console.log((await c.kubectl(['get', 'nodes', '-o', 'wide'])).trimEnd());
+    else {
+      // A thousand rows help nobody: the per-node kwoks' nodes, then a count of the scale nodes.
+      console.log((await c.kubectl(['get', 'nodes', '-o', 'wide', '-l', `!${SCALE_NODE_LABEL}`])).trimEnd());
+      const ready = (await c.kubectl([
+        'get', 'nodes', '-l', SCALE_NODE_LABEL, '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+      ])).split('\n').filter((l) => l === 'True').length;
+      console.log(`scale nodes (one kwok): ${ready} of ${c.scaleNodes.length} Ready`);
+    }
     console.log(`\nexport KUBECONFIG=${c.kubeconfigPath}`);
     if (live.dead.length) process.exitCode = 1;
   });

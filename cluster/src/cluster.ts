@@ -7,6 +7,7 @@ import { request } from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir, homedir } from 'node:os';
 import { join } from 'node:path';
+import { CoreV1Api, KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { ensureBinaries } from './binaries.js';
 import { run } from './exec.js';
@@ -34,7 +35,7 @@ export interface NodeSpec {
 export interface ClusterOptions {
   /** Worker count (named w1..wN) or explicit specs. Default 3 (w1, w2, w3). */
   nodes?: number | NodeSpec[];
-  /** kube-controller-manager --node-monitor-grace-period (upstream default 50s). */
+  /** kube-controller-manager --node-monitor-grace-period (upstream default 50s; scale mode: 2m). */
   nodeMonitorGracePeriod?: string;
   /**
    * kube-apiserver --default-not-ready-toleration-seconds and --default-unreachable-toleration-seconds
@@ -59,6 +60,27 @@ export interface ClusterOptions {
    * startCluster resolves once the control plane answers. The nodes still get client certificates.
    */
   kubelets?: 'kwok' | 'external';
+  /**
+   * Scale mode: this many more nodes (scale-0001..), labelled SCALE_NODE_LABEL=true, all played by
+   * ONE kwok process (the per-node kwoks above stay, for stop/start-kubelet). Default 0.
+   */
+  scaleNodes?: number;
+  /**
+   * Lease duration of the scale nodes (default 120: renewed every 30 s, a third of the kubelet's
+   * write load). Measured: with 40-80 s leases on 1,000 nodes, renewals fell behind while 10,000
+   * pods were created on 2 busy cores, and nodes went NotReady.
+   */
+  scaleNodeLeaseDurationSeconds?: number;
+  /**
+   * kube-apiserver audit policy (YAML). The log is JSON lines at LocalCluster.auditLogPath; its
+   * timestamps have microseconds, so benchmarks can time what clients did from the server's side.
+   */
+  auditPolicy?: string;
+  /**
+   * Extra admin users (CN=NAME, O=system:masters), each with its own kubeconfig
+   * (LocalCluster.kubeconfigFor): the audit log tells apart the tools a benchmark runs.
+   */
+  clientUsers?: string[];
   /** Lease duration written by the simulated kubelets (default 40, as the kubelet). */
   nodeLeaseDurationSeconds?: number;
   /** See KwokConfigOptions.podDeletion. Default 'immediate'. */
@@ -79,8 +101,14 @@ export interface ClusterOptions {
 
 export interface LocalCluster {
   readonly kubeconfigPath: string;
-  /** Worker node names, in order. */
+  /** Worker node names, in order (each with its own kwok). */
   readonly nodes: string[];
+  /** Scale-mode node names (ClusterOptions.scaleNodes), all played by one kwok. */
+  readonly scaleNodes: string[];
+  /** kube-apiserver's audit log (ClusterOptions.auditPolicy), or undefined. */
+  readonly auditLogPath: string | undefined;
+  /** Kubeconfig of an extra admin user (ClusterOptions.clientUsers). */
+  kubeconfigFor(user: string): string;
   readonly stateDir: string;
   readonly logDir: string;
   readonly binDir: string;
@@ -121,6 +149,9 @@ export const CLI_STATE_DIR = join(
 
 export const SERVICE_CLUSTER_IP_RANGE = '10.96.0.0/12';
 const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+/** Label of the scale-mode nodes; the scale kwok manages the nodes that carry it. */
+export const SCALE_NODE_LABEL = 'safe-drain.local/scale-node';
+const SCALE_KWOK = 'scale';
 /** Set on pods by startKubelet() to make a restarted kwok look at them (see resyncPods). */
 export const RESYNC_ANNOTATION = 'safe-drain.local/kubelet-resync';
 
@@ -131,6 +162,11 @@ interface ClusterState {
   logDir: string;
   apiServerUrl: string;
   nodes: string[];
+  /** Absent in older state files. */
+  scaleNodes?: string[];
+  auditLogPath?: string;
+  clientKubeconfigs?: Record<string, string>;
+  /** Per node; key SCALE_KWOK for the one kwok of the scale nodes. */
   kwokArgs: Record<string, string[]>;
   persistent: boolean;
   /** kube-apiserver's arguments without the extra ones (restartApiServer); absent in older state files. */
@@ -157,8 +193,16 @@ function normalizeNodes(nodes: ClusterOptions['nodes']): NodeSpec[] {
 
 const nodeIp = (i: number): string => `172.31.0.${i + 10}`;
 const podCidr = (i: number): string => `10.244.${i}.0/24`;
+/** Scale node i (0-based): addresses and pod CIDRs disjoint from the per-node kwoks' (each kwok allocates pod IPs from the node's podCIDR). */
+const scaleAddressing = (i: number): { ip: string; cidr: string } => ({
+  ip: `172.30.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+  cidr: `10.${128 + (i >> 8)}.${i & 255}.0/24`,
+});
+/** 10.128.0.0/24 .. 10.255.255.0/24 */
+const MAX_SCALE_NODES = 32_768;
+export const scaleNodeName = (i: number): string => `scale-${String(i + 1).padStart(4, '0')}`;
 
-function nodeManifest(spec: NodeSpec, i: number): object {
+function nodeManifest(spec: NodeSpec, i: number, addressing = { ip: nodeIp(i), cidr: podCidr(i) }): object {
   const capacity = {
     cpu: String(spec.capacity?.cpu ?? DEFAULT_CAPACITY.cpu),
     memory: String(spec.capacity?.memory ?? DEFAULT_CAPACITY.memory),
@@ -178,13 +222,13 @@ function nodeManifest(spec: NodeSpec, i: number): object {
       },
       annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'kwok.x-k8s.io/node': 'fake' },
     },
-    spec: { podCIDR: podCidr(i), podCIDRs: [podCidr(i)], ...(spec.taints?.length ? { taints: spec.taints } : {}) },
+    spec: { podCIDR: addressing.cidr, podCIDRs: [addressing.cidr], ...(spec.taints?.length ? { taints: spec.taints } : {}) },
     // Node status may be set on create (the kubelet registers this way); kwok keeps capacity.
     status: {
       capacity,
       allocatable: capacity,
       addresses: [
-        { type: 'InternalIP', address: nodeIp(i) },
+        { type: 'InternalIP', address: addressing.ip },
         { type: 'Hostname', address: spec.name },
       ],
     },
@@ -289,6 +333,17 @@ class ClusterImpl implements LocalCluster {
   get nodes(): string[] {
     return [...this.state.nodes];
   }
+  get scaleNodes(): string[] {
+    return [...(this.state.scaleNodes ?? [])];
+  }
+  get auditLogPath(): string | undefined {
+    return this.state.auditLogPath;
+  }
+  kubeconfigFor(user: string): string {
+    const path = this.state.clientKubeconfigs?.[user];
+    if (!path) throw new Error(`no kubeconfig for user ${user}: start the cluster with clientUsers: ['${user}']`);
+    return path;
+  }
   get logDir(): string {
     return this.state.logDir;
   }
@@ -333,6 +388,7 @@ class ClusterImpl implements LocalCluster {
     return rec;
   }
 
+  /** `node` is a node name, or SCALE_KWOK for the kwok of all scale nodes. */
   spawnKwok(node: string): ProcRecord {
     const args = this.state.kwokArgs[node];
     if (!args) throw new Error(`no kwok arguments recorded for ${node}`);
@@ -544,6 +600,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<LocalClus
   const log = opts.log ?? ((): void => undefined);
   const timeoutMs = opts.startTimeoutMs ?? 180_000;
   const specs = normalizeNodes(opts.nodes);
+  const scaleCount = opts.scaleNodes ?? 0;
+  if (!Number.isInteger(scaleCount) || scaleCount < 0 || scaleCount > MAX_SCALE_NODES) {
+    throw new Error(`scaleNodes must be an integer from 0 to ${MAX_SCALE_NODES}, got ${scaleCount}`);
+  }
+  const scaleNames = Array.from({ length: scaleCount }, (_, i) => scaleNodeName(i));
   const persistent = opts.persistent ?? false;
 
   await reapStale(DEFAULT_STATE_ROOT).catch(() => []);
@@ -562,7 +623,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<LocalClus
     const binDirP = opts.binDir ? Promise.resolve(opts.binDir) : ensureBinaries();
     const [binDir, pki, ports] = await Promise.all([
       binDirP,
-      generatePki(pkiDir, specs.map((s) => s.name), opts.apiServerAddress ? [opts.apiServerAddress] : []),
+      generatePki(pkiDir, specs.map((s) => s.name), opts.apiServerAddress ? [opts.apiServerAddress] : [], opts.clientUsers ?? []),
       freePorts(5),
     ]);
     const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort] = ports as [number, number, number, number, number];
@@ -578,6 +639,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<LocalClus
     writeFileSync(kubeconfigs.admin, kubeconfigYaml(apiServerUrl, pki.ca.cert, pki.admin, 'admin'), { mode: 0o600 });
     writeFileSync(kubeconfigs.kcm, kubeconfigYaml(apiServerUrl, pki.ca.cert, pki.controllerManager, 'kube-controller-manager'));
     writeFileSync(kubeconfigs.scheduler, kubeconfigYaml(apiServerUrl, pki.ca.cert, pki.scheduler, 'kube-scheduler'));
+    const clientKubeconfigs: Record<string, string> = {};
+    for (const [user, pair] of Object.entries(pki.clients)) {
+      clientKubeconfigs[user] = join(stateDir, `${user}.kubeconfig`);
+      writeFileSync(clientKubeconfigs[user], kubeconfigYaml(apiServerUrl, pki.ca.cert, pair, user), { mode: 0o600 });
+    }
+    const auditLogPath = opts.auditPolicy !== undefined ? join(logDir, 'audit.log') : undefined;
     const kwokConfigPath = join(stateDir, 'kwok.yaml');
     writeFileSync(
       kwokConfigPath,
@@ -597,16 +664,33 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<LocalClus
         `--node-lease-duration-seconds=${opts.nodeLeaseDurationSeconds ?? 40}`,
       ];
     });
+    if (scaleCount > 0) {
+      const scaleConfigPath = join(stateDir, 'kwok-scale.yaml');
+      // More workers: one process plays every scale node and every pod on them, and under load
+      // each status patch waits on the API server (measured ~1.5 s with 10,000 pods being
+      // created on 2 busy cores), so throughput is workers / latency.
+      writeFileSync(scaleConfigPath, kwokConfigYaml({ podDeletion: opts.podDeletion, parallelism: 64 }));
+      // An admin identity: the Node authorizer would let a system:node:NAME identity write only its own node.
+      kwokArgs[SCALE_KWOK] = [
+        `--kubeconfig=${kubeconfigPath}`,
+        `--config=${scaleConfigPath}`,
+        `--manage-nodes-with-label-selector=${SCALE_NODE_LABEL}=true`,
+        `--node-lease-duration-seconds=${opts.scaleNodeLeaseDurationSeconds ?? 120}`,
+        // INFO logs a line per lease renewal and pod patch: 50 lines/s on 1,000 nodes.
+        '--v=WARN',
+      ];
+    }
 
     const state: ClusterState = {
-      binDir, kubeconfigPath, logDir, apiServerUrl, nodes: specs.map((s) => s.name), kwokArgs, persistent,
+      binDir, kubeconfigPath, logDir, apiServerUrl, nodes: specs.map((s) => s.name), scaleNodes: scaleNames, kwokArgs, persistent,
+      auditLogPath, clientKubeconfigs,
     };
     writeFileSync(join(stateDir, 'state.json'), JSON.stringify(state, null, 2));
     cluster = new ClusterImpl(stateDir, state, true);
     owned.add(cluster);
     installExitHandlers();
 
-    await bringUp(cluster, { opts, specs, pki, kubeconfigs, ports: { etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort }, timeoutMs, started, log });
+    await bringUp(cluster, { opts, specs, scaleNames, auditLogPath, pki, kubeconfigs, ports: { etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort }, timeoutMs, started, log });
   } catch (err) {
     // Keep the logs of a failed start (the state dir goes away).
     let logs = logDir;
@@ -650,6 +734,8 @@ const KWOK_NODE_RBAC = stringify({
 interface BringUp {
   opts: ClusterOptions;
   specs: NodeSpec[];
+  scaleNames: string[];
+  auditLogPath: string | undefined;
   pki: Pki;
   kubeconfigs: { admin: string; kcm: string; scheduler: string };
   ports: { etcdPort: number; etcdPeerPort: number; apiPort: number; kcmPort: number; schedPort: number };
@@ -659,7 +745,8 @@ interface BringUp {
 }
 
 async function bringUp(c: ClusterImpl, b: BringUp): Promise<void> {
-  const { opts, specs, pki, kubeconfigs, ports, log } = b;
+  const { opts, specs, scaleNames, pki, kubeconfigs, ports, log } = b;
+  const scale = scaleNames.length > 0;
   const left = (): number => Math.max(1000, b.timeoutMs - (Date.now() - b.started));
   const stateDir = c.stateDir;
 
@@ -702,6 +789,7 @@ async function bringUp(c: ClusterImpl, b: BringUp): Promise<void> {
     ...(tolerationSeconds !== undefined
       ? [`--default-not-ready-toleration-seconds=${tolerationSeconds}`, `--default-unreachable-toleration-seconds=${tolerationSeconds}`]
       : []),
+    ...(b.auditLogPath !== undefined ? auditArgs(stateDir, b.auditLogPath, opts.auditPolicy ?? '') : []),
   ];
   c.setApiServerArgs(apiServerArgs, opts.apiServerExtraArgs ?? [], { ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key });
   c.spawnApiServer();
@@ -719,9 +807,13 @@ async function bringUp(c: ClusterImpl, b: BringUp): Promise<void> {
     `--service-account-private-key-file=${pki.serviceAccountKey}`,
     '--cluster-name=safe-drain',
     '--controllers=*',
-    '--kube-api-qps=100',
-    '--kube-api-burst=200',
-    ...(opts.nodeMonitorGracePeriod ? [`--node-monitor-grace-period=${opts.nodeMonitorGracePeriod}`] : []),
+    // A thousand nodes and 10,000 pods: the ReplicaSet/DaemonSet controllers create pods at this rate.
+    ...(scale ? ['--kube-api-qps=500', '--kube-api-burst=1000'] : ['--kube-api-qps=100', '--kube-api-burst=200']),
+    // Scale mode: 2 minutes unless asked (renewals every 30 s may lag under bulk pod creation; a
+    // scale node that goes NotReady would taint and evict its pods mid-benchmark).
+    ...((opts.nodeMonitorGracePeriod ?? (scale ? '2m' : undefined))
+      ? [`--node-monitor-grace-period=${opts.nodeMonitorGracePeriod ?? '2m'}`]
+      : []),
   ];
   c.spawn('kube-controller-manager', 'kube-controller-manager', kcmArgs);
   c.spawn('kube-scheduler', 'kube-scheduler', [
@@ -729,6 +821,8 @@ async function bringUp(c: ClusterImpl, b: BringUp): Promise<void> {
     '--bind-address=127.0.0.1',
     `--secure-port=${ports.schedPort}`,
     '--leader-elect=false',
+    // Default 50 QPS: 10,000 bindings would take over 3 minutes.
+    ...(scale ? ['--kube-api-qps=500', '--kube-api-burst=1000'] : []),
   ]);
 
   // The simulated kubelets authenticate as system:node:NAME (group system:nodes), so the Node
@@ -752,8 +846,13 @@ async function bringUp(c: ClusterImpl, b: BringUp): Promise<void> {
     input: specs.map((s, i) => stringify(nodeManifest(s, i))).join('---\n'),
   });
   for (const spec of specs) c.spawnKwok(spec.name);
+  if (scale) {
+    await createScaleNodes(c, scaleNames);
+    c.spawnKwok(SCALE_KWOK);
+    log(`${scaleNames.length} scale nodes created (${Date.now() - b.started} ms)`);
+  }
 
-  const nodeNames = specs.map((s) => s.name);
+  const nodeNames = [...specs.map((s) => s.name), ...scaleNames];
   await c.waitFor(
     'nodes Ready',
     async () => {
@@ -773,17 +872,18 @@ async function bringUp(c: ClusterImpl, b: BringUp): Promise<void> {
     left(),
   );
 
-  // One probe pod per node: the scheduler binds it, that node's kwok runs it with an IP.
-  const probes = specs.map((s) => `safe-drain-probe-${s.name}`);
+  // One probe pod per kwok: the scheduler binds it, that node's kwok runs it with an IP.
+  const probeNodes = [...specs.map((s) => s.name), ...scaleNames.slice(0, 1)];
+  const probes = probeNodes.map((n) => `safe-drain-probe-${n}`);
   await c.kubectl(['create', '-f', '-'], {
-    input: specs
-      .map((s, i) =>
+    input: probeNodes
+      .map((node, i) =>
         stringify({
           apiVersion: 'v1',
           kind: 'Pod',
           metadata: { name: probes[i], namespace: 'default', labels: { 'safe-drain.io/probe': 'true' } },
           spec: {
-            nodeSelector: { 'kubernetes.io/hostname': s.name },
+            nodeSelector: { 'kubernetes.io/hostname': node },
             tolerations: [{ operator: 'Exists' }],
             terminationGracePeriodSeconds: 0,
             containers: [{ name: 'pause', image: 'registry.k8s.io/pause:3.10' }],
@@ -806,6 +906,42 @@ async function bringUp(c: ClusterImpl, b: BringUp): Promise<void> {
   );
   await c.kubectl(['-n', 'default', 'delete', 'pods', '-l', 'safe-drain.io/probe=true', '--wait=true', `--timeout=${Math.ceil(left() / 1000)}s`]);
   log(`scheduler and kubelets verified (${Date.now() - b.started} ms)`);
+}
+
+/** kube-apiserver flags for an audit log of JSON lines, written synchronously (no event is dropped). */
+function auditArgs(stateDir: string, logPath: string, policy: string): string[] {
+  const policyPath = join(stateDir, 'audit-policy.yaml');
+  writeFileSync(policyPath, policy);
+  return [
+    `--audit-policy-file=${policyPath}`,
+    `--audit-log-path=${logPath}`,
+    '--audit-log-format=json',
+    '--audit-log-mode=blocking',
+    '--audit-log-maxsize=0', // no rotation: a benchmark reads the file by offset
+  ];
+}
+
+/** The scale nodes, created through the API in parallel batches (kubectl would create 1,000 one by one). */
+async function createScaleNodes(c: ClusterImpl, names: string[]): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(c.kubeconfigPath);
+  const core = kc.makeApiClient(CoreV1Api);
+  const manifests = names.map(
+    (name, i) => nodeManifest({ name, labels: { [SCALE_NODE_LABEL]: 'true' } }, i, scaleAddressing(i)) as V1Node,
+  );
+  await inBatches(manifests, 32, async (body) => {
+    await core.createNode({ body });
+  });
+}
+
+/** Runs fn over items with at most `width` calls in flight. */
+export async function inBatches<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 function readState(stateDir: string): ClusterState {

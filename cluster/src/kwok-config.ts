@@ -16,6 +16,11 @@ export interface KwokConfigOptions {
    * Either way a pod annotation `pod-delete.stage.kwok.x-k8s.io/delay: 10s` sets its own delay.
    */
   podDeletion?: 'immediate' | 'grace-period';
+  /**
+   * Workers per stage kind (node leases, node stages, pod stages). Default 4: enough for one
+   * node; the kwok that plays a thousand nodes needs more to keep up with bulk pod creation.
+   */
+  parallelism?: number;
 }
 
 export const POD_DELETE_DELAY_ANNOTATION = 'pod-delete.stage.kwok.x-k8s.io/delay';
@@ -28,9 +33,9 @@ options:
   # Stages come from this file, not from Stage CRDs.
   enableCRDs: []
   nodeLeaseDurationSeconds: ${o.nodeLeaseDurationSeconds}
-  nodeLeaseParallelism: 4
-  podPlayStageParallelism: 4
-  nodePlayStageParallelism: 4
+  nodeLeaseParallelism: ${o.parallelism}
+  podPlayStageParallelism: ${o.parallelism}
+  nodePlayStageParallelism: ${o.parallelism}
   enableProfilingHandler: false
   enableContentionProfiling: false
   enablePodsOnNodeSyncListPager: true
@@ -371,6 +376,7 @@ export function kwokConfigYaml(opts: KwokConfigOptions = {}): string {
   const o: Required<KwokConfigOptions> = {
     nodeLeaseDurationSeconds: opts.nodeLeaseDurationSeconds ?? 40,
     podDeletion: opts.podDeletion ?? 'immediate',
+    parallelism: opts.parallelism ?? 4,
   };
   return [
     kwokConfiguration(o),

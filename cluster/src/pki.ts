@@ -23,6 +23,8 @@ export interface Pki {
   scheduler: CertPair;
   /** One client cert per node: CN=system:node:NAME, O=system:nodes (Node authorizer + NodeRestriction apply). */
   kubelets: Record<string, CertPair>;
+  /** Extra admin clients (CN=NAME, O=system:masters): a distinct user per tool, so the audit log tells them apart. */
+  clients: Record<string, CertPair>;
   serviceAccountKey: string;
   serviceAccountPub: string;
 }
@@ -72,7 +74,7 @@ async function signed(
 }
 
 /** Writes the whole PKI into dir (which must exist); extraIps go into the API server's certificate. */
-export async function generatePki(dir: string, nodes: string[], extraIps: string[] = []): Promise<Pki> {
+export async function generatePki(dir: string, nodes: string[], extraIps: string[] = [], clients: string[] = []): Promise<Pki> {
   const ca: CertPair = { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
   await genKey(ca.key);
   await openssl([
@@ -82,7 +84,7 @@ export async function generatePki(dir: string, nodes: string[], extraIps: string
   ]);
   const serviceAccountKey = join(dir, 'sa.key');
   const serviceAccountPub = join(dir, 'sa.pub');
-  const [apiserver, admin, controllerManager, scheduler, kubeletPairs] = await Promise.all([
+  const [apiserver, admin, controllerManager, scheduler, kubeletPairs, clientPairs] = await Promise.all([
     signed(dir, ca, 'apiserver', '/CN=kube-apiserver', {
       serverAuth: true,
       sans: [
@@ -96,10 +98,14 @@ export async function generatePki(dir: string, nodes: string[], extraIps: string
     Promise.all(
       nodes.map(async (n) => [n, await signed(dir, ca, `kubelet-${n}`, `/O=system:nodes/CN=system:node:${n}`, { clientAuth: true })] as const),
     ),
+    Promise.all(
+      clients.map(async (n) => [n, await signed(dir, ca, `client-${n}`, `/O=system:masters/CN=${n}`, { clientAuth: true })] as const),
+    ),
     genKey(serviceAccountKey).then(() => openssl(['pkey', '-in', serviceAccountKey, '-pubout', '-out', serviceAccountPub])),
   ]);
   return {
     dir, ca, apiserver, admin, controllerManager, scheduler, kubelets: Object.fromEntries(kubeletPairs),
+    clients: Object.fromEntries(clientPairs),
     serviceAccountKey, serviceAccountPub,
   };
 }

@@ -3,7 +3,7 @@
 // Every bad value becomes an InputError naming the input and saying how to fix it.
 import { DEFAULT_AVAILABILITY, type AvailabilityOptions, type AvailabilitySelection } from './availability/types.js';
 import { parseLabelSelector } from './plan/selector.js';
-import { DEFAULT_OPTIONS, InputError, type DrainOptions, type Migration, type Operation } from './types.js';
+import { DEFAULT_OPTIONS, InputError, type DrainOptions, type Migration, type NodeCount, type Operation } from './types.js';
 
 /** Reads one raw input by its kebab-case name; '' and undefined both mean "not set". */
 export type InputReader = (name: string) => string | undefined;
@@ -36,6 +36,7 @@ export function parseOptions(get: InputReader): DrainOptions {
     dryRun: parseDryRun(read('dry-run')) ?? DEFAULT_OPTIONS.dryRun,
     maxConcurrentEvictions:
       parseInteger(read('max-concurrent-evictions'), 'max-concurrent-evictions', 1) ?? DEFAULT_OPTIONS.maxConcurrentEvictions,
+    maxUnavailableNodes: parseNodeCount(read('max-unavailable-nodes'), 'max-unavailable-nodes') ?? DEFAULT_OPTIONS.maxUnavailableNodes,
     waitForReplacements: parseBoolean(read('wait-for-replacements'), 'wait-for-replacements') ?? DEFAULT_OPTIONS.waitForReplacements,
     uncordonOnFailure: parseBoolean(read('uncordon-on-failure'), 'uncordon-on-failure') ?? DEFAULT_OPTIONS.uncordonOnFailure,
     migration: parseChoice(read('migration'), 'migration', MIGRATIONS) ?? DEFAULT_OPTIONS.migration,
@@ -169,6 +170,35 @@ function parseInteger(text: string | undefined, input: string, min: number, max 
 
 function tooLargeReason(max: number): string {
   return max === MAX_TIMER_SECONDS ? ' (about 24.8 days: the longest wait a Node timer can count)' : '';
+}
+
+/**
+ * A number of nodes: a whole number >= 1, or a percentage of the selected nodes ("25%", more
+ * than 0 and at most 100; resolved by resolveNodeCount).
+ */
+export function parseNodeCount(text: string | undefined, input: string): NodeCount | undefined {
+  if (text === undefined) return undefined;
+  const fix = 'Use a whole number of nodes of at least 1 (e.g. 2) or a percentage of the selected nodes (e.g. 10%).';
+  const pct = /^(\d+(?:\.\d+)?)\s*%$/.exec(text);
+  if (pct) {
+    const percent = Number(pct[1]);
+    if (!(percent > 0) || percent > 100) throw new InputError(input, `${text} is not a percentage above 0% and at most 100%`, fix);
+    return { percent };
+  }
+  if (!/^\+?\d+$/.test(text)) throw new InputError(input, `"${text}" is neither a whole number nor a percentage`, fix);
+  const count = Number(text);
+  if (count < 1) throw new InputError(input, `${text} is too small`, fix);
+  if (!Number.isSafeInteger(count)) throw new InputError(input, `${text} is too large`, fix);
+  return { count };
+}
+
+/**
+ * How many of `selected` nodes a NodeCount allows at once: a percentage rounds down (as a
+ * Deployment's maxUnavailable does) but is never below 1, so the drain always progresses.
+ */
+export function resolveNodeCount(value: NodeCount, selected: number): number {
+  const n = 'count' in value ? value.count : Math.floor((selected * value.percent) / 100);
+  return Math.max(1, Math.min(n, Math.max(1, selected)));
 }
 
 /** kubectl semantics: -1 means each pod's own terminationGracePeriodSeconds, 0 means immediately. */

@@ -2,11 +2,14 @@
 //
 //   checks     permissions, nodes                                     (throws: nothing changed)
 //   restore    temporary changes an earlier, killed run left on these nodes' workloads
-//   plan       every node, with capacity judged as the run will leave the cluster
+//   plan       every node from one paged list of the cluster's pods, with capacity judged as
+//              the run will leave the cluster, the run's pods packed together (plan/packing.ts)
 //   refuse     if any plan has a fatal finding: stop, nothing changed
 //   cordon     every selected node up front (as `kubectl drain -l`), so nothing evicted from
 //              one lands on another that is about to be drained
-//   drain      one node at a time, each a reconcile loop (execute/reconcile.ts)
+//   order      fewest pods to move first (plan/node-order.ts); the reports follow that order
+//   drain      max-unavailable-nodes at a time, each a reconcile loop (execute/reconcile.ts),
+//              max-concurrent-evictions in flight across all of them (EvictionSlots)
 //   finish     Events; uncordon-on-failure for the nodes this run cordoned and did not drain
 // A cancellation stops the run before its next change, whatever the phase. Once past the
 // checks, runSafeDrain always returns a report (it does not throw): what was done and left.
@@ -27,14 +30,24 @@ import {
   marker,
   newNodeReport,
   planNode,
+  showPlan,
   type NodeDrainContext,
-  type PlannedNode,
 } from './execute/drain-node.js';
-import { restoreLeftoverChanges } from './execute/restore.js';
+import { restoreLeftoverChanges, restoreLeftoverChangesByNode } from './execute/restore.js';
+import { EvictionSlots, runBounded } from './execute/semaphore.js';
+import { scanClusterPods, type ClusterPods } from './kube/cluster-pods.js';
+import { PoolWatch } from './execute/pool-watch.js';
+import { fetchWorkloads, nodeCapacities } from './kube/plan-input.js';
+import { resolveNodeCount } from './options.js';
+import { NODE_ORDER_RULE, drainOrder, podsToMove } from './plan/node-order.js';
+import { packReplacements } from './plan/packing.js';
 import { renderPlanText } from './report/text.js';
 import { describeFinalState } from './report/state.js';
 import type { AvailabilityReport } from './availability/types.js';
-import { InputError, type DrainOptions, type DrainPlan, type Logger, type NodeReport, type RunReport } from './types.js';
+import { InputError, type DrainOptions, type DrainPlan, type Logger, type NodeReport, type RunReport, type WorkloadChange } from './types.js';
+
+/** Cordon patches in flight at once. */
+const CORDONS_AT_ONCE = 10;
 
 /** How long the permission check and node lookup wait out a cluster that does not answer. */
 const CHECKS_OUTAGE_BOUND_MS = 20_000;
@@ -149,6 +162,8 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     signal: AbortSignal.any([signal, gateStop.signal]),
     pdbWatch,
     budgets,
+    slots: new EvictionSlots(options.maxConcurrentEvictions),
+    background: [],
     runStart: started,
     ...((ctx.onPlan || availability) && {
       onPlan: (plan: DrainPlan) => {
@@ -159,8 +174,9 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     }),
   };
   const reports = nodes.map((n) => newNodeReport(n, options));
+  const facts: RunFacts = {};
   try {
-    await runPhases(nodeCtx, nodes, reports);
+    await runPhases(nodeCtx, nodes, reports, facts);
   } catch (err) {
     // An API error between phases: the reports say what was done before it.
     const current = reports.find((r) => !r.success && !r.error) ?? reports[reports.length - 1];
@@ -173,6 +189,9 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     }
     budgets.close();
     pdbWatch.stop();
+    nodeCtx.pool?.stop();
+    // Best effort, bounded by the client's own retry bound; never a reason to fail the run.
+    await Promise.all(nodeCtx.background ?? []);
   }
   if (options.availability.restoreAfter) await restoreAfter(nodeCtx, reports);
   const gate = await finishAvailability(availability, signal, logger);
@@ -185,6 +204,7 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     nodes: reports,
     success: reports.length === nodes.length && reports.every((r) => r.success) && (gate?.passed ?? true),
     summary: '',
+    ...(facts.drainOrder && { drainOrder: facts.drainOrder }),
     apiRequests: client.requests,
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     ...(gate && { availability: gate }),
@@ -193,18 +213,23 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
   return run;
 }
 
-async function runPhases(ctx: NodeDrainContext, nodes: V1Node[], reports: NodeReport[]): Promise<void> {
+/** What the phases learn for the run's report. */
+interface RunFacts {
+  drainOrder?: RunReport['drainOrder'];
+}
+
+async function runPhases(ctx: NodeDrainContext, nodes: V1Node[], reports: NodeReport[], run: RunFacts): Promise<void> {
   // `timeout` bounds the first node from the start of the run (its plan and cordon included),
   // each later node from the start of its own drain; this deadline also carries cancellation.
   const first = drainDeadline(ctx.signal, ctx.options.timeoutMs);
   try {
-    await runPhasesWithin(ctx, nodes, reports, first);
+    await runPhasesWithin(ctx, nodes, reports, first, run);
   } finally {
     first.dispose();
   }
 }
 
-async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: NodeReport[], first: Deadline): Promise<void> {
+async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: NodeReport[], first: Deadline, run: RunFacts): Promise<void> {
   const { options, logger } = ctx;
   // Until the first node is drained, its deadline; then the run's cancellation.
   let guard = first.signal;
@@ -229,23 +254,51 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
   }
 
   // Restore what an earlier run that was killed left behind, before planning on top of it.
+  // One list for all the run's nodes; a raise whose marker names no node goes to the first.
   if (options.operation === 'drain') {
-    for (const report of reports) {
-      if (cancelled('before restoring earlier runs\' changes')) return;
-      await restoreLeftovers(ctx, report);
-    }
+    if (cancelled('before restoring earlier runs\' changes')) return;
+    const left = await restoreLeftoverChangesByNode(ctx.client, logger, { nodes: reports.map((r) => r.node), dryRun: options.dryRun });
+    for (const { node, change } of left) recordLeftover(ctx, reports.find((r) => r.node === node) ?? reports[0]!, change);
   }
 
   // Plan every node first; nothing changes yet. Replacements can only go to nodes this run keeps.
+  // One paged list of the cluster's pods serves every node's plan and the capacity check.
   const selected = new Set(reports.map((r) => r.node));
   const targets = (await ctx.client.listNodes()).map((n) =>
     selected.has(n.metadata?.name ?? '') ? { ...n, spec: { ...n.spec, unschedulable: true } } : n,
   );
-  const planned: PlannedNode[] = [];
-  for (const [i, node] of nodes.entries()) {
-    if (cancelled('before planning: nothing was changed')) return;
-    planned.push(await planNode(ctx, node, reports[i]!, targets));
+  if (cancelled('before planning: nothing was changed')) return;
+  // A drain keeps the list as its one watch of the drained nodes' pods (and one of the nodes);
+  // a plan or a dry run only needs the list.
+  let scanned: ClusterPods;
+  if (options.operation === 'drain' && !options.dryRun) {
+    ctx.pool = new PoolWatch(ctx.client, [...selected], (m) => logger.debug(m));
+    scanned = await ctx.pool.start();
+  } else {
+    scanned = await scanClusterPods(ctx.client, [...selected]);
   }
+  const capacity = nodeCapacities(targets, scanned.requested);
+  const podsOf = (name: string) => scanned.onDrainedNodes.get(name) ?? [];
+  // Shared by every node's plan and reconcile loop: a workload is fetched once per run.
+  const workloads = await fetchWorkloads(ctx.client, reports.flatMap((r) => podsOf(r.node)));
+  if (cancelled('before planning: nothing was changed')) return;
+  const planned = nodes.map((node, i) => planNode(ctx, node, reports[i]!, podsOf(reports[i]!.node), capacity, workloads));
+  scanned.onDrainedNodes.clear();
+
+  // Drain order is data (plan/node-order.ts); the reports follow it, so the summary shows it.
+  const order = drainOrder(reports.map((r) => ({ node: r.node, plan: r.plan })));
+  for (const list of [nodes, reports, planned] as unknown[][]) {
+    const copy = [...list];
+    order.forEach((from, to) => (list[to] = copy[from]));
+  }
+  packReplacements(planned.map((p, i) => ({ plan: reports[i]!.plan!, pods: p.pods })), capacity);
+  for (const report of reports) await logger.group(`Plan for node ${report.node}`, async () => showPlan(ctx, report.plan!));
+  const width = resolveNodeCount(options.maxUnavailableNodes, nodes.length);
+  run.drainOrder = { nodes: reports.map((r) => r.node), rule: NODE_ORDER_RULE };
+  if (nodes.length > 1) {
+    logger.info(`drain order (${NODE_ORDER_RULE}; ${width} at a time): ${reports.map((r) => `${r.node} (${podsToMove(r.plan)} to move)`).join(', ')}`);
+  }
+
   if (options.operation === 'plan') {
     for (const report of reports) {
       report.blocked = fatalFindings(report);
@@ -266,27 +319,50 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
     return;
   }
 
-  // Cordon every selected node before the first eviction.
-  for (const [i, node] of nodes.entries()) {
-    const report = reports[i]!;
-    if (cancelled(`before cordoning node ${report.node}`)) return;
-    if (report.wasCordoned) logger.info(`node ${report.node} was already cordoned`);
-    else await setCordon(ctx, node, true, report, marker(report, ctx.runStart));
-  }
+  // Cordon every selected node before the first eviction (a few patches at a time: a pool of
+  // 50 nodes is not 50 round trips in a row). A cancel stops the cordons not yet sent.
+  let stopped = false;
+  const cordons = await runBounded(
+    CORDONS_AT_ONCE,
+    nodes.map((node, i) => async () => {
+      const report = reports[i]!;
+      if (stopped || cancelled(`before cordoning node ${report.node}`)) {
+        stopped = true;
+        return;
+      }
+      if (report.wasCordoned) logger.info(`node ${report.node} was already cordoned`);
+      else await setCordon(ctx, node, true, report, marker(report, ctx.runStart));
+    }),
+  );
+  const cordonFailed = cordons.find((c) => c.status === 'rejected');
+  if (cordonFailed) throw cordonFailed.reason;
+  if (stopped) return;
 
-  for (const [i, report] of reports.entries()) {
-    if (cancelled(`before draining node ${report.node}`)) return;
-    await drainCordonedNode(ctx, planned[i]!, report, i === 0 ? first : undefined);
-    if (i === 0) {
-      first.dispose();
-      guard = ctx.signal;
+  // `width` nodes drain at once, in drain order; the first failure starts no further node
+  // (those in flight finish: their evictions are under way).
+  let failedNode: string | undefined;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < reports.length && failedNode === undefined) {
+      const i = next++;
+      const report = reports[i]!;
+      if (cancelled(`before draining node ${report.node}`)) {
+        failedNode ??= report.node;
+        return;
+      }
+      await drainCordonedNode(ctx, planned[i]!, report, i === 0 ? first : undefined);
+      if (i === 0) {
+        first.dispose();
+        guard = ctx.signal;
+      }
+      if (!report.success) failedNode ??= report.node;
     }
-    if (!report.success) {
-      const rest = reports.slice(i + 1);
-      for (const r of rest) r.error = `not drained: the run stopped after node ${report.node} failed${r.cordoned && !r.wasCordoned ? ' (cordoned by this run)' : ''}`;
-      if (rest.length) logger.warn(`stopping after node ${report.node} failed; not drained: ${rest.map((r) => r.node).join(', ')}`);
-      return;
-    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, reports.length) }, worker));
+  if (failedNode !== undefined) {
+    const rest = reports.slice(next).filter((r) => !r.success && !r.error);
+    for (const r of rest) r.error = `not drained: the run stopped after node ${failedNode} failed${r.cordoned && !r.wasCordoned ? ' (cordoned by this run)' : ''}`;
+    if (rest.length) logger.warn(`stopping after node ${failedNode} failed; not drained: ${rest.map((r) => r.node).join(', ')}`);
   }
 }
 
@@ -321,10 +397,12 @@ async function finishAvailability(monitor: AvailabilityMonitor | undefined, sign
 /** A temporary change an earlier run left on this node's workloads goes back first. */
 async function restoreLeftovers(ctx: NodeDrainContext, report: NodeReport): Promise<void> {
   const changes = await restoreLeftoverChanges(ctx.client, ctx.logger, { nodes: [report.node], dryRun: ctx.options.dryRun });
-  for (const change of changes) {
-    report.workloadChanges.push({ ...change, change: `left by an earlier run: ${change.change}` });
-    marker(report, ctx.runStart)('migrate', change.workload, change.restored ? 'restored what an earlier run left' : 'could not restore what an earlier run left');
-  }
+  for (const change of changes) recordLeftover(ctx, report, change);
+}
+
+function recordLeftover(ctx: NodeDrainContext, report: NodeReport, change: WorkloadChange): void {
+  report.workloadChanges.push({ ...change, change: `left by an earlier run: ${change.change}` });
+  marker(report, ctx.runStart)('migrate', change.workload, change.restored ? 'restored what an earlier run left' : 'could not restore what an earlier run left');
 }
 
 /** Nodes named by `node` must all exist; a `selector` must match at least one. */

@@ -12,7 +12,7 @@ export type Migration = 'surge' | 'evict';
 export interface DrainOptions {
   /** Explicit node names; exactly one of `nodes` / `selector` is set. */
   nodes: string[];
-  /** Label selector for nodes (drained one at a time). */
+  /** Label selector for nodes (drained max-unavailable-nodes at a time). */
   selector?: string;
   operation: Operation;
   ignoreDaemonsets: boolean;
@@ -30,7 +30,10 @@ export interface DrainOptions {
    */
   skipWaitForDeleteTimeoutSeconds: number;
   dryRun: boolean;
+  /** Evictions in flight at once across the whole run (all nodes draining together). */
   maxConcurrentEvictions: number;
+  /** How many selected nodes drain at once: a count, or a percentage of the selected nodes. */
+  maxUnavailableNodes: NodeCount;
   waitForReplacements: boolean;
   uncordonOnFailure: boolean;
   migration: Migration;
@@ -48,11 +51,15 @@ export const DEFAULT_OPTIONS: Omit<DrainOptions, 'nodes'> = {
   skipWaitForDeleteTimeoutSeconds: 0,
   dryRun: false,
   maxConcurrentEvictions: 10,
+  maxUnavailableNodes: { count: 1 },
   waitForReplacements: false,
   uncordonOnFailure: false,
   migration: 'surge',
   availability: DEFAULT_AVAILABILITY,
 };
+
+/** A number of nodes as the user gave it: absolute, or a percentage of the selected nodes. */
+export type NodeCount = { count: number } | { percent: number };
 
 /** What kind of pod this is, for drain purposes (kubectl pkg/drain's filters, in its order). */
 export type PodClass =
@@ -153,8 +160,17 @@ export interface NodeFit {
   pod: string;
   /** Nodes that could take it (schedulable, selector/affinity/taints/requests fit). Empty = nowhere. */
   candidates: string[];
-  /** Why other nodes were ruled out, by node name. */
+  /** Why other nodes were ruled out, by node name (at most MAX_LISTED_NODES; rejectedCount says how many). */
   rejected: Record<string, string>;
+  /** Set when more nodes were ruled out than `rejected` lists. */
+  rejectedCount?: number;
+  /** Set when more nodes could take it than `candidates` lists. */
+  candidateCount?: number;
+  /**
+   * Where the run-wide bin-packing (plan/packing.ts) put its replacement, together with every
+   * other pod this run moves; absent when it fits nowhere, even alone.
+   */
+  placedOn?: string;
 }
 
 export interface DrainPlan {
@@ -271,6 +287,11 @@ export interface RunReport {
   error?: string;
   /** One-paragraph account of the cluster state at the end: what is cordoned, evicted, left. */
   summary: string;
+  /**
+   * The nodes in the order their drains start (max-unavailable-nodes at a time), and why that
+   * order (plan/node-order.ts).
+   */
+  drainOrder?: { nodes: string[]; rule: string };
   /** API requests the engine made (lists, gets, patches, evictions, watch connections). */
   apiRequests?: number;
   /** Peak resident memory of the process that ran the engine, MiB (process.resourceUsage().maxRSS). */

@@ -201,6 +201,13 @@ describe('requiredAccess', () => {
     expect(names(requiredAccess('uncordon', false))).toContain('patch deployments.apps');
     expect(names(requiredAccess('drain', false, true))).toContain('watch statefulsets.apps');
   });
+  it('asks for each permission once (one SelfSubjectAccessReview request each)', () => {
+    for (const op of ['drain', 'uncordon', 'plan', 'cordon'] as const) {
+      const asked = names(requiredAccess(op, true, true));
+      expect(asked).toEqual([...new Set(asked)]);
+    }
+    expect(names(requiredAccess('plan', true))).toEqual(expect.arrayContaining(['list replicasets.apps', 'list deployments.apps']));
+  });
   it('cordon patches nodes and records events', () => {
     expect(names(requiredAccess('cordon', true))).toEqual(['get nodes', 'patch nodes', 'create events']);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseDuration, parseOptions } from '../../src/engine/options.js';
+import { parseDuration, parseOptions, resolveNodeCount } from '../../src/engine/options.js';
 import { DEFAULT_OPTIONS, InputError } from '../../src/engine/types.js';
 
 /** Inputs as the Action sees them: unset ones read as ''. */
@@ -38,6 +38,7 @@ describe('parseOptions defaults', () => {
       skipWaitForDeleteTimeoutSeconds: 0,
       dryRun: false,
       maxConcurrentEvictions: 10,
+      maxUnavailableNodes: { count: 1 },
       waitForReplacements: false,
       uncordonOnFailure: false,
       migration: 'surge',
@@ -70,6 +71,7 @@ describe('parseOptions values', () => {
         'skip-wait-for-delete-timeout': '20',
         'dry-run': 'true',
         'max-concurrent-evictions': '3',
+        'max-unavailable-nodes': '25%',
         'wait-for-replacements': 'True',
         'uncordon-on-failure': '0',
         migration: 'evict',
@@ -93,6 +95,7 @@ describe('parseOptions values', () => {
       skipWaitForDeleteTimeoutSeconds: 20,
       dryRun: true,
       maxConcurrentEvictions: 3,
+      maxUnavailableNodes: { percent: 25 },
       waitForReplacements: true,
       uncordonOnFailure: false,
       migration: 'evict',
@@ -356,5 +359,42 @@ describe('availability gate inputs', () => {
   it('refuses more than 10 probe URLs', () => {
     const urls = Array.from({ length: 11 }, (_, i) => `http://127.0.0.1:${8000 + i}/`).join(',');
     expect(inputError({ node: 'w1', 'probe-urls': urls }).message).toMatch(/11 URLs given, at most 10/);
+  });
+});
+
+describe('max-unavailable-nodes', () => {
+  it('takes a count or a percentage of the selected nodes', () => {
+    expect(parse({ node: 'w1', 'max-unavailable-nodes': '3' }).maxUnavailableNodes).toEqual({ count: 3 });
+    expect(parse({ node: 'w1', 'max-unavailable-nodes': '12.5%' }).maxUnavailableNodes).toEqual({ percent: 12.5 });
+    expect(parse({ node: 'w1', 'max-unavailable-nodes': '100%' }).maxUnavailableNodes).toEqual({ percent: 100 });
+  });
+
+  it.each([
+    ['0', /0 is too small/],
+    ['0%', /not a percentage above 0% and at most 100%/],
+    ['101%', /not a percentage above 0% and at most 100%/],
+    ['-2', /neither a whole number nor a percentage/],
+    ['two', /neither a whole number nor a percentage/],
+    ['1.5', /neither a whole number nor a percentage/],
+  ])('refuses %s, naming the input and the fix', (value, message) => {
+    let error: unknown;
+    try {
+      parse({ node: 'w1', 'max-unavailable-nodes': value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).input).toBe('max-unavailable-nodes');
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).toMatch(/percentage of the selected nodes \(e\.g\. 10%\)/);
+  });
+
+  it('resolves a percentage of the selected nodes rounding down, never below 1 nor above the nodes', () => {
+    expect(resolveNodeCount({ percent: 10 }, 50)).toBe(5);
+    expect(resolveNodeCount({ percent: 25 }, 10)).toBe(2);
+    expect(resolveNodeCount({ percent: 10 }, 5)).toBe(1);
+    expect(resolveNodeCount({ percent: 100 }, 7)).toBe(7);
+    expect(resolveNodeCount({ count: 4 }, 50)).toBe(4);
+    expect(resolveNodeCount({ count: 40 }, 3)).toBe(3);
   });
 });

@@ -258,6 +258,15 @@ class RealNodesImpl implements RealNodesCluster {
   get apiServerUrl(): string {
     return this.inner.apiServerUrl;
   }
+  get scaleNodes(): string[] {
+    return this.inner.scaleNodes;
+  }
+  get auditLogPath(): string | undefined {
+    return this.inner.auditLogPath;
+  }
+  kubeconfigFor(user: string): string {
+    return this.inner.kubeconfigFor(user);
+  }
   get nodes(): string[] {
     return this.state.nodes.map((n) => n.name);
   }

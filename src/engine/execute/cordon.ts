@@ -11,6 +11,11 @@ export interface NodeActionContext {
   dryRun: boolean;
   /** Who asked (workflow run URL, CLI user@host), for Events on the node. */
   origin: string;
+  /**
+   * Where Events go when nothing should wait for them (a drain's cordon and start Events): sent
+   * at once, awaited by the run before it returns. Without it, nodeEvent awaits its Event.
+   */
+  background?: Promise<void>[];
 }
 
 export type Mark = (phase: TimelineEvent['phase'], subject: string, message: string) => void;
@@ -36,9 +41,10 @@ export async function setCordon(ctx: NodeActionContext, node: V1Node, cordon: bo
 /** An Event on the node; never fails the drain (Events are best effort). */
 export async function nodeEvent(ctx: NodeActionContext, node: V1Node, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
   if (ctx.dryRun) return;
-  try {
-    await ctx.client.nodeEvent(node, type, reason, message.slice(0, 1000));
-  } catch (err) {
+  const sent = ctx.client.nodeEvent(node, type, reason, message.slice(0, 1000)).catch((err: unknown) => {
     ctx.logger.debug(`event ${reason} on node ${node.metadata?.name} not recorded: ${describeApiError(err)}`);
-  }
+  });
+  // The first eviction need not wait for an Event to be written.
+  if (ctx.background) ctx.background.push(sent);
+  else await sent;
 }

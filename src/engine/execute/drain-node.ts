@@ -1,16 +1,18 @@
 // One node's part of a run, in the phases run.ts drives:
-//   planNode          change nothing: list the node's pods, plan, log the plan
+//   planNode          change nothing: plan from the pods the run listed once (run.ts shows it)
 //   (run.ts cordons every selected node once all plans pass their checks)
 //   drainCordonedNode watch the node's pods and reconcile until only what stays is left
 //   finishNode        Events, and uncordon-on-failure for a node this run cordoned
 // Whatever happens, the NodeReport says exactly what was cordoned, evicted and left.
 import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
-import { fetchPlanInput } from '../kube/plan-input.js';
+import { planInputFor } from '../kube/plan-input.js';
 import type { ResourceWatch } from '../kube/watch.js';
 import { planDrain } from '../plan/plan.js';
 import { NOT_READY_NODE_DELETE_WAIT_MS, isNodeReady, podKey } from '../plan/pod.js';
 import { renderPlanText } from '../report/text.js';
-import type { BlockedPod, DrainOptions, DrainPlan, NodeReport, PodResult, WorkloadInfo } from '../types.js';
+import type { BlockedPod, DrainOptions, DrainPlan, NodeCapacity, NodeReport, PodResult, WorkloadInfo } from '../types.js';
+import type { EvictionSlots } from './semaphore.js';
+import type { PoolWatch } from './pool-watch.js';
 import { WaitAborted, abortReason } from './abort.js';
 import { describeBudget, type BudgetWaiter } from './budget.js';
 import { nodeEvent, setCordon, type Mark, type NodeActionContext } from './cordon.js';
@@ -25,6 +27,10 @@ export interface NodeDrainContext extends NodeActionContext {
   signal: AbortSignal;
   pdbWatch: ResourceWatch<V1PodDisruptionBudget>;
   budgets: BudgetWaiter;
+  /** The run's one limit on evictions in flight (max-concurrent-evictions), across its nodes. */
+  slots: EvictionSlots;
+  /** The run's one watch of the drained nodes and their pods (set by run.ts for a real drain). */
+  pool?: PoolWatch;
   /** Epoch ms the run started; timeline entries are relative to it. */
   runStart: number;
   /** Shows a node's plan (the shells decide where); default: the plan table as one log message. */
@@ -61,23 +67,18 @@ export interface PlannedNode {
 }
 
 /**
- * Phase 1, changes nothing: the node's plan. `targets` are the nodes replacements may land on
- * as the run will leave them (nodes of this run already marked unschedulable).
+ * Phase 1, changes nothing: the node's plan, from what the run gathered once for all its nodes
+ * (`pods` on this node, `capacity` of every node as the run will leave them, `workloads`).
+ * Shown by showPlan once the run-wide capacity check (plan/packing.ts) has added its findings.
  */
-export async function planNode(ctx: NodeDrainContext, node: V1Node, report: NodeReport, targets: V1Node[]): Promise<PlannedNode> {
+export function planNode(ctx: NodeDrainContext, node: V1Node, report: NodeReport, pods: V1Pod[], capacity: NodeCapacity[], workloads: Record<string, WorkloadInfo>): PlannedNode {
   const name = report.node;
   const started = Date.now();
-  const plan = await ctx.logger.group(`Plan for node ${name}`, async () => {
-    const { items: pods } = await ctx.client.listPodsOnNode(name);
-    const input = await fetchPlanInput(ctx.client, node, pods, targets, ctx.pdbWatch.items());
-    const p = planDrain(input, ctx.options);
-    showPlan(ctx, p);
-    return { plan: p, pods, workloads: input.workloads };
-  });
-  report.plan = plan.plan;
+  const plan = planDrain(planInputFor(node, pods, capacity, ctx.pdbWatch.items(), workloads), ctx.options);
+  report.plan = plan;
   report.durationMs += Date.now() - started;
-  marker(report, ctx.runStart)('plan', name, `${plan.plan.pods.length} pods: ${plan.plan.groups.flat().length} to move, ${plan.plan.blockers.length} findings`);
-  return { node, pods: plan.pods, workloads: plan.workloads };
+  marker(report, ctx.runStart)('plan', name, `${plan.pods.length} pods: ${plan.groups.flat().length} to move, ${plan.blockers.length} findings`);
+  return { node, pods, workloads };
 }
 
 /** Findings that stop the drain before any change. */
@@ -105,21 +106,15 @@ export async function drainCordonedNode(ctx: NodeDrainContext, planned: PlannedN
   const deadline = given ?? drainDeadline(ctx.signal, options.timeoutMs);
   let stopWatchingNode = () => {};
   const ledger = new PodLedger(report.results, () => Date.now() - ctx.runStart);
-  let podWatch: ResourceWatch<V1Pod> | undefined;
   let lastPlan: DrainPlan | undefined;
   try {
-    // Listed after the cordon, then watched: a pod bound before the cordon took effect is seen.
-    let pods: PodSource;
-    if (options.dryRun) {
-      pods = fixedPods(planned.pods);
-    } else {
-      podWatch = client.watchPodsOnNode(name, (m) => logger.debug(m));
-      await podWatch.start();
-      pods = podWatch;
-    }
-    const node = options.dryRun ? planned.node : await client.getNode(name);
+    // The run's pod watch, started before the cordon: a pod bound before the cordon took effect is seen.
+    const pool = options.dryRun ? undefined : ctx.pool;
+    if (!options.dryRun && !pool) throw new Error('internal: a drain without the run\'s pod watch');
+    const pods: PodSource = pool ? pool.podsOn(name) : fixedPods(planned.pods);
+    const node = pool ? (pool.node(name) ?? (await client.getNode(name))) : planned.node;
     const nodeReady = isNodeReady(node);
-    if (!options.dryRun && nodeReady) stopWatchingNode = await stopIfNodeLost(ctx, name, deadline, mark);
+    if (pool && nodeReady) stopWatchingNode = stopIfNodeLost(ctx, pool, name, deadline, mark);
     if (!nodeReady) {
       logger.warn(
         `node ${name} is NotReady: its kubelet may never confirm deletions, so each deletion is waited for at most ${(options.skipWaitForDeleteTimeoutSeconds * 1000 || NOT_READY_NODE_DELETE_WAIT_MS) / 1000}s after it was requested and reported as not confirmed`,
@@ -130,7 +125,7 @@ export async function drainCordonedNode(ctx: NodeDrainContext, planned: PlannedN
     await nodeEvent(ctx, node, 'Normal', 'SafeDrainStarted', `Draining node${dry}: ${report.plan?.groups.flat().length ?? 0} pods to move. ${ctx.origin}`);
     lastPlan = await logger.group(`Draining node ${name}`, () =>
       reconcileNode(
-        { client, options, logger, node: name, nodeReady, pods, pdbWatch: ctx.pdbWatch, budgets: ctx.budgets, ledger, report, signal: deadline.signal, mark },
+        { client, options, logger, node: name, nodeReady, pods, pdbWatch: ctx.pdbWatch, budgets: ctx.budgets, slots: ctx.slots, ledger, report, signal: deadline.signal, mark },
         { node, workloads: planned.workloads, knownUids: new Set(planned.pods.map((p) => p.metadata?.uid ?? '')) },
       ),
     );
@@ -140,7 +135,6 @@ export async function drainCordonedNode(ctx: NodeDrainContext, planned: PlannedN
   } finally {
     if (!given) deadline.dispose();
     stopWatchingNode();
-    podWatch?.stop();
     const plan = lastPlan ?? report.plan;
     // Pods the plan still had to move when the drain ended: named, never silently dropped.
     for (const p of plan?.pods ?? []) {
@@ -174,10 +168,10 @@ export async function drainCordonedNode(ctx: NodeDrainContext, planned: PlannedN
  * Watches the node while it drains: NotReady for NODE_LOST_GRACE_MS ends the drain with the
  * reason (the report then names every pod left). Returns the function that stops watching.
  */
-async function stopIfNodeLost(ctx: NodeDrainContext, name: string, deadline: Deadline, mark: Mark): Promise<() => void> {
-  const watch = ctx.client.watch<V1Node>({ path: '/api/v1/nodes', fieldSelector: `metadata.name=${name}`, onError: (m) => ctx.logger.debug(m) });
+function stopIfNodeLost(ctx: NodeDrainContext, pool: PoolWatch, name: string, deadline: Deadline, mark: Mark): () => void {
   let timer: NodeJS.Timeout | undefined;
-  watch.subscribe((_type, node) => {
+  const unsubscribe = pool.nodeWatch.subscribe((_type, node) => {
+    if (node.metadata?.name !== name) return;
     const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
     if (ready?.status === 'True') {
       if (timer) {
@@ -203,10 +197,9 @@ async function stopIfNodeLost(ctx: NodeDrainContext, name: string, deadline: Dea
       );
     }, NODE_LOST_GRACE_MS);
   });
-  await watch.start();
   return () => {
     if (timer) clearTimeout(timer);
-    watch.stop();
+    unsubscribe();
   };
 }
 
@@ -234,7 +227,7 @@ export async function finishNode(ctx: NodeDrainContext, report: NodeReport): Pro
 }
 
 /** The plan for the log: the shell's own view when it has one, else the table as one message. */
-function showPlan(ctx: NodeDrainContext, plan: DrainPlan): void {
+export function showPlan(ctx: NodeDrainContext, plan: DrainPlan): void {
   if (ctx.onPlan) ctx.onPlan(plan);
   else ctx.logger.info(renderPlanText({ ...plan, blockers: [] }));
   for (const b of plan.blockers) {

@@ -16,6 +16,7 @@ import type { WatchListener } from '../kube/watch.js';
 import type { DrainOptions, Logger, NodeReport, PodOutcome, PodPlan, PodResult } from '../types.js';
 import { WaitAborted, abortReason } from './abort.js';
 import type { BudgetWaiter } from './budget.js';
+import type { EvictionSlots } from './semaphore.js';
 import type { Mark } from './cordon.js';
 import { waitForDeletion } from './deletion.js';
 import { PodFailure, evictWithBudget, type EvictionDeps } from './evict-with-budget.js';
@@ -47,6 +48,8 @@ export interface PodWorkContext {
   pods: PodSource;
   pdbWatch: ResourceWatch<V1PodDisruptionBudget>;
   budgets: BudgetWaiter;
+  /** The run's limit on evictions in flight, shared by every node draining at once. */
+  slots: EvictionSlots;
   ledger: PodLedger;
   report: NodeReport;
   /** Ends every wait of the pod's work: the drain's deadline, cancellation, or the loop stopping. */

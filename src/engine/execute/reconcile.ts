@@ -6,15 +6,18 @@
 // the deadline fires. Pods that arrive mid-drain are planned and moved like the others.
 //
 // Order is data (plan/order.ts): a pod of a later tier starts only when every pod of the earlier
-// tiers has left the node; max-concurrent-evictions bounds the tasks in flight.
+// tiers has left the node; max-concurrent-evictions bounds the tasks in flight across the whole
+// run (EvictionSlots, shared by the nodes that drain at once).
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { fetchWorkloads } from '../kube/plan-input.js';
 import { planDrain } from '../plan/plan.js';
 import { evictionTier } from '../plan/order.js';
+import { budgetStatus } from '../plan/pdb.js';
 import { isPodReady, workloadKeyOf } from '../plan/pod.js';
 import type { DrainPlan, PodPlan, WorkloadInfo } from '../types.js';
 import { describeApiError } from '../kube/errors.js';
 import { awaitTerminating, evictPod, migratePods, type PodWorkContext } from './pod-lifecycle.js';
+import type { EvictionSlots } from './semaphore.js';
 
 export interface ReconcileInput {
   node: V1Node;
@@ -74,13 +77,19 @@ export async function reconcileNode(c: PodWorkContext, input: ReconcileInput): P
     c.budgets.podReadinessChanged();
     wake.notify();
   });
+  // Another node's task ending frees a run-wide slot this node may be waiting for.
+  const unsubscribeSlots = c.slots.onFree(() => wake.notify());
   const tasks = new Set<Task>();
   const attemptedWorkloads = new Set(Object.keys(input.workloads));
   let plan: DrainPlan | undefined;
-  const start = (tier: number, evicts: boolean, run: () => Promise<void>) => {
+  // An evicting task holds one run-wide slot (taken by the caller, under the pod's PDB) from its
+  // start to its end; `budget` null: a task that takes no slot (waiting on a terminating pod).
+  const start = (tier: number, budget: string | undefined | null, run: () => Promise<void>) => {
+    const evicts = budget !== null;
     const task: Task = { tier, evicts, done: Promise.resolve() };
     task.done = run().finally(() => {
       tasks.delete(task);
+      if (evicts) c.slots.give(budget);
       wake.notify();
     });
     tasks.add(task);
@@ -112,24 +121,33 @@ export async function reconcileNode(c: PodWorkContext, input: ReconcileInput): P
       if (todo.length === 0 && tasks.size === 0) break;
 
       // Pods already terminating are only waited for: no order, no eviction slot.
-      for (const p of todo.filter((x) => x.action === 'wait')) start(-1, false, () => awaitTerminating(work, p));
+      for (const p of todo.filter((x) => x.action === 'wait')) start(-1, null, () => awaitTerminating(work, p));
 
       const movers = todo.filter((p) => p.action === 'evict' || p.action === 'migrate');
       const tier = Math.min(...movers.map(evictionTier), ...[...tasks].filter((t) => t.evicts).map((t) => t.tier));
-      let slots = c.options.maxConcurrentEvictions - [...tasks].filter((t) => t.evicts).length;
-      for (const p of movers) {
-        if (slots <= 0) break;
-        if (evictionTier(p) !== tier || c.ledger.has(p.uid)) continue;
+      const ready = movers.filter((p) => evictionTier(p) === tier);
+      // Spread the slots across budgets: the next pod is one whose PDB allows a disruption now
+      // (as cached, minus this run's evictions in flight under it, on any node), else one whose
+      // PDB has the fewest of them; so pods waiting on a budget that allows one disruption at a
+      // time do not hold every slot while other budgets could proceed.
+      const allowed = (pdb: string) => {
+        const cached = c.pdbWatch.get(pdb);
+        return cached ? budgetStatus(cached).allowed : undefined;
+      };
+      while (ready.length > 0) {
+        const p = ready.splice(nextToStart(ready, c.slots, allowed), 1)[0]!;
+        if (c.ledger.has(p.uid)) continue;
+        const budget = p.pdbs[0];
+        if (!c.slots.take(budget)) break;
         if (p.action === 'migrate' && p.workload?.kind === 'Deployment') {
           const group = movers.filter((x) => x.action === 'migrate' && sameWorkload(x, p) && evictionTier(x) === tier && !c.ledger.has(x.uid));
-          const ready = group.filter((x) => isPodReadyByUid(podsByUid, x.uid)).length;
+          const readyCount = group.filter((x) => isPodReadyByUid(podsByUid, x.uid)).length;
           for (const x of group) c.ledger.open(x);
-          start(tier, true, () => migratePods(work, group, ready));
+          start(tier, budget, () => migratePods(work, group, readyCount));
         } else {
           c.ledger.open(p);
-          start(tier, true, () => evictPod(work, p));
+          start(tier, budget, () => evictPod(work, p));
         }
-        slots--;
       }
       await wake.next(work.signal);
     }
@@ -138,10 +156,36 @@ export async function reconcileNode(c: PodWorkContext, input: ReconcileInput): P
     throw err;
   } finally {
     unsubscribe();
+    unsubscribeSlots();
     // Every wait inside a task ends on the signal; let them record their outcome first.
     await Promise.allSettled([...tasks].map((t) => t.done));
   }
   return plan;
+}
+
+/**
+ * Index in `candidates` of the pod to start next: one whose PDB allows a disruption now (the
+ * cached disruptionsAllowed minus this run's evictions in flight under it; no PDB, or a PDB not
+ * in the cache, counts as allowing), else the one whose PDB has the fewest of the run's
+ * evictions in flight; the first such in `candidates` order.
+ */
+export function nextToStart(candidates: PodPlan[], slots: Pick<EvictionSlots, 'inFlightUnder'>, allowed: (pdb: string) => number | undefined): number {
+  const rank = (p: PodPlan): number => {
+    const pdb = p.pdbs[0];
+    const inFlight = slots.inFlightUnder(pdb);
+    const room = pdb === undefined ? undefined : allowed(pdb);
+    return (room === undefined || room - inFlight > 0 ? 0 : 1_000_000) + inFlight;
+  };
+  let pick = 0;
+  let best = Infinity;
+  candidates.forEach((p, i) => {
+    const r = rank(p);
+    if (r < best) {
+      pick = i;
+      best = r;
+    }
+  });
+  return pick;
 }
 
 /** The plan for the pods on the node right now (capacity is judged once, in the first plan). */

@@ -191,9 +191,18 @@ export async function restoreLeftoverChanges(
   logger: Logger,
   scope: { nodes: string[]; dryRun: boolean },
 ): Promise<WorkloadChange[]> {
+  return (await restoreLeftoverChangesByNode(client, logger, scope)).map(({ change }) => change);
+}
+
+/** restoreLeftoverChanges, with the node each raise was made for ('' when its marker names none). */
+export async function restoreLeftoverChangesByNode(
+  client: KubeClient,
+  logger: Logger,
+  scope: { nodes: string[]; dryRun: boolean },
+): Promise<{ node: string; change: WorkloadChange }[]> {
   client.requests++;
   const { items } = await client.apps.listDeploymentForAllNamespaces({ labelSelector: `${LABEL_SCALED}=true` });
-  const changes: WorkloadChange[] = [];
+  const changes: { node: string; change: WorkloadChange }[] = [];
   for (const d of items) {
     const namespace = d.metadata?.namespace ?? '';
     const name = d.metadata?.name ?? '';
@@ -203,10 +212,13 @@ export async function restoreLeftoverChanges(
     logger.warn(`Deployment ${namespace}/${name} still carries a temporary replica raise by safe-drain for node ${node || '(unknown)'} (an earlier run was interrupted): restoring it`);
     const r = await restoreRaise(client, logger, namespace, name, { dryRun: scope.dryRun });
     changes.push({
-      workload: `Deployment/${namespace}/${name}`,
-      change: r.change,
-      restored: r.ok,
-      message: `temporary raise for node ${node || '(unknown)'} left by an interrupted run: ${r.message}`,
+      node: node ?? '',
+      change: {
+        workload: `Deployment/${namespace}/${name}`,
+        change: r.change,
+        restored: r.ok,
+        message: `temporary raise for node ${node || '(unknown)'} left by an interrupted run: ${r.message}`,
+      },
     });
   }
   return changes;

@@ -14,6 +14,9 @@ const read: AccessQuery[] = [
   { verb: 'get', resource: 'replicasets', group: 'apps' },
   { verb: 'get', resource: 'deployments', group: 'apps' },
   { verb: 'get', resource: 'statefulsets', group: 'apps' },
+  // Owners of many pods in one namespace are resolved by a paged list instead of a GET each.
+  { verb: 'list', resource: 'replicasets', group: 'apps' },
+  { verb: 'list', resource: 'deployments', group: 'apps' },
   // kubectl's DaemonSet filter: a pod naming a DaemonSet that does not exist is not a DaemonSet pod.
   { verb: 'get', resource: 'daemonsets', group: 'apps' },
   { verb: 'list', resource: 'horizontalpodautoscalers', group: 'autoscaling' },
@@ -67,9 +70,9 @@ export function requiredAccess(operation: Operation, surge: boolean, waitForRepl
     case 'cordon':
       return cordon;
     case 'uncordon':
-      return [...cordon, ...restoreLeftovers];
+      return unique([...cordon, ...restoreLeftovers]);
     case 'drain':
-      return [
+      return unique([
         ...read,
         ...cordon,
         ...evict,
@@ -77,8 +80,14 @@ export function requiredAccess(operation: Operation, surge: boolean, waitForRepl
         ...(surge ? migrate : []),
         ...(waitForReplacements ? waitReplacements : []),
         ...(availability ? availabilityWatch : []),
-      ];
+      ]);
   }
+}
+
+/** Each permission once: every query is one SelfSubjectAccessReview request. */
+function unique(queries: AccessQuery[]): AccessQuery[] {
+  const seen = new Map(queries.map((q) => [describeAccess(q), q]));
+  return [...seen.values()];
 }
 
 export function describeAccess(q: AccessQuery): string {

@@ -140,27 +140,18 @@ export class KubeClient {
   }
 
   /**
-   * Pods bound to one node only (field selector), paged: never every pod of the cluster. The
-   * resourceVersion is the list's snapshot (every page of a paged list shares it).
+   * Every pod of the cluster, one page (CHUNK_SIZE) at a time, handed to `onPage` and then
+   * dropped: the caller keeps only what it needs, so memory holds one page of full pod objects,
+   * never the whole cluster. One paged list per call.
    */
-  async listPodsOnNode(node: string): Promise<{ items: V1Pod[]; resourceVersion: string }> {
-    const items: V1Pod[] = [];
+  async scanAllPods(onPage: (pods: V1Pod[], resourceVersion: string) => void): Promise<void> {
     let cont: string | undefined;
-    let resourceVersion = '';
     do {
-      const page = await this.count(() =>
-        this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}`, limit: CHUNK_SIZE, _continue: cont }),
-      );
-      items.push(...page.items);
-      resourceVersion ||= page.metadata?.resourceVersion ?? '';
+      const page = await this.count(() => this.core.listPodForAllNamespaces({ limit: CHUNK_SIZE, _continue: cont }));
+      // Every page of a paged list carries the list's snapshot resourceVersion.
+      onPage(page.items, page.metadata?.resourceVersion ?? '');
       cont = page.metadata?._continue || undefined;
     } while (cont);
-    return { items, resourceVersion };
-  }
-
-  /** The node's pods as a watched cache: deletion waits are woken by its events. */
-  watchPodsOnNode(node: string, onError?: (m: string) => void): ResourceWatch<V1Pod> {
-    return this.watch({ path: '/api/v1/pods', fieldSelector: `spec.nodeName=${node}`, list: () => this.listPodsOnNode(node), onError });
   }
 
   /** A ResourceWatch whose connections count as requests of this client. */
@@ -170,6 +161,26 @@ export class KubeClient {
 
   getReplicaSet(namespace: string, name: string): Promise<V1ReplicaSet> {
     return this.count(() => this.apps.readNamespacedReplicaSet({ namespace, name }));
+  }
+
+  /** A namespace's ReplicaSets, page by page (CHUNK_SIZE), each page handed over and dropped. */
+  async scanReplicaSets(namespace: string, onPage: (items: V1ReplicaSet[]) => void): Promise<void> {
+    let cont: string | undefined;
+    do {
+      const page = await this.count(() => this.apps.listNamespacedReplicaSet({ namespace, limit: CHUNK_SIZE, _continue: cont }));
+      onPage(page.items);
+      cont = page.metadata?._continue || undefined;
+    } while (cont);
+  }
+
+  /** A namespace's Deployments, page by page (CHUNK_SIZE), each page handed over and dropped. */
+  async scanDeployments(namespace: string, onPage: (items: V1Deployment[]) => void): Promise<void> {
+    let cont: string | undefined;
+    do {
+      const page = await this.count(() => this.apps.listNamespacedDeployment({ namespace, limit: CHUNK_SIZE, _continue: cont }));
+      onPage(page.items);
+      cont = page.metadata?._continue || undefined;
+    } while (cont);
   }
 
   getDeployment(namespace: string, name: string): Promise<V1Deployment> {

@@ -1,16 +1,12 @@
-// Gathers what the planner needs for one node, as plain objects: the node's pods (field
-// selector: never every pod of the cluster), the PDBs (from the shared watch cache), the
-// workloads owning those pods, and what other nodes have room for.
-import type { V1DaemonSet, V1Deployment, V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+// Gathers what the planner needs, as plain objects: the workloads owning the drained pods, and
+// the planner's input for one node from what the run gathered once (kube/cluster-pods.ts: the
+// pods, and what every node has room for; the PDBs from the shared watch cache).
+import type { V1DaemonSet, V1Deployment, V1Node, V1Pod, V1PodDisruptionBudget, V1ReplicaSet } from '@kubernetes/client-node';
 import type { NodeCapacity, PlanInput, WorkloadInfo } from '../types.js';
 import type { KubeClient } from './client.js';
-import { podRequests } from '../plan/capacity.js';
-import { controllerOf, isNodeReady, workloadKeyOf } from '../plan/pod.js';
+import { controllerOf, workloadKeyOf } from '../plan/pod.js';
 import { rolloutStrategy } from '../plan/migration.js';
 import { statusCode } from './errors.js';
-
-/** Other nodes whose pods we list for the capacity check; more would cost a list per node. */
-export const MAX_CAPACITY_NODES = 20;
 
 /** Whether a Deployment's strategy lets a rollout add a pod before removing one. */
 export function deploymentCanSurge(d: V1Deployment): boolean {
@@ -50,6 +46,49 @@ function getDaemonSet(client: KubeClient, namespace: string, name: string): Prom
 }
 
 /**
+ * In a namespace with at least this many ReplicaSets to resolve, one paged list of its
+ * ReplicaSets and one of its Deployments replace two GETs per ReplicaSet: the cost per evicted
+ * pod stays flat when a node holds pods of many Deployments (each page is reduced to the objects
+ * asked for and dropped).
+ */
+export const LIST_WORKLOADS_FROM = 3;
+
+interface ReplicaSetLookup {
+  replicaSet(namespace: string, name: string): Promise<V1ReplicaSet | undefined>;
+  deployment(namespace: string, name: string): Promise<V1Deployment | undefined>;
+}
+
+async function replicaSetLookup(client: KubeClient, pods: V1Pod[], known: Record<string, WorkloadInfo>): Promise<ReplicaSetLookup> {
+  const wanted = new Map<string, Set<string>>();
+  for (const pod of pods) {
+    const owner = controllerOf(pod);
+    const key = workloadKeyOf(pod);
+    if (owner?.kind !== 'ReplicaSet' || key === undefined || key in known) continue;
+    const ns = pod.metadata?.namespace ?? '';
+    wanted.set(ns, (wanted.get(ns) ?? new Set()).add(owner.name));
+  }
+  const listed = new Map<string, { replicaSets: Map<string, V1ReplicaSet>; deployments: Map<string, V1Deployment> }>();
+  for (const [ns, names] of wanted) {
+    if (names.size < LIST_WORKLOADS_FROM) continue;
+    const replicaSets = new Map<string, V1ReplicaSet>();
+    await client.scanReplicaSets(ns, (page) => {
+      for (const rs of page) if (names.has(rs.metadata?.name ?? '')) replicaSets.set(rs.metadata!.name!, rs);
+    });
+    const owners = new Set([...replicaSets.values()].flatMap((rs) => rs.metadata?.ownerReferences?.filter((r) => r.controller && r.kind === 'Deployment').map((r) => r.name) ?? []));
+    const deployments = new Map<string, V1Deployment>();
+    await client.scanDeployments(ns, (page) => {
+      for (const d of page) if (owners.has(d.metadata?.name ?? '')) deployments.set(d.metadata!.name!, d);
+    });
+    listed.set(ns, { replicaSets, deployments });
+  }
+  return {
+    // From the lists where the namespace was listed (absent = not found), else one GET each.
+    replicaSet: async (ns, name) => (listed.has(ns) ? listed.get(ns)!.replicaSets.get(name) : ignoreNotFound(client.getReplicaSet(ns, name))),
+    deployment: async (ns, name) => (listed.get(ns)?.deployments.get(name) ?? (listed.has(ns) ? undefined : ignoreNotFound(client.getDeployment(ns, name)))),
+  };
+}
+
+/**
  * Resolves each pod's controller to workload info (ReplicaSet → its Deployment). Keys already in
  * `known` are not fetched again (a reconcile loop passes what it has); the result is `known`
  * merged with what was fetched. A controller that does not exist gets no entry, and is looked
@@ -63,6 +102,7 @@ export async function fetchWorkloads(
   const workloads: Record<string, WorkloadInfo> = {};
   const tried = new Set<string>();
   const deploymentNamespaces = new Set<string>();
+  const lookup = await replicaSetLookup(client, pods, known);
   for (const pod of pods) {
     const owner = controllerOf(pod);
     const ns = pod.metadata?.namespace ?? '';
@@ -85,10 +125,10 @@ export async function fetchWorkloads(
         };
       }
     } else if (owner.kind === 'ReplicaSet') {
-      const rs = await ignoreNotFound(client.getReplicaSet(ns, owner.name));
+      const rs = await lookup.replicaSet(ns, owner.name);
       if (!rs) continue;
       const dref = rs.metadata?.ownerReferences?.find((r) => r.controller && r.kind === 'Deployment');
-      const d = dref ? await ignoreNotFound(client.getDeployment(ns, dref.name)) : undefined;
+      const d = dref ? await lookup.deployment(ns, dref.name) : undefined;
       if (d) {
         workloads[key] = deploymentInfo(d);
         deploymentNamespaces.add(ns);
@@ -127,48 +167,30 @@ export async function fetchWorkloads(
   return { ...known, ...workloads };
 }
 
-/** Schedulable, Ready nodes other than `node`, with what is requested on them (bounded). */
-export async function fetchCapacity(client: KubeClient, node: string, nodes: V1Node[]): Promise<NodeCapacity[]> {
-  const others = nodes.filter((n) => n.metadata?.name !== node);
-  // Unschedulable or NotReady nodes are passed without pod lists: the planner rules them out anyway.
-  // Beyond MAX_CAPACITY_NODES usable nodes, the rest are passed as empty: in a large cluster a
-  // "fits" there is optimistic, and a no-capacity finding means "none of the nodes inspected".
-  const usable = others.filter((n) => !n.spec?.unschedulable && isNodeReady(n)).slice(0, MAX_CAPACITY_NODES);
-  const inspected = new Set(usable.map((n) => n.metadata?.name));
-  const result: NodeCapacity[] = [];
-  for (const n of usable) {
-    const { items: pods } = await client.listPodsOnNode(n.metadata?.name ?? '');
-    const requested = { cpuMillis: 0, memoryBytes: 0, pods: 0 };
-    for (const p of pods) {
-      if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
-      const r = podRequests(p);
-      requested.cpuMillis += r.cpuMillis;
-      requested.memoryBytes += r.memoryBytes;
-      requested.pods++;
-    }
-    result.push({ node: n, requested });
-  }
-  for (const n of others) {
-    if (!inspected.has(n.metadata?.name)) result.push({ node: n, requested: { cpuMillis: 0, memoryBytes: 0, pods: 0 } });
-  }
-  return result;
+/**
+ * Every node of the cluster with what its pods request (from scanClusterPods' one paged list):
+ * every schedulable node is a candidate, however many there are.
+ */
+export function nodeCapacities(nodes: V1Node[], requested: Map<string, NodeCapacity['requested']>): NodeCapacity[] {
+  return nodes.map((node) => ({ node, requested: { ...(requested.get(node.metadata?.name ?? '') ?? { cpuMillis: 0, memoryBytes: 0, pods: 0 }) } }));
 }
 
-export async function fetchPlanInput(
-  client: KubeClient,
+/** The planner's input for one node, from what the run gathered once for all its nodes. */
+export function planInputFor(
   node: V1Node,
   pods: V1Pod[],
-  allNodes: V1Node[],
+  capacity: NodeCapacity[],
   pdbs: V1PodDisruptionBudget[],
-): Promise<PlanInput> {
-  const now = Date.now();
+  workloads: Record<string, WorkloadInfo>,
+): PlanInput {
+  const name = node.metadata?.name;
   const namespaces = new Set(pods.map((p) => p.metadata?.namespace));
   return {
     node,
     pods,
-    now,
+    now: Date.now(),
     pdbs: pdbs.filter((p) => namespaces.has(p.metadata?.namespace)),
-    workloads: await fetchWorkloads(client, pods),
-    otherNodes: await fetchCapacity(client, node.metadata?.name ?? '', allNodes),
+    workloads,
+    otherNodes: capacity.filter((c) => c.node.metadata?.name !== name),
   };
 }

@@ -24,6 +24,12 @@ export interface ResourceWatchOptions<T> {
   onError?: (message: string) => void;
   /** Called for each watch connection opened (request accounting; lists count themselves). */
   onRequest?: () => void;
+  /**
+   * Only objects this accepts are cached and announced (a watch of a whole collection that needs
+   * a few of its objects: memory holds those, not the collection). An object the cache holds that
+   * stops being accepted is announced as DELETED.
+   */
+  keep?: (obj: T) => boolean;
 }
 
 const SERVER_TIMEOUT_SECONDS = 290;
@@ -85,6 +91,7 @@ export class ResourceWatch<T extends KubernetesObject> {
     const { items, resourceVersion } = await this.opts.list();
     const seen = new Set<string>();
     for (const item of items) {
+      if (this.opts.keep && !this.opts.keep(item)) continue;
       const key = objectKey(item);
       seen.add(key);
       const before = this.cache.get(key);
@@ -141,6 +148,14 @@ export class ResourceWatch<T extends KubernetesObject> {
           }
           const key = objectKey(obj);
           this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+          if (this.opts.keep && !this.opts.keep(obj)) {
+            const held = this.cache.get(key);
+            if (held) {
+              this.cache.delete(key);
+              this.emit('DELETED', held);
+            }
+            return;
+          }
           // A replayed ADDED for an object we already hold (after a restart without resourceVersion) is no news.
           const before = this.cache.get(key);
           if (type === 'ADDED' && before?.metadata?.resourceVersion === obj.metadata?.resourceVersion) return;

@@ -64,14 +64,17 @@ export function formatTaint(taint: V1Taint): string {
 // The scheduler lets pods that tolerate this taint onto a cordoned node (NodeUnschedulable plugin).
 const UNSCHEDULABLE_TAINT: V1Taint = { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' };
 
+function tolerated(tolerations: V1Toleration[], taint: V1Taint): boolean {
+  return tolerations.some((t) => toleratesTaint(t, taint));
+}
+
 /** Why `node` cannot take `pod` (short), or undefined if it can. */
 export function rejectReason(pod: V1Pod, capacity: NodeCapacity, drainedNode?: string): string | undefined {
   const { node, requested } = capacity;
   const tolerations = pod.spec?.tolerations ?? [];
-  const tolerated = (taint: V1Taint): boolean => tolerations.some((t) => toleratesTaint(t, taint));
 
   if (node.metadata?.name === drainedNode) return 'node being drained';
-  if (node.spec?.unschedulable && !tolerated(UNSCHEDULABLE_TAINT)) return 'unschedulable';
+  if (node.spec?.unschedulable && !tolerated(tolerations, UNSCHEDULABLE_TAINT)) return 'unschedulable';
   if (!isNodeReady(node)) return 'not Ready';
 
   const labels = node.metadata?.labels ?? {};
@@ -83,18 +86,37 @@ export function rejectReason(pod: V1Pod, capacity: NodeCapacity, drainedNode?: s
   if (terms && !matchesNodeSelectorTerms(terms, node)) return 'required node affinity does not match';
 
   // PreferNoSchedule is only a preference; NoSchedule and NoExecute keep the pod off.
-  const blocking = (node.spec?.taints ?? []).find((t) => t.effect !== 'PreferNoSchedule' && !tolerated(t));
+  const blocking = (node.spec?.taints ?? []).find((t) => t.effect !== 'PreferNoSchedule' && !tolerated(tolerations, t));
   if (blocking) return `taint ${formatTaint(blocking)} not tolerated`;
 
-  return resourceShortfall(podRequests(pod), node, requested);
+  return resourceShortfall(requestsOf(pod), node, requested);
+}
+
+// A plan checks each moved pod against every node of the cluster (and packing does it again):
+// parse each pod's requests and each node's allocatable once, not once per pair. Keyed by the
+// objects themselves, which planning never changes.
+const requestsMemo = new WeakMap<V1Pod, PodRequests>();
+const allocatableMemo = new WeakMap<object, { cpu: number; memory: number; pods: number }>();
+
+function requestsOf(pod: V1Pod): PodRequests {
+  let r = requestsMemo.get(pod);
+  if (!r) requestsMemo.set(pod, (r = podRequests(pod)));
+  return r;
+}
+
+export function allocatableOf(node: V1Node): { cpu: number; memory: number; pods: number } {
+  // A resource missing from allocatable counts as 0, as for the scheduler.
+  const allocatable = node.status?.allocatable ?? {};
+  let a = allocatableMemo.get(allocatable);
+  if (!a) allocatableMemo.set(allocatable, (a = { cpu: cpuMillis(allocatable.cpu), memory: memoryBytes(allocatable.memory), pods: quantityValue(allocatable.pods) }));
+  return a;
 }
 
 function resourceShortfall(needs: PodRequests, node: V1Node, requested: NodeCapacity['requested']): string | undefined {
-  // A resource missing from allocatable counts as 0, as for the scheduler.
-  const allocatable = node.status?.allocatable ?? {};
-  const freeCpu = cpuMillis(allocatable.cpu) - requested.cpuMillis;
-  const freeMemory = memoryBytes(allocatable.memory) - requested.memoryBytes;
-  const maxPods = quantityValue(allocatable.pods);
+  const allocatable = allocatableOf(node);
+  const freeCpu = allocatable.cpu - requested.cpuMillis;
+  const freeMemory = allocatable.memory - requested.memoryBytes;
+  const maxPods = allocatable.pods;
   const problems: string[] = [];
   if (requested.pods + 1 > maxPods) problems.push(`too many pods: ${requested.pods}/${maxPods}`);
   if (needs.cpuMillis > freeCpu) {
@@ -106,18 +128,28 @@ function resourceShortfall(needs: PodRequests, node: V1Node, requested: NodeCapa
   return problems.length > 0 ? problems.join('; ') : undefined;
 }
 
+/** How many candidate and rejected nodes a NodeFit names; the rest are counted (readable at 1,000 nodes). */
+export const MAX_LISTED_NODES = 10;
+
 /**
- * Nodes that could take `pod` (a replacement for it, really). Each pod is checked on its own
- * against what is requested now: two pods may both "fit" into room for one. Good enough to spot
- * a pod that has nowhere to go; not a scheduling simulation.
+ * Nodes that could take `pod` (a replacement for it, really), each judged on its own against
+ * what is requested now: two pods may both "fit" into room for one (plan/packing.ts places the
+ * run's pods together). At most MAX_LISTED_NODES are named in each list; the counts say how many.
  */
 export function fitPod(pod: V1Pod, nodes: NodeCapacity[], drainedNode = pod.spec?.nodeName): NodeFit {
   const fit: NodeFit = { pod: podKey(pod), candidates: [], rejected: {} };
+  let candidates = 0;
+  let rejected = 0;
   for (const capacity of nodes) {
     const name = capacity.node.metadata?.name ?? '';
     const reason = rejectReason(pod, capacity, drainedNode);
-    if (reason === undefined) fit.candidates.push(name);
-    else fit.rejected[name] = reason;
+    if (reason === undefined) {
+      if (candidates++ < MAX_LISTED_NODES) fit.candidates.push(name);
+    } else if (rejected++ < MAX_LISTED_NODES) {
+      fit.rejected[name] = reason;
+    }
   }
+  if (candidates > MAX_LISTED_NODES) fit.candidateCount = candidates;
+  if (rejected > MAX_LISTED_NODES) fit.rejectedCount = rejected;
   return fit;
 }

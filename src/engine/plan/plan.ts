@@ -253,6 +253,7 @@ function needsNewHome(e: Entry): boolean {
 
 function noCapacityBlocker(fit: NodeFit): Blocker {
   const why = Object.entries(fit.rejected).map(([node, reason]) => `${node}: ${reason}`);
-  const detail = why.length > 0 ? `no other node can take it (${why.join('; ')})` : 'there is no other node to take it';
+  const more = fit.rejectedCount !== undefined ? `; and ${fit.rejectedCount - why.length} more nodes` : '';
+  const detail = why.length > 0 ? `no other node can take it (${why.join('; ')}${more})` : 'there is no other node to take it';
   return { kind: 'no-capacity', pod: fit.pod, message: `pod ${fit.pod} would stay Pending: ${detail}`, fatal: false };
 }

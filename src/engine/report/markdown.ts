@@ -3,6 +3,7 @@
 import { bucketSeries, seconds } from '../availability/figures.js';
 import type { AvailabilityReport, ServiceAvailability } from '../availability/types.js';
 import type { Blocker, DrainPlan, NodeReport, PodOutcome, PodResult, RunReport, TimelineEvent, WorkloadChange } from '../types.js';
+import { capSummary, isLargeRun, renderGrouped } from './markdown-scale.js';
 import { blockerLabel, formatDuration, groupLabel, outcomeLabel, plural, podKey, severityLabel, sortBlockers } from './labels.js';
 
 export function renderSummary(report: RunReport): string {
@@ -11,6 +12,7 @@ export function renderSummary(report: RunReport): string {
     // A run that stopped before listing the nodes has no nodes; only a finished lookup "matched none".
     `**Nodes:** ${report.nodes.map((n) => code(n.node)).join(', ') || (report.error ? 'none processed' : report.options.selector ? `none matched ${code(report.options.selector)}` : 'none')}`,
     `**Duration:** ${formatDuration(report.durationMs)}`,
+    ...(report.drainOrder && report.nodes.length > 1 ? [`**Drain order** (${escapeText(report.drainOrder.rule)}): ${report.drainOrder.nodes.map(code).join(' → ')}`] : []),
     ...(report.options.dryRun ? ['**Dry run:** nothing was changed'] : []),
   ];
   const sections = [
@@ -19,9 +21,10 @@ export function renderSummary(report: RunReport): string {
     ...(report.error ? [`**Error:** ${escapeText(report.error)}`] : []),
     `### Final state\n\n${escapeText(report.summary)}`,
     ...(report.availability ? [renderAvailability(report.availability, report.durationMs)] : []),
-    ...report.nodes.map(renderNode),
+    // Hundreds of pods: grouped by node and by workload, with counts (markdown-scale.ts).
+    ...(isLargeRun(report) ? renderGrouped(report, { code, escapeText, escapeCell, table }) : report.nodes.map(renderNode)),
   ];
-  return `${sections.join('\n\n')}\n`;
+  return capSummary(`${sections.join('\n\n')}\n`);
 }
 
 function renderNode(node: NodeReport): string {

@@ -1,0 +1,145 @@
+// Shared by the benchmarks: child processes measured from outside (wall time, peak RSS), and the
+// kube-apiserver audit log read as the record of what a client did and when.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface ChildRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Wall time from just before spawn to exit. */
+  seconds: number;
+  /** Epoch ms just before spawn (the audit log's clock is the same machine's). */
+  startedAtMs: number;
+  endedAtMs: number;
+  /** Peak RSS of the child, MiB, from GNU time (undefined when /usr/bin/time is missing). */
+  peakRssMiB?: number;
+}
+
+const GNU_TIME = '/usr/bin/time';
+
+/** Runs cmd as a child process; under GNU time when present, which reports its peak RSS from wait4(). */
+export function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ChildRun> {
+  const rssFile = join(tmpdir(), `bench-rss-${process.pid}-${Date.now()}`);
+  const timed = existsSync(GNU_TIME);
+  const [file, argv] = timed ? [GNU_TIME, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
+  const startedAtMs = Date.now();
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      let peakRssMiB: number | undefined;
+      if (timed) {
+        const kib = Number(readFileSync(rssFile, 'utf8').trim().split('\n').at(-1));
+        rmSync(rssFile, { force: true });
+        if (Number.isFinite(kib)) peakRssMiB = Math.round(kib / 1024);
+      }
+      resolve({ code: code ?? -1, stdout, stderr, seconds, startedAtMs, endedAtMs: startedAtMs + seconds * 1000, peakRssMiB });
+    });
+  });
+}
+
+export async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 300_000, everyMs = 250): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// ---- audit log ---------------------------------------------------------------------------------
+
+export interface AuditEvent {
+  auditID: string;
+  stage: string;
+  verb: string;
+  user: { username: string };
+  userAgent?: string;
+  objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string; apiGroup?: string };
+  responseStatus?: { code?: number };
+  requestReceivedTimestamp: string;
+  stageTimestamp: string;
+  requestObject?: { status?: { disruptionsAllowed?: number; currentHealthy?: number; desiredHealthy?: number } };
+}
+
+/** Epoch milliseconds with the microseconds of an audit timestamp ("2026-11-28T04:40:00.123456Z"). */
+export function auditMs(ts: string): number {
+  const m = /^(.{19})(?:\.(\d+))?Z$/.exec(ts);
+  if (!m) throw new Error(`unexpected audit timestamp ${ts}`);
+  return Date.parse(`${m[1]}Z`) + (m[2] ? Number(`0.${m[2]}`) * 1000 : 0);
+}
+
+/** Where the log ends now: read from here later to get only what happened meanwhile. */
+export function auditOffset(path: string): number {
+  return existsSync(path) ? statSync(path).size : 0;
+}
+
+export function readAudit(path: string, fromOffset: number): AuditEvent[] {
+  const size = auditOffset(path);
+  if (size <= fromOffset) return [];
+  const buf = Buffer.alloc(size - fromOffset);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, buf, 0, buf.length, fromOffset);
+  } finally {
+    closeSync(fd);
+  }
+  return buf
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as AuditEvent);
+}
+
+/** Requests (distinct audit IDs) a user made: each request is one ID, whatever stages were logged. */
+export function requestsBy(events: AuditEvent[], user: string): number {
+  return new Set(events.filter((e) => e.user.username === user).map((e) => e.auditID)).size;
+}
+
+/** Audit policy: every request of these users, metadata only (enough to count them). */
+export function countUsersPolicy(users: string[]): string {
+  return `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  users: [${users.map((u) => JSON.stringify(u)).join(', ')}]
+- level: None
+`;
+}
+
+export const median = (xs: number[]): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+/** Nearest-rank percentile (p in 0..100). */
+export const percentile = (xs: number[], p: number): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+};
+
+/**
+ * A copy of dist/ taken now, so every run of one benchmark uses the same build even when dist/
+ * is rebuilt meanwhile (a shared worktree). Returns the copied CLI's path and a short hash of it.
+ */
+export function pinnedCli(): { cli: string; sha: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-dist-'));
+  cpSync('dist', dir, { recursive: true });
+  const sha = createHash('sha256').update(readFileSync(join(dir, 'cli-main.js'))).digest('hex').slice(0, 12);
+  return { cli: join(dir, 'cli.js'), sha, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}

@@ -1,0 +1,68 @@
+// The run's view of the nodes it drains and of their pods: ONE list+watch of the cluster's pods
+// and ONE of its nodes for the whole run, however many nodes it drains (not one of each per
+// node). The pod list is the planning scan (kube/cluster-pods.ts): each page is reduced to the
+// full objects of the drained nodes' pods plus request sums for the other nodes, so memory holds
+// the drained nodes' pods, never the cluster's. Each node's drain reads a filtered view.
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { KubeClient } from '../kube/client.js';
+import { reducePodPage, type ClusterPods } from '../kube/cluster-pods.js';
+import type { ResourceWatch } from '../kube/watch.js';
+import type { PodSource } from './pod-lifecycle.js';
+
+export class PoolWatch {
+  private readonly names: Set<string>;
+  private readonly podWatch: ResourceWatch<V1Pod>;
+  readonly nodeWatch: ResourceWatch<V1Node>;
+  private firstScan?: ClusterPods;
+
+  constructor(client: KubeClient, nodes: string[], onError: (m: string) => void) {
+    this.names = new Set(nodes);
+    const onDrained = (p: V1Pod) => this.names.has(p.spec?.nodeName ?? '');
+    this.podWatch = client.watch<V1Pod>({
+      path: '/api/v1/pods',
+      keep: onDrained,
+      onError,
+      list: async () => {
+        const scan: ClusterPods = { onDrainedNodes: new Map([...this.names].map((n) => [n, []])), requested: new Map() };
+        let resourceVersion = '';
+        await client.scanAllPods((page, rv) => {
+          resourceVersion ||= rv;
+          reducePodPage(page, this.names, scan);
+        });
+        this.firstScan ??= scan;
+        return { items: [...scan.onDrainedNodes.values()].flat(), resourceVersion };
+      },
+    });
+    this.nodeWatch = client.watch<V1Node>({ path: '/api/v1/nodes', keep: (n) => this.names.has(n.metadata?.name ?? ''), onError });
+  }
+
+  /** Lists and starts watching; returns the first list's scan (what planning needs). */
+  async start(): Promise<ClusterPods> {
+    await Promise.all([this.podWatch.start(), this.nodeWatch.start()]);
+    const scan = this.firstScan!;
+    this.firstScan = undefined;
+    return scan;
+  }
+
+  stop(): void {
+    this.podWatch.stop();
+    this.nodeWatch.stop();
+  }
+
+  node(name: string): V1Node | undefined {
+    return this.nodeWatch.get(name);
+  }
+
+  /** The pods bound to one drained node, live. */
+  podsOn(node: string): PodSource {
+    const watch = this.podWatch;
+    const here = (p: V1Pod | undefined) => (p?.spec?.nodeName === node ? p : undefined);
+    return {
+      get: (key) => here(watch.get(key)),
+      items: () => watch.items().filter((p) => p.spec?.nodeName === node),
+      subscribe: (listener) => watch.subscribe((type, p) => {
+        if (p.spec?.nodeName === node) listener(type, p);
+      }),
+    };
+  }
+}

@@ -1,0 +1,51 @@
+// How owners are resolved: a GET each for a few, one paged list per namespace for many (flat cost
+// per evicted pod). The client is a plain object answering like the API server would.
+import { describe, expect, it } from '@jest/globals';
+import type { V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
+import { fetchWorkloads, LIST_WORKLOADS_FROM } from '../../src/engine/kube/plan-input.js';
+import type { KubeClient } from '../../src/engine/kube/client.js';
+import { makePod } from './plan/fixtures.js';
+
+function rs(ns: string, name: string, deployment: string): V1ReplicaSet {
+  return { metadata: { namespace: ns, name, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment, uid: 'd', controller: true }] }, spec: { replicas: 2, selector: {} } };
+}
+function dep(ns: string, name: string): V1Deployment {
+  return { metadata: { namespace: ns, name }, spec: { replicas: 3, selector: {}, template: {} }, status: { readyReplicas: 3 } };
+}
+
+function fakeClient(replicaSets: V1ReplicaSet[], deployments: V1Deployment[]) {
+  const calls: string[] = [];
+  const find = <T extends { metadata?: { namespace?: string; name?: string } }>(list: T[], ns: string, name: string) => {
+    const found = list.find((o) => o.metadata?.namespace === ns && o.metadata?.name === name);
+    if (!found) throw Object.assign(new Error('not found'), { code: 404 });
+    return found;
+  };
+  const client = {
+    getReplicaSet: async (ns: string, name: string) => (calls.push(`get rs ${ns}/${name}`), find(replicaSets, ns, name)),
+    getDeployment: async (ns: string, name: string) => (calls.push(`get deploy ${ns}/${name}`), find(deployments, ns, name)),
+    scanReplicaSets: async (ns: string, onPage: (items: V1ReplicaSet[]) => void) => (calls.push(`list rs ${ns}`), onPage(replicaSets.filter((r) => r.metadata?.namespace === ns))),
+    scanDeployments: async (ns: string, onPage: (items: V1Deployment[]) => void) => (calls.push(`list deploy ${ns}`), onPage(deployments.filter((d) => d.metadata?.namespace === ns))),
+    listHpas: async (ns: string) => (calls.push(`list hpa ${ns}`), []),
+  } as unknown as KubeClient;
+  return { client, calls };
+}
+
+describe('fetchWorkloads', () => {
+  it(`lists a namespace's ReplicaSets and Deployments once when it has ${LIST_WORKLOADS_FROM} or more to resolve, and GETs the few elsewhere`, async () => {
+    const names = ['a', 'b', 'c', 'd'];
+    const { client, calls } = fakeClient(
+      [...names.map((n) => rs('bulk', `${n}-rs`, n)), rs('small', 'x-rs', 'x')],
+      [...names.map((n) => dep('bulk', n)), dep('small', 'x')],
+    );
+    const pods = [
+      ...names.map((n) => makePod(`${n}-1`, { namespace: 'bulk', owner: { kind: 'ReplicaSet', name: `${n}-rs` } })),
+      makePod('a-2', { namespace: 'bulk', owner: { kind: 'ReplicaSet', name: 'a-rs' } }),
+      makePod('gone-1', { namespace: 'bulk', owner: { kind: 'ReplicaSet', name: 'gone-rs' } }),
+      makePod('x-1', { namespace: 'small', owner: { kind: 'ReplicaSet', name: 'x-rs' } }),
+    ];
+    const workloads = await fetchWorkloads(client, pods);
+    expect(calls.filter((c) => !c.startsWith('list hpa')).sort()).toEqual(['get deploy small/x', 'get rs small/x-rs', 'list deploy bulk', 'list rs bulk']);
+    expect(Object.keys(workloads).sort()).toEqual(['ReplicaSet/bulk/a-rs', 'ReplicaSet/bulk/b-rs', 'ReplicaSet/bulk/c-rs', 'ReplicaSet/bulk/d-rs', 'ReplicaSet/small/x-rs']);
+    expect(workloads['ReplicaSet/bulk/c-rs']).toMatchObject({ kind: 'Deployment', namespace: 'bulk', name: 'c', replicas: 3, readyReplicas: 3 });
+  });
+});
