@@ -15,7 +15,7 @@
 // checks, runSafeDrain always returns a report (it does not throw): what was done and left.
 import type { V1Node, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { AvailabilityMonitor, monitorsAvailability } from './availability/monitor.js';
-import { checkAccess } from './kube/access.js';
+import { availabilityAccess, checkAccess, missingAccess, RBAC_FILE } from './kube/access.js';
 import { API_OUTAGE_BOUND_MS, KubeClient } from './kube/client.js';
 import { loadKubeConfig } from './kube/config.js';
 import { describeApiError, statusCode } from './kube/errors.js';
@@ -97,9 +97,19 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
   // something, it rides out an API server restart or stall (KubeClient.outageBoundMs).
   client.outageBoundMs = CHECKS_OUTAGE_BOUND_MS;
 
+  let watchAvailability = monitorsAvailability(options.operation, options.availability);
   await logger.group('Checking permissions', async () => {
     try {
-      await checkAccess(client, options.operation, options.migration === 'surge', options.waitForReplacements, monitorsAvailability(options.operation, options.availability));
+      // `availability: auto` with no gate only reports: an identity bound to an older ClusterRole
+      // (no Service/EndpointSlice reads) still drains, unmeasured and told so, instead of refused.
+      if (watchAvailability && isReportOnly(options.availability)) {
+        const missing = await missingAccess(client, availabilityAccess(options.operation));
+        if (missing.length > 0) {
+          watchAvailability = false;
+          logger.warn(`availability: not measured in this run: missing ${missing.join(', ')}. Grant them (${RBAC_FILE}) or set availability: off to silence this.`);
+        }
+      }
+      await checkAccess(client, options.operation, options.migration === 'surge', options.waitForReplacements, watchAvailability);
     } catch (err) {
       if (statusCode(err) === undefined && !(err instanceof Error && err.name === 'PermissionError')) {
         throw new InputError(
@@ -120,7 +130,7 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
   // abort-on-downtime ends the drain through the same signal as a cancellation: evictions stop,
   // temporary changes are restored, the report says why.
   const gateStop = new AbortController();
-  const availability = monitorsAvailability(options.operation, options.availability)
+  const availability = watchAvailability
     ? await logger.group('Availability gate', () =>
         AvailabilityMonitor.start({
           client,
@@ -364,6 +374,11 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
     for (const r of rest) r.error = `not drained: the run stopped after node ${failedNode} failed${r.cordoned && !r.wasCordoned ? ' (cordoned by this run)' : ''}`;
     if (rest.length) logger.warn(`stopping after node ${failedNode} failed; not drained: ${rest.map((r) => r.node).join(', ')}`);
   }
+}
+
+/** No gate to judge: the measurement is a report only (what `auto` does by default). */
+function isReportOnly(o: DrainOptions['availability']): boolean {
+  return o.selection.mode === 'auto' && o.maxDowntimeMs === undefined && o.minReadyRatio === undefined && o.probeUrls.length === 0;
 }
 
 /** restore-after: the nodes this run cordoned are made schedulable again, whatever the outcome. */

@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RbacAuthorizationV1Api, type V1ClusterRole } from '@kubernetes/client-node';
 import { parse } from 'yaml';
+import { DEFAULT_AVAILABILITY } from '../../src/engine/availability/types.js';
 import { deployOn, drain, eventually, podsOf, useCluster, waitReady } from './support.js';
 
 const W1 = 'w1';
@@ -75,5 +76,37 @@ describe('RBAC', () => {
 
     expect((await tc.core.readNode({ name: W1 })).metadata?.resourceVersion).toBe(nodeBefore);
     expect((await podsOf(tc, ns, 'web')).every((p) => !p.metadata?.deletionTimestamp && p.spec?.nodeName === W1)).toBe(true);
+  }, 240_000);
+  // The ClusterRole shipped before the availability gate: no Service, Namespace or EndpointSlice reads.
+  const beforeTheGate = (): V1ClusterRole => ({
+    ...shipped,
+    rules: shipped.rules!.filter((r) => !r.resources?.some((res) => ['services', 'endpointslices', 'namespaces'].includes(res))),
+  });
+
+  it('availability: auto without a gate still drains with the older ClusterRole, saying the gate is not measured', async () => {
+    const ns = 'rbac-old-role';
+    await deployOn(tc, W1, ns, 'web', 2);
+    const kubeconfigPath = await kubeconfigFor(beforeTheGate(), 'safe-drain-before-gate');
+
+    const { report, log } = await drain(tc, { nodes: [W1], timeoutMs: 120_000 }, { kubeconfigPath });
+
+    expect(report.nodes[0]?.error).toBeUndefined();
+    expect(report.success).toBe(true);
+    expect(report.availability).toBeUndefined();
+    expect(log.join('\n')).toMatch(/availability: not measured in this run: missing .*watch endpointslices\.discovery\.k8s\.io/);
+    await tc.cluster.kubectl(['uncordon', W1]);
+  }, 240_000);
+
+  it('a gate (max-downtime) with the older ClusterRole is refused before any change, naming the missing verbs', async () => {
+    const ns = 'rbac-old-role-gate';
+    await deployOn(tc, W1, ns, 'web', 1);
+    const kubeconfigPath = await kubeconfigFor(beforeTheGate(), 'safe-drain-before-gate-2');
+    const nodeBefore = (await tc.core.readNode({ name: W1 })).metadata?.resourceVersion;
+
+    await expect(
+      drain(tc, { nodes: [W1], availability: { ...DEFAULT_AVAILABILITY, maxDowntimeMs: 0 } }, { kubeconfigPath }),
+    ).rejects.toThrow(/watch endpointslices\.discovery\.k8s\.io.*rbac\/safe-drain-clusterrole\.yaml/s);
+
+    expect((await tc.core.readNode({ name: W1 })).metadata?.resourceVersion).toBe(nodeBefore);
   }, 240_000);
 });

@@ -107,8 +107,17 @@ export class PermissionError extends Error {
 
 /** Throws PermissionError naming every missing permission. */
 export async function checkAccess(client: KubeClient, operation: Operation, surge: boolean, waitForReplacements = false, availability = false): Promise<void> {
-  const queries = requiredAccess(operation, surge, waitForReplacements, availability);
-  const answers = await Promise.all(queries.map(async (q) => ({ q, ...(await client.canI(q)) })));
-  const missing = answers.filter((a) => !a.allowed).map((a) => describeAccess(a.q));
-  if (missing.length > 0) throw new PermissionError([...new Set(missing)]);
+  const missing = await missingAccess(client, requiredAccess(operation, surge, waitForReplacements, availability));
+  if (missing.length > 0) throw new PermissionError(missing);
+}
+
+/** The availability gate's own permissions, apart from the operation's. */
+export function availabilityAccess(operation: Operation): AccessQuery[] {
+  return operation === 'drain' ? availabilityWatch : availabilityRead;
+}
+
+/** The permissions among `queries` the identity lacks, each named once. */
+export async function missingAccess(client: KubeClient, queries: AccessQuery[]): Promise<string[]> {
+  const answers = await Promise.all(unique(queries).map(async (q) => ({ q, ...(await client.canI(q)) })));
+  return [...new Set(answers.filter((a) => !a.allowed).map((a) => describeAccess(a.q)))];
 }
