@@ -1,6 +1,8 @@
 // The engine's entry point, shared by the GitHub Action and the CLI. Knows nothing of Actions.
 //
 //   checks     permissions, nodes                                     (throws: nothing changed)
+//   lock       each node's drain lock (drain, uncordon): a node another live run holds is
+//              refused, nothing changed; so what "restore" finds next is no live run's
 //   restore    temporary changes an earlier, killed run left on these nodes' workloads
 //   plan       every node, with capacity judged as the run will leave the cluster
 //   refuse     if any plan has a fatal finding: stop, nothing changed
@@ -29,6 +31,7 @@ import {
   type NodeDrainContext,
   type PlannedNode,
 } from './execute/drain-node.js';
+import { DrainLocks, localIdentity } from './execute/drain-lock.js';
 import { restoreLeftoverChanges } from './execute/restore.js';
 import { describeFinalState } from './report/state.js';
 import { InputError, type DrainOptions, type DrainPlan, type Logger, type NodeReport, type RunReport } from './types.js';
@@ -44,6 +47,8 @@ export interface RunContext {
   /** Who runs the drain (workflow run URL, CLI user@host): goes into Events on the node. */
   origin?: string;
   signal?: AbortSignal;
+  /** Identifies this run's drain locks (default: a new random id); the Action's post step reuses it. */
+  lockHolder?: string;
   /** Shows each node's plan as soon as it is made; default: the plan table in the log. */
   onPlan?: (plan: DrainPlan) => void;
 }
@@ -101,6 +106,25 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
   logger.info(`nodes: ${nodes.map((n) => n.metadata?.name).join(', ')}`);
   stopIfCancelled('after resolving the nodes');
   client.outageBoundMs = API_OUTAGE_BOUND_MS;
+  const reports = nodes.map((n) => newNodeReport(n, options));
+
+  // Each node's drain lock, before restoring leftovers: a raise found then is no live run's.
+  let locks: DrainLocks | undefined;
+  if ((options.operation === 'drain' || options.operation === 'uncordon') && !options.dryRun) {
+    const taken = await DrainLocks.acquire(client, logger, reports.map((r) => r.node), localIdentity(ctx.lockHolder, ctx.origin));
+    if (Array.isArray(taken)) {
+      for (const t of taken) logger.error(t.message, { node: t.node });
+      for (const r of reports) {
+        r.error = taken.find((t) => t.node === r.node)?.message ?? `node ${r.node}: nothing was changed, because another run holds the drain lock of ${taken.map((t) => t.node).join(', ')}`;
+      }
+      return runReport(started, options, reports, client);
+    }
+    locks = taken;
+    for (const a of locks.acquired) {
+      const report = reports.find((r) => r.node === a.node);
+      if (report && a.previous) marker(report, started)('plan', a.node, `took over the drain lock of an earlier run (host ${a.previous.holder.host}, pid ${a.previous.holder.pid}): ${a.previous.why}`);
+    }
+  }
 
   const pdbWatch = client.watch<V1PodDisruptionBudget>({
     path: '/apis/policy/v1/poddisruptionbudgets',
@@ -115,13 +139,13 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     dryRun: options.dryRun,
     origin: ctx.origin ?? 'safe-drain',
     options,
-    signal,
+    // A lock another run took over (it judged this run dead) stops this run before its next change.
+    signal: locks ? AbortSignal.any([signal, locks.lost]) : signal,
     pdbWatch,
     budgets,
     runStart: started,
     ...(ctx.onPlan && { onPlan: ctx.onPlan }),
   };
-  const reports = nodes.map((n) => newNodeReport(n, options));
   try {
     await runPhases(nodeCtx, nodes, reports);
   } catch (err) {
@@ -136,15 +160,22 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     }
     budgets.close();
     pdbWatch.stop();
+    for (const failure of (await locks?.release()) ?? []) {
+      const report = reports.find((r) => failure.startsWith(`node ${r.node}:`));
+      if (report) marker(report, started)('error', report.node, failure);
+    }
   }
+  return runReport(started, options, reports, client);
+}
 
+function runReport(started: number, options: DrainOptions, reports: NodeReport[], client: KubeClient): RunReport {
   const run: RunReport = {
     version: 1,
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
     options,
     nodes: reports,
-    success: reports.length === nodes.length && reports.every((r) => r.success),
+    success: reports.length > 0 && reports.every((r) => r.success),
     summary: '',
     apiRequests: client.requests,
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),

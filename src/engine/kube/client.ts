@@ -203,6 +203,11 @@ export class KubeClient {
     );
   }
 
+  /** Merge patch of the node's metadata (the drain lock annotation, with a resourceVersion precondition). */
+  patchNodeMetadata(name: string, metadata: object): Promise<V1Node> {
+    return this.count(() => this.core.patchNode({ name, body: { metadata } }, mergePatch));
+  }
+
   /** policy/v1 Eviction with a UID precondition, so a same-named replacement is never evicted by mistake. */
   async evict(req: EvictRequest): Promise<void> {
     await this.count(() =>
