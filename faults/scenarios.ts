@@ -518,12 +518,18 @@ const twoDrains: Scenario = {
         return [`second run: ${outcomeOf(r)} (exit ${r.code ?? r.signal})${errors.length ? `: ${errors.join('; ')}` : ''}`];
       },
       allowed: ['completed', 'failed with report'],
-      extraChecks: async () => {
+      extraChecks: async (first) => {
         const out: string[] = [];
         const r = await second!;
         const o = outcomeOf(r);
         if (!['completed', 'failed with report'].includes(o)) out.push(`second run: ${o}`);
         if (o !== 'completed' && !reportNamesWhatIsLeft(r.report)) out.push('second run: report does not name what is left');
+        // One clear outcome each: a run that did not complete was refused by the other's drain lock, and says whose.
+        if (outcomeOf(first) !== 'completed' && o !== 'completed') out.push('neither run completed');
+        for (const [which, run] of [['first', first], ['second', r]] as const) {
+          const text = JSON.stringify(run.report?.nodes.map((n) => n.error) ?? []);
+          if (outcomeOf(run) !== 'completed' && !/holds its drain lock \(host \S+, pid \d+/.test(text)) out.push(`${which} run failed, but not on the other's drain lock: ${text}`);
+        }
         // One scale-up only: solo had 1 replica and 1 pod on the node.
         const max = ctx.recorder.maxReplicas.get(`${ns}/solo`) ?? 0;
         if (max > 2) out.push(`double surge: ${ns}/solo reached ${max} replicas (1 + 1 expected at most)`);

@@ -189,7 +189,8 @@ async function runPhases(ctx: NodeDrainContext, nodes: V1Node[], reports: NodeRe
   // each later node from the start of its own drain; this deadline also carries cancellation.
   const first = drainDeadline(ctx.signal, ctx.options.timeoutMs);
   try {
-    await runPhasesWithin(ctx, nodes, reports, first);
+    // A read still in flight (or retried) when the deadline fires ends then, not when it answers.
+    await ctx.client.readsBoundBy(first.signal, () => runPhasesWithin(ctx, nodes, reports, first));
   } finally {
     first.dispose();
   }
@@ -267,7 +268,12 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
 
   for (const [i, report] of reports.entries()) {
     if (cancelled(`before draining node ${report.node}`)) return;
-    await drainCordonedNode(ctx, planned[i]!, report, i === 0 ? first : undefined);
+    const deadline = i === 0 ? first : drainDeadline(ctx.signal, options.timeoutMs);
+    try {
+      await ctx.client.readsBoundBy(deadline.signal, () => drainCordonedNode(ctx, planned[i]!, report, deadline));
+    } finally {
+      if (i > 0) deadline.dispose();
+    }
     if (i === 0) {
       first.dispose();
       guard = ctx.signal;

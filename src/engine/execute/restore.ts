@@ -130,6 +130,17 @@ export async function restoreRaise(
   name: string,
   opts: { dryRun: boolean; expected?: TemporaryRaise },
 ): Promise<RestoreResult> {
+  // An undo: its reads are not cut short by the drain's deadline (it runs after it, too).
+  return client.unbounded(() => restoreRaiseNow(client, logger, namespace, name, opts));
+}
+
+async function restoreRaiseNow(
+  client: KubeClient,
+  logger: Logger,
+  namespace: string,
+  name: string,
+  opts: { dryRun: boolean; expected?: TemporaryRaise },
+): Promise<RestoreResult> {
   const id = `Deployment/${namespace}/${name}`;
   let original = opts.expected?.original;
   for (let attempt = 1; ; attempt++) {
@@ -191,6 +202,10 @@ export async function restoreLeftoverChanges(
   logger: Logger,
   scope: { nodes: string[]; dryRun: boolean },
 ): Promise<WorkloadChange[]> {
+  return client.unbounded(() => restoreLeftoversNow(client, logger, scope));
+}
+
+async function restoreLeftoversNow(client: KubeClient, logger: Logger, scope: { nodes: string[]; dryRun: boolean }): Promise<WorkloadChange[]> {
   client.requests++;
   const { items } = await client.apps.listDeploymentForAllNamespaces({ labelSelector: `${LABEL_SCALED}=true` });
   const changes: WorkloadChange[] = [];
