@@ -187,7 +187,7 @@ function runReport(started: number, options: DrainOptions, reports: NodeReport[]
 async function runPhases(ctx: NodeDrainContext, nodes: V1Node[], reports: NodeReport[]): Promise<void> {
   // `timeout` bounds the first node from the start of the run (its plan and cordon included),
   // each later node from the start of its own drain; this deadline also carries cancellation.
-  const first = drainDeadline(ctx.signal, ctx.options.timeoutMs);
+  const first = drainDeadline(ctx.signal, ctx.options.timeoutMs, ctx.runStart);
   try {
     // A read still in flight (or retried) when the deadline fires ends then, not when it answers.
     await ctx.client.readsBoundBy(first.signal, () => runPhasesWithin(ctx, nodes, reports, first));

@@ -152,6 +152,8 @@ export class DrainLocks {
   readonly lost: AbortSignal = this.lostController.signal;
   private timer: NodeJS.Timeout | undefined;
   private renewing = false;
+  /** The annotation value this run last wrote, per node: renewal and release test it on the server. */
+  private readonly written = new Map<string, string>();
 
   private constructor(
     private readonly client: KubeClient,
@@ -206,11 +208,36 @@ export class DrainLocks {
     }
   }
 
-  private writeLock(n: V1Node, holder: LockHolder | null): Promise<unknown> {
-    return this.client.patchNodeMetadata(n.metadata?.name ?? '', {
+  private async writeLock(n: V1Node, holder: LockHolder | null): Promise<void> {
+    const name = n.metadata?.name ?? '';
+    const value = holder ? JSON.stringify(holder) : null;
+    await this.client.patchNodeMetadata(name, {
       resourceVersion: n.metadata?.resourceVersion, // optimistic concurrency: of two writers, one wins
-      annotations: { [ANNOTATION_DRAIN_LOCK]: holder ? JSON.stringify(holder) : null },
+      annotations: { [ANNOTATION_DRAIN_LOCK]: value },
     });
+    if (value === null) this.written.delete(name);
+    else this.written.set(name, value);
+  }
+
+  /**
+   * One request instead of a read and a write: replaces (or removes) the lock only if it still
+   * holds exactly what this run wrote last (a JSON Patch `test`, checked by the API server).
+   * False when that could not be done; the caller then reads the node and decides.
+   */
+  private async rewriteIfUnchanged(node: string, holder: LockHolder | null): Promise<boolean> {
+    const last = this.written.get(node);
+    if (last === undefined) return false;
+    const path = `/metadata/annotations/${ANNOTATION_DRAIN_LOCK.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    const value = holder ? JSON.stringify(holder) : null;
+    try {
+      await this.client.patchNodeJson(node, [{ op: 'test', path, value: last }, value === null ? { op: 'remove', path } : { op: 'replace', path, value }]);
+    } catch (err) {
+      if (statusCode(err) === 404) return value === null; // no node, no lock
+      return false;
+    }
+    if (value === null) this.written.delete(node);
+    else this.written.set(node, value);
+    return true;
   }
 
   /** One renewal round; a lock found in another holder's hands aborts `lost`. */
@@ -219,6 +246,8 @@ export class DrainLocks {
     this.renewing = true;
     try {
       for (const { node } of this.acquired) {
+        const last = this.written.get(node);
+        if (last && (await this.rewriteIfUnchanged(node, { ...(JSON.parse(last) as LockHolder), renewed: new Date().toISOString() }))) continue;
         for (let attempt = 1; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
           const n = await this.client.getNode(node);
           const state = lockStateOf(n);
@@ -250,6 +279,10 @@ export class DrainLocks {
     const failures: string[] = [];
     for (const { node } of this.acquired) {
       try {
+        if (await this.rewriteIfUnchanged(node, null)) {
+          this.logger.debug(`node ${node}: drain lock released`);
+          continue;
+        }
         for (let attempt = 1; ; attempt++) {
           let n: V1Node;
           try {

@@ -244,6 +244,11 @@ export class KubeClient {
     return this.count(() => this.core.patchNode({ name, body: { metadata } }, mergePatch));
   }
 
+  /** JSON Patch of a node (its `test` operations make the whole patch conditional, on the server). */
+  patchNodeJson(name: string, operations: object[]): Promise<V1Node> {
+    return this.count(() => this.core.patchNode({ name, body: operations }));
+  }
+
   /** policy/v1 Eviction with a UID precondition, so a same-named replacement is never evicted by mistake. */
   async evict(req: EvictRequest): Promise<void> {
     await this.count(() =>
