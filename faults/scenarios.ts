@@ -76,6 +76,8 @@ interface DrainScenario {
   allowed: Outcome[];
   /** Fault-free reference comparable: fill lostSeconds. */
   comparable?: boolean;
+  /** The run whose report is compared with the cluster (default the last); two runs at once: the one that drained. */
+  judged?(last: CliResult): Promise<CliResult>;
   /** Extra pass conditions (return failure notes). */
   extraChecks?(first: CliResult): Promise<string[]>;
   cleanup?(): Promise<void>;
@@ -112,7 +114,7 @@ async function runDrainScenario(ctx: FaultContext, s: DrainScenario): Promise<Sc
     const changes = changesBetween(before, await snapshot(ctx, s.namespaces));
     const violations = ctx.recorder.violations.slice(v0).filter((v) => inScope(v.pod));
     const other = ctx.recorder.otherBelowBudget.slice(o0).filter((v) => inScope(v.pod));
-    const disagreements = await reportDisagreements(ctx, last.report);
+    const disagreements = await reportDisagreements(ctx, (s.judged ? await s.judged(last) : last).report);
     const failures: string[] = [];
     const lastOutcome = outcomeOf(last);
     if (!(s.rerun ? lastOutcome === 'completed' : s.allowed.includes(lastOutcome))) {
@@ -518,12 +520,20 @@ const twoDrains: Scenario = {
         return [`second run: ${outcomeOf(r)} (exit ${r.code ?? r.signal})${errors.length ? `: ${errors.join('; ')}` : ''}`];
       },
       allowed: ['completed', 'failed with report'],
-      extraChecks: async () => {
+      // The run refused by the other's lock changed nothing: its report says so, not how the winner left the node.
+      judged: async (first) => (outcomeOf(first) === 'completed' ? first : await second!),
+      extraChecks: async (first) => {
         const out: string[] = [];
         const r = await second!;
         const o = outcomeOf(r);
         if (!['completed', 'failed with report'].includes(o)) out.push(`second run: ${o}`);
         if (o !== 'completed' && !reportNamesWhatIsLeft(r.report)) out.push('second run: report does not name what is left');
+        // One clear outcome each: a run that did not complete was refused by the other's drain lock, and says whose.
+        if (outcomeOf(first) !== 'completed' && o !== 'completed') out.push('neither run completed');
+        for (const [which, run] of [['first', first], ['second', r]] as const) {
+          const text = JSON.stringify(run.report?.nodes.map((n) => n.error) ?? []);
+          if (outcomeOf(run) !== 'completed' && !/holds its drain lock \(host \S+, pid \d+/.test(text)) out.push(`${which} run failed, but not on the other's drain lock: ${text}`);
+        }
         // One scale-up only: solo had 1 replica and 1 pod on the node.
         const max = ctx.recorder.maxReplicas.get(`${ns}/solo`) ?? 0;
         if (max > 2) out.push(`double surge: ${ns}/solo reached ${max} replicas (1 + 1 expected at most)`);

@@ -59,7 +59,9 @@ else
   echo "!!!!! Docker Engine could not be started: the Docker tests did NOT run (counted as failed) !!!!!"
   failed=$((failed + 1)); failed_stages+=("docker tests")
 fi
-jest_stage "integration tests (real control plane)" --selectProjects integration --runInBand
+# CI time: the fault matrix leaves to `npm run faults` the SIGKILL rows other tests already cover
+# (FAULT_ROWS=ci, see test/integration/faults.test.ts), and kill-anywhere kills 9 times, 3 per anchor.
+FAULT_ROWS=ci KILL_ANYWHERE_RUNS=9 jest_stage "integration tests (real control plane)" --selectProjects integration --runInBand
 if [ "${SAFE_DRAIN_SKIP_E2E:-0}" = 1 ]; then
   echo "!!!!! SAFE_DRAIN_SKIP_E2E=1: the e2e suite was NOT run (counted as skipped) !!!!!"
   skipped=$((skipped + 3))

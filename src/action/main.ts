@@ -1,5 +1,6 @@
 // The GitHub Action shell: inputs → parseOptions → runSafeDrain → outputs, job summary and
 // annotations. All drain logic lives in the engine; this file only adapts it to Actions.
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +30,11 @@ export async function run(): Promise<void> {
     options = parseOptions(input);
     kubeconfig = writeKubeconfig(core.getInput('kubeconfig'));
     const context = core.getInput('context').trim();
+    // Saved before the run: if this step is killed, the post step knows the drain locks it left.
+    const lockHolder = randomUUID();
+    core.saveState(LOCK_HOLDER_STATE, lockHolder);
     report = await runSafeDrain(options, {
+      lockHolder,
       ...(kubeconfig && { kubeconfigPath: kubeconfig.path }),
       ...(context && { context }),
       logger: actionsLogger(),
@@ -48,6 +53,9 @@ export async function run(): Promise<void> {
   await publish(report);
   if (failure !== undefined) core.setFailed(failure);
 }
+
+/** Step state: the id of this step's drain locks (engine/execute/drain-lock.ts), for the post step. */
+export const LOCK_HOLDER_STATE = 'drain-lock-holder';
 
 // --- kubeconfig --------------------------------------------------------------------------------
 

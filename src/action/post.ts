@@ -3,14 +3,17 @@
 // replica raises. It reads the same inputs, finds Deployments still carrying safe-drain's raise
 // for the step's nodes, and restores them exactly (engine: restoreLeftoverChanges). It fails the
 // step, naming each Deployment and the command to fix it, when one could not be restored.
+// It restores under each node's drain lock: a node another live run holds is left to that run
+// (its raise is not a leftover), and the lock the main step left when it was killed is removed.
 import * as core from '@actions/core';
+import { DrainLocks, localIdentity, type AcquiredLock, type LockRefusal } from '../engine/execute/drain-lock.js';
 import { restoreLeftoverChanges } from '../engine/execute/restore.js';
 import { KubeClient } from '../engine/kube/client.js';
 import { loadKubeConfig } from '../engine/kube/config.js';
 import { parseOptions } from '../engine/options.js';
 import { resolveNodes } from '../engine/run.js';
 import { InputError, type DrainOptions, type Logger, type WorkloadChange } from '../engine/types.js';
-import { actionsLogger, writeKubeconfig, type KubeconfigFile } from './main.js';
+import { actionsLogger, LOCK_HOLDER_STATE, writeKubeconfig, type KubeconfigFile } from './main.js';
 
 /** What the post step needs from the engine; tests pass fakes (the shell logic is what they check). */
 export interface PostDeps {
@@ -18,12 +21,38 @@ export interface PostDeps {
   /** Node names a `selector` input resolves to (read-only). */
   resolveNodeNames(client: KubeClient, options: DrainOptions): Promise<string[]>;
   restoreLeftoverChanges(client: KubeClient, logger: Logger, scope: { nodes: string[]; dryRun: boolean }): Promise<WorkloadChange[]>;
+  /** Takes the drain locks of `nodes` as `holder` (the main step's id, when it saved one). */
+  lockNodes(client: KubeClient, logger: Logger, nodes: string[], holder: string | undefined): Promise<PostLocks>;
+}
+
+export interface PostLocks {
+  acquired: AcquiredLock[];
+  refused: LockRefusal[];
+  /** Releases what was acquired; returns what could not be released. */
+  release(): Promise<string[]>;
+}
+
+async function lockNodes(client: KubeClient, logger: Logger, nodes: string[], holder: string | undefined): Promise<PostLocks> {
+  // The refused nodes are left out: the others are still locked one by one.
+  const acquired: DrainLocks[] = [];
+  const refused: LockRefusal[] = [];
+  for (const node of nodes) {
+    const r = await DrainLocks.acquire(client, logger, [node], localIdentity(holder, 'safe-drain post step'));
+    if (Array.isArray(r)) refused.push(...r);
+    else acquired.push(r);
+  }
+  return {
+    acquired: acquired.flatMap((l) => l.acquired.slice()),
+    refused,
+    release: async () => (await Promise.all(acquired.map((l) => l.release()))).flat(),
+  };
 }
 
 const engineDeps: PostDeps = {
   connect: (path, context) => new KubeClient(loadKubeConfig({ path, context })),
   resolveNodeNames: async (client, options) => (await resolveNodes(client, options)).map((n) => n.metadata?.name ?? ''),
   restoreLeftoverChanges,
+  lockNodes,
 };
 
 /** Never throws: every outcome goes through core (info, warning, setFailed). */
@@ -35,8 +64,18 @@ export async function post(deps: PostDeps = engineDeps): Promise<void> {
     kubeconfig = writeKubeconfig(core.getInput('kubeconfig'));
     const client = deps.connect(kubeconfig?.path, core.getInput('context').trim() || undefined);
     const nodes = options.selector !== undefined ? await deps.resolveNodeNames(client, options) : options.nodes;
-    const changes = await deps.restoreLeftoverChanges(client, actionsLogger(), { nodes, dryRun: options.dryRun });
-    reportChanges(changes, nodes);
+    const logger = actionsLogger();
+    // A dry run took no lock and restores nothing for real.
+    const locks = options.dryRun ? undefined : await deps.lockNodes(client, logger, nodes, core.getState(LOCK_HOLDER_STATE) || undefined);
+    try {
+      for (const r of locks?.refused ?? []) core.info(`safe-drain post: node ${r.node}: ${r.reason}: its temporary changes are that run's to restore, left as they are`);
+      const free = nodes.filter((n) => !locks?.refused.some((r) => r.node === n));
+      const changes = free.length > 0 ? await deps.restoreLeftoverChanges(client, logger, { nodes: free, dryRun: options.dryRun }) : [];
+      reportChanges(changes, free);
+    } finally {
+      const unreleased = (await locks?.release()) ?? [];
+      reportLocks(locks?.acquired ?? [], unreleased);
+    }
   } catch (err) {
     if (err instanceof InputError) {
       // Refused inputs (or a selector matching no node): the main step stopped on the same error
@@ -51,6 +90,16 @@ export async function post(deps: PostDeps = engineDeps): Promise<void> {
   } finally {
     kubeconfig?.remove();
   }
+}
+
+/** A lock the main step left (it was killed) or a dead run's lock is a leftover too: said, and removed. */
+function reportLocks(acquired: AcquiredLock[], unreleased: string[]): void {
+  for (const a of acquired) {
+    if (!a.previous) continue;
+    const whose = a.previous.sameHolder ? 'left by the drain step (it did not end normally)' : `of an earlier run (host ${a.previous.holder.host}, pid ${a.previous.holder.pid}: ${a.previous.why})`;
+    core.warning(`node ${a.node}: removed the drain lock ${whose}`, { title: 'safe-drain post: removed a leftover drain lock' });
+  }
+  if (unreleased.length > 0) core.setFailed(`safe-drain post: drain lock(s) left:\n${unreleased.join('\n')}`);
 }
 
 function reportChanges(changes: WorkloadChange[], nodes: string[]): void {

@@ -1,6 +1,8 @@
 // The engine's entry point, shared by the GitHub Action and the CLI. Knows nothing of Actions.
 //
 //   checks     permissions, nodes                                     (throws: nothing changed)
+//   lock       each node's drain lock (drain, uncordon): a node another live run holds is
+//              refused, nothing changed; so what "restore" finds next is no live run's
 //   restore    temporary changes an earlier, killed run left on these nodes' workloads
 //   plan       every node from one paged list of the cluster's pods, with capacity judged as
 //              the run will leave the cluster, the run's pods packed together (plan/packing.ts)
@@ -33,6 +35,7 @@ import {
   showPlan,
   type NodeDrainContext,
 } from './execute/drain-node.js';
+import { DrainLocks, localIdentity } from './execute/drain-lock.js';
 import { restoreLeftoverChanges, restoreLeftoverChangesByNode } from './execute/restore.js';
 import { EvictionSlots, runBounded } from './execute/semaphore.js';
 import { scanClusterPods, type ClusterPods } from './kube/cluster-pods.js';
@@ -60,6 +63,8 @@ export interface RunContext {
   /** Who runs the drain (workflow run URL, CLI user@host): goes into Events on the node. */
   origin?: string;
   signal?: AbortSignal;
+  /** Identifies this run's drain locks (default: a new random id); the Action's post step reuses it. */
+  lockHolder?: string;
   /** Shows each node's plan as soon as it is made; default: the plan table in the log. */
   onPlan?: (plan: DrainPlan) => void;
 }
@@ -148,6 +153,26 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     : undefined;
   stopIfCancelled('after resolving the Services to watch');
   client.outageBoundMs = API_OUTAGE_BOUND_MS;
+  const reports = nodes.map((n) => newNodeReport(n, options));
+
+  // Each node's drain lock, before restoring leftovers: a raise found then is no live run's.
+  let locks: DrainLocks | undefined;
+  if ((options.operation === 'drain' || options.operation === 'uncordon') && !options.dryRun) {
+    const taken = await DrainLocks.acquire(client, logger, reports.map((r) => r.node), localIdentity(ctx.lockHolder, ctx.origin));
+    if (Array.isArray(taken)) {
+      for (const t of taken) logger.error(t.message, { node: t.node });
+      for (const r of reports) {
+        r.error = taken.find((t) => t.node === r.node)?.message ?? `node ${r.node}: nothing was changed, because another run holds the drain lock of ${taken.map((t) => t.node).join(', ')}`;
+      }
+      availability?.stopWatching();
+      return runReport(started, options, reports, client, {});
+    }
+    locks = taken;
+    for (const a of locks.acquired) {
+      const report = reports.find((r) => r.node === a.node);
+      if (report && a.previous) marker(report, started)('plan', a.node, `took over the drain lock of an earlier run (host ${a.previous.holder.host}, pid ${a.previous.holder.pid}): ${a.previous.why}`);
+    }
+  }
 
   const pdbWatch = client.watch<V1PodDisruptionBudget>({
     path: '/apis/policy/v1/poddisruptionbudgets',
@@ -159,6 +184,7 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
       await pdbWatch.start();
     } catch (err) {
       availability?.stopWatching();
+      await locks?.release();
       throw err;
     }
   }
@@ -169,7 +195,8 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     dryRun: options.dryRun,
     origin: ctx.origin ?? 'safe-drain',
     options,
-    signal: AbortSignal.any([signal, gateStop.signal]),
+    // A lock another run took over (it judged this run dead) stops this run before its next change.
+    signal: AbortSignal.any([signal, gateStop.signal, ...(locks ? [locks.lost] : [])]),
     pdbWatch,
     budgets,
     slots: new EvictionSlots(options.maxConcurrentEvictions),
@@ -183,7 +210,6 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
       },
     }),
   };
-  const reports = nodes.map((n) => newNodeReport(n, options));
   const facts: RunFacts = {};
   try {
     await runPhases(nodeCtx, nodes, reports, facts);
@@ -202,17 +228,32 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     nodeCtx.pool?.stop();
     // Best effort, bounded by the client's own retry bound; never a reason to fail the run.
     await Promise.all(nodeCtx.background ?? []);
+    // Still under the drain locks: the uncordon is this run's last change.
+    if (options.availability.restoreAfter) await restoreAfter(nodeCtx, reports);
+    for (const failure of (await locks?.release()) ?? []) {
+      const report = reports.find((r) => failure.startsWith(`node ${r.node}:`));
+      if (report) marker(report, started)('error', report.node, failure);
+    }
   }
-  if (options.availability.restoreAfter) await restoreAfter(nodeCtx, reports);
   const gate = await finishAvailability(availability, signal, logger);
+  return runReport(started, options, reports, client, facts, gate);
+}
 
+function runReport(
+  started: number,
+  options: DrainOptions,
+  reports: NodeReport[],
+  client: KubeClient,
+  facts: RunFacts,
+  gate?: AvailabilityReport,
+): RunReport {
   const run: RunReport = {
     version: 1,
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
     options,
     nodes: reports,
-    success: reports.length === nodes.length && reports.every((r) => r.success) && (gate?.passed ?? true),
+    success: reports.length > 0 && reports.every((r) => r.success) && (gate?.passed ?? true),
     summary: '',
     ...(facts.drainOrder && { drainOrder: facts.drainOrder }),
     apiRequests: client.requests,
@@ -231,9 +272,10 @@ interface RunFacts {
 async function runPhases(ctx: NodeDrainContext, nodes: V1Node[], reports: NodeReport[], run: RunFacts): Promise<void> {
   // `timeout` bounds the first node from the start of the run (its plan and cordon included),
   // each later node from the start of its own drain; this deadline also carries cancellation.
-  const first = drainDeadline(ctx.signal, ctx.options.timeoutMs);
+  const first = drainDeadline(ctx.signal, ctx.options.timeoutMs, ctx.runStart);
   try {
-    await runPhasesWithin(ctx, nodes, reports, first, run);
+    // A read still in flight (or retried) when the deadline fires ends then, not when it answers.
+    await ctx.client.readsBoundBy(first.signal, () => runPhasesWithin(ctx, nodes, reports, first, run));
   } finally {
     first.dispose();
   }
@@ -360,7 +402,14 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
         failedNode ??= report.node;
         return;
       }
-      await drainCordonedNode(ctx, planned[i]!, report, i === 0 ? first : undefined);
+      // Each node its own deadline (the first node's counts from the run's start); a read in
+      // flight when it fires ends then.
+      const deadline = i === 0 ? first : drainDeadline(ctx.signal, options.timeoutMs);
+      try {
+        await ctx.client.readsBoundBy(deadline.signal, () => drainCordonedNode(ctx, planned[i]!, report, deadline));
+      } finally {
+        if (i > 0) deadline.dispose();
+      }
       if (i === 0) {
         first.dispose();
         guard = ctx.signal;

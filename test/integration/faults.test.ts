@@ -20,16 +20,25 @@ afterAll(() => ctx?.recorder.stop());
  * Scenarios whose defect is known and not fixed yet (issue 9): they would fail the suite at
  * random. Each says what is wrong; remove the entry with the fix.
  */
-const KNOWN_DEFECTS: Record<string, string> = {
-  '7': 'two drains of the same node at once can double a surge (intermittent); the fix is a per-node drain lock',
-};
+const KNOWN_DEFECTS: Record<string, string> = {};
+
+/**
+ * FAULT_ROWS=ci (scripts/test.sh) leaves SIGKILL + rerun out of the test suite in the phases other
+ * tests of the suite already SIGKILL a drain in and rerun it: kill-anywhere (at random after the
+ * start, i.e. permission check and plan; after the cordon; after a raise) and migration-safety
+ * (mid-raise). SIGTERM in every phase, and SIGKILL in a budget wait and between the nodes of a
+ * selector drain, stay. `npm run faults` always runs every row.
+ */
+const CI_LEAVES_TO_NPM_RUN_FAULTS = new Set(['kill-kill-permissioncheck', 'kill-kill-plan', 'kill-kill-cordon', 'kill-kill-scaleup']);
+const rows = process.env.FAULT_ROWS === 'ci' ? SCENARIOS.filter((s) => !CI_LEAVES_TO_NPM_RUN_FAULTS.has(s.id)) : SCENARIOS;
+if (rows.length !== SCENARIOS.length) console.log(`FAULT_ROWS=ci: ${SCENARIOS.length - rows.length} SIGKILL rows are left to npm run faults (covered by kill-anywhere and migration-safety)`);
 
 describe('fault matrix', () => {
   it('the recorder counts an eviction forced past its PDB (negative control of "evictions outside budget")', async () => {
     expect(await recorderSelfCheck(ctx!)).toEqual([]);
   }, 120_000);
 
-  for (const scenario of SCENARIOS) {
+  for (const scenario of rows) {
     const known = KNOWN_DEFECTS[scenario.fault.split(' ')[0]!];
     if (known) {
       // Reported as not run (jest counts it skipped), never as passed; `npm run faults` still runs it.

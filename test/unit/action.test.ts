@@ -15,6 +15,7 @@ const core = {
   setSecret: jest.fn(),
   setOutput: jest.fn(),
   setFailed: jest.fn(),
+  saveState: jest.fn(),
   info: jest.fn(),
   warning: jest.fn(),
   error: jest.fn(),
@@ -74,6 +75,18 @@ describe('run', () => {
     expect(ctx.kubeconfigPath).toBeUndefined();
     expect(ctx.signal).toBeInstanceOf(AbortSignal);
     expect(core.setFailed).not.toHaveBeenCalled();
+  });
+
+  it('saves the id of its drain locks for the post step before the engine runs, and gives the engine the same id', async () => {
+    runSafeDrain.mockImplementationOnce(async () => {
+      expect(core.saveState).toHaveBeenCalledTimes(1); // saved before: a killed step still leaves it
+      return report();
+    });
+    await run();
+    const [name, holder] = core.saveState.mock.calls[0]! as [string, string];
+    expect(name).toBe('drain-lock-holder');
+    expect(holder).toMatch(/^[0-9a-f-]{36}$/);
+    expect(runSafeDrain.mock.calls[0]![1].lockHolder).toBe(holder);
   });
 
   it('sets the outputs, writes the JSON report and the job summary', async () => {

@@ -6,14 +6,17 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeClient } from '../../src/engine/kube/client.js';
+import type { PostLocks } from '../../src/action/post.js';
 import { InputError, type DrainOptions, type Logger, type WorkloadChange } from '../../src/engine/types.js';
 
 let inputs: Record<string, string> = {};
+let state: Record<string, string> = {};
 const core = {
   getInput: jest.fn((name: string) => inputs[name] ?? ''),
   setSecret: jest.fn(),
   setOutput: jest.fn(),
   setFailed: jest.fn(),
+  getState: jest.fn((name: string) => state[name] ?? ''),
   info: jest.fn(),
   warning: jest.fn(),
   error: jest.fn(),
@@ -33,7 +36,10 @@ const client = { fake: 'client' } as unknown as KubeClient;
 const connect = jest.fn((_path: string | undefined, _context: string | undefined) => client);
 const resolveNodeNames = jest.fn(async (_client: KubeClient, _options: DrainOptions) => ['w2', 'w3']);
 const restore = jest.fn(async (_client: KubeClient, _logger: Logger, _scope: Scope): Promise<WorkloadChange[]> => []);
-const deps = { connect, resolveNodeNames, restoreLeftoverChanges: restore };
+const release = jest.fn(async (): Promise<string[]> => []);
+const noLocks = (nodes: string[]): PostLocks => ({ acquired: nodes.map((node) => ({ node })), refused: [], release });
+const lockNodes = jest.fn(async (_client: KubeClient, _logger: Logger, nodes: string[], _holder: string | undefined) => noLocks(nodes));
+const deps = { connect, resolveNodeNames, restoreLeftoverChanges: restore, lockNodes };
 
 const KUBECONFIG = 'apiVersion: v1\nkind: Config\n';
 let runnerTemp: string;
@@ -43,6 +49,7 @@ beforeEach(() => {
   runnerTemp = mkdtempSync(join(tmpdir(), 'safe-drain-post-test-'));
   process.env.RUNNER_TEMP = runnerTemp;
   inputs = { node: 'w1' };
+  state = {};
 });
 
 afterEach(() => {
@@ -134,6 +141,50 @@ describe('post', () => {
     expect(restore).not.toHaveBeenCalled();
     expect(core.setFailed).not.toHaveBeenCalled();
     expect(core.info).toHaveBeenCalledWith(expect.stringContaining('nothing to restore (Input "kubeconfig"'));
+  });
+
+  it('restores under the drain locks, as the main step\'s holder, and releases them', async () => {
+    state = { 'drain-lock-holder': 'holder-of-main' };
+    inputs = { node: 'w1, w2' };
+    await post(deps);
+    expect(lockNodes).toHaveBeenCalledWith(client, expect.anything(), ['w1', 'w2'], 'holder-of-main');
+    expect(lockNodes.mock.invocationCallOrder[0]!).toBeLessThan(restore.mock.invocationCallOrder[0]!);
+    expect(release.mock.invocationCallOrder[0]!).toBeGreaterThan(restore.mock.invocationCallOrder[0]!);
+    expect(core.warning).not.toHaveBeenCalled();
+  });
+
+  it('leaves a node another live run holds to that run, and still restores the others', async () => {
+    inputs = { node: 'w1, w2' };
+    lockNodes.mockResolvedValueOnce({
+      acquired: [{ node: 'w2' }],
+      refused: [{ node: 'w1', reason: 'another safe-drain run holds its drain lock (host r2, pid 7, since 2026-11-28T05:00:00.000Z)', message: 'm' }],
+      release,
+    });
+    await post(deps);
+    expect(restore).toHaveBeenCalledWith(client, expect.anything(), { nodes: ['w2'], dryRun: false });
+    expect(core.info).toHaveBeenCalledWith(expect.stringContaining('node w1: another safe-drain run holds its drain lock (host r2, pid 7'));
+    expect(core.setFailed).not.toHaveBeenCalled();
+  });
+
+  it('reports the lock the killed main step left as a removed leftover, and fails on a lock it could not release', async () => {
+    const holder = { holder: 'holder-of-main', host: 'runner', pid: 42, scope: 's', acquired: 'a', renewed: 'r' };
+    lockNodes.mockResolvedValueOnce({
+      acquired: [{ node: 'w1', previous: { holder, why: 'left by this holder id', sameHolder: true } }],
+      refused: [],
+      release: async () => ['node w1: could not release the drain lock (boom); remove it now: kubectl annotate node w1 safe-drain.io/drain-lock-'],
+    });
+    await post(deps);
+    expect(core.warning).toHaveBeenCalledWith('node w1: removed the drain lock left by the drain step (it did not end normally)', {
+      title: 'safe-drain post: removed a leftover drain lock',
+    });
+    expect(core.setFailed).toHaveBeenCalledWith(expect.stringContaining('kubectl annotate node w1 safe-drain.io/drain-lock-'));
+  });
+
+  it('takes no lock for a dry run', async () => {
+    inputs = { node: 'w1', 'dry-run': 'true' };
+    await post(deps);
+    expect(lockNodes).not.toHaveBeenCalled();
+    expect(restore).toHaveBeenCalled();
   });
 
   it('does nothing when the selector matches no node', async () => {

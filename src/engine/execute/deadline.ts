@@ -9,16 +9,17 @@ export interface Deadline {
   dispose(): void;
 }
 
-export function drainDeadline(cancel: AbortSignal, timeoutMs: number): Deadline {
+/** `since`: when the bounded time began (epoch ms; default now): a deadline already past is aborted at once. */
+export function drainDeadline(cancel: AbortSignal, timeoutMs: number, since = Date.now()): Deadline {
   const controller = new AbortController();
   const onCancel = () => controller.abort(new Error(abortReason(cancel)));
   if (cancel.aborted) onCancel();
   else cancel.addEventListener('abort', onCancel, { once: true });
+  const expire = () => controller.abort(new Error(`timeout of ${formatSeconds(timeoutMs)} expired`));
+  const leftMs = timeoutMs - (Date.now() - since);
+  if (timeoutMs > 0 && leftMs <= 0 && !controller.signal.aborted) expire();
   // Options refuse timeouts beyond what a Node timer holds, so this never fires early.
-  const timer =
-    timeoutMs > 0 && !controller.signal.aborted
-      ? setTimeout(() => controller.abort(new Error(`timeout of ${formatSeconds(timeoutMs)} expired`)), timeoutMs)
-      : undefined;
+  const timer = timeoutMs > 0 && !controller.signal.aborted ? setTimeout(expire, leftMs) : undefined;
   return {
     signal: controller.signal,
     stop: (reason) => controller.abort(reason),

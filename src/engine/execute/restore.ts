@@ -130,6 +130,17 @@ export async function restoreRaise(
   name: string,
   opts: { dryRun: boolean; expected?: TemporaryRaise },
 ): Promise<RestoreResult> {
+  // An undo: its reads are not cut short by the drain's deadline (it runs after it, too).
+  return client.unbounded(() => restoreRaiseNow(client, logger, namespace, name, opts));
+}
+
+async function restoreRaiseNow(
+  client: KubeClient,
+  logger: Logger,
+  namespace: string,
+  name: string,
+  opts: { dryRun: boolean; expected?: TemporaryRaise },
+): Promise<RestoreResult> {
   const id = `Deployment/${namespace}/${name}`;
   let original = opts.expected?.original;
   for (let attempt = 1; ; attempt++) {
@@ -196,6 +207,15 @@ export async function restoreLeftoverChanges(
 
 /** restoreLeftoverChanges, with the node each raise was made for ('' when its marker names none). */
 export async function restoreLeftoverChangesByNode(
+  client: KubeClient,
+  logger: Logger,
+  scope: { nodes: string[]; dryRun: boolean },
+): Promise<{ node: string; change: WorkloadChange }[]> {
+  // A restore is never cut short by a deadline: its outcome must be known.
+  return client.unbounded(() => restoreLeftoversNow(client, logger, scope));
+}
+
+async function restoreLeftoversNow(
   client: KubeClient,
   logger: Logger,
   scope: { nodes: string[]; dryRun: boolean },

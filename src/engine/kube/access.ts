@@ -21,6 +21,7 @@ const read: AccessQuery[] = [
   { verb: 'get', resource: 'daemonsets', group: 'apps' },
   { verb: 'list', resource: 'horizontalpodautoscalers', group: 'autoscaling' },
 ];
+// get/patch nodes also cover the per-node drain lock (execute/drain-lock.ts) drain and uncordon take.
 const cordon: AccessQuery[] = [
   { verb: 'get', resource: 'nodes', group: '' },
   { verb: 'patch', resource: 'nodes', group: '' },

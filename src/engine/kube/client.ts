@@ -20,6 +20,8 @@ import {
   type V1StatefulSet,
   type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { abortReason, sleep, WaitAborted } from '../execute/abort.js';
 import { describeApiError, parseApiError, statusCode } from './errors.js';
 import { ResourceWatch, type ResourceWatchOptions } from './watch.js';
 
@@ -61,6 +63,16 @@ function isConnectionFailure(err: unknown): boolean {
   });
 }
 const DRY_RUN_ALL = 'All';
+const READ = { read: true };
+
+/** `p`, or WaitAborted as soon as `signal` fires (the request itself runs on and is ignored). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new WaitAborted(abortReason(signal)));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
 /** Page size for lists (kubectl drain's --chunk-size default). */
 const CHUNK_SIZE = 500;
 
@@ -107,32 +119,55 @@ export class KubeClient {
   /** Told each retry, for the log. */
   onRetry?: (message: string) => void;
 
-  /** Sends a request (counted), retrying transient failures with backoff and Retry-After. */
-  private async count<T>(send: () => Promise<T>, { retry = true } = {}): Promise<T> {
+  /**
+   * The deadline that bounds reads made inside `readsBoundBy` (async context, so it follows the
+   * work wherever it goes). Writes are never cut short: a write given up on mid-flight may still
+   * land, and the report would not know.
+   */
+  private readonly readBound = new AsyncLocalStorage<AbortSignal | undefined>();
+
+  /** Runs `fn` with its reads (gets, lists, their retries) ending in WaitAborted when `signal` fires. */
+  readsBoundBy<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    return this.readBound.run(signal, fn);
+  }
+
+  /** Runs `fn` with no bound on its reads (undoing changes runs to its end after a timeout too). */
+  unbounded<T>(fn: () => Promise<T>): Promise<T> {
+    return this.readBound.run(undefined, fn);
+  }
+
+  /**
+   * Sends a request (counted), retrying transient failures with backoff and Retry-After. A read
+   * (`read: true`) inside readsBoundBy stops waiting, retries included, when that bound fires.
+   */
+  private async count<T>(send: () => Promise<T>, { retry = true, read = false } = {}): Promise<T> {
+    const bound = read ? this.readBound.getStore() : undefined;
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
+      if (bound?.aborted) throw new WaitAborted(abortReason(bound));
       this.requests++;
       try {
-        return await send();
+        return await (bound ? untilAborted(send(), bound) : send());
       } catch (err) {
         const transient = retry ? transientFailure(err) : undefined;
         if (!transient || Date.now() - started >= this.outageBoundMs) throw err;
         const delayMs = Math.min(Math.max(Math.min(MAX_BACKOFF_MS, 250 * 2 ** attempt), transient.retryAfterMs ?? 0), MAX_RETRY_AFTER_MS);
         this.onRetry?.(`${describeApiError(err)}: retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt + 1})`);
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        if (bound) await sleep(delayMs, bound);
+        else await new Promise((resolve) => setTimeout(resolve, delayMs));
       }
     }
   }
 
   getNode(name: string): Promise<V1Node> {
-    return this.count(() => this.core.readNode({ name }));
+    return this.count(() => this.core.readNode({ name }), READ);
   }
 
   async listNodes(labelSelector?: string): Promise<V1Node[]> {
     const nodes: V1Node[] = [];
     let cont: string | undefined;
     do {
-      const page = await this.count(() => this.core.listNode({ labelSelector, limit: CHUNK_SIZE, _continue: cont }));
+      const page = await this.count(() => this.core.listNode({ labelSelector, limit: CHUNK_SIZE, _continue: cont }), READ);
       nodes.push(...page.items);
       cont = page.metadata?._continue || undefined;
     } while (cont);
@@ -147,7 +182,7 @@ export class KubeClient {
   async scanAllPods(onPage: (pods: V1Pod[], resourceVersion: string) => void): Promise<void> {
     let cont: string | undefined;
     do {
-      const page = await this.count(() => this.core.listPodForAllNamespaces({ limit: CHUNK_SIZE, _continue: cont }));
+      const page = await this.count(() => this.core.listPodForAllNamespaces({ limit: CHUNK_SIZE, _continue: cont }), READ);
       // Every page of a paged list carries the list's snapshot resourceVersion.
       onPage(page.items, page.metadata?.resourceVersion ?? '');
       cont = page.metadata?._continue || undefined;
@@ -160,14 +195,14 @@ export class KubeClient {
   }
 
   getReplicaSet(namespace: string, name: string): Promise<V1ReplicaSet> {
-    return this.count(() => this.apps.readNamespacedReplicaSet({ namespace, name }));
+    return this.count(() => this.apps.readNamespacedReplicaSet({ namespace, name }), READ);
   }
 
   /** A namespace's ReplicaSets, page by page (CHUNK_SIZE), each page handed over and dropped. */
   async scanReplicaSets(namespace: string, onPage: (items: V1ReplicaSet[]) => void): Promise<void> {
     let cont: string | undefined;
     do {
-      const page = await this.count(() => this.apps.listNamespacedReplicaSet({ namespace, limit: CHUNK_SIZE, _continue: cont }));
+      const page = await this.count(() => this.apps.listNamespacedReplicaSet({ namespace, limit: CHUNK_SIZE, _continue: cont }), READ);
       onPage(page.items);
       cont = page.metadata?._continue || undefined;
     } while (cont);
@@ -177,30 +212,30 @@ export class KubeClient {
   async scanDeployments(namespace: string, onPage: (items: V1Deployment[]) => void): Promise<void> {
     let cont: string | undefined;
     do {
-      const page = await this.count(() => this.apps.listNamespacedDeployment({ namespace, limit: CHUNK_SIZE, _continue: cont }));
+      const page = await this.count(() => this.apps.listNamespacedDeployment({ namespace, limit: CHUNK_SIZE, _continue: cont }), READ);
       onPage(page.items);
       cont = page.metadata?._continue || undefined;
     } while (cont);
   }
 
   getDeployment(namespace: string, name: string): Promise<V1Deployment> {
-    return this.count(() => this.apps.readNamespacedDeployment({ namespace, name }));
+    return this.count(() => this.apps.readNamespacedDeployment({ namespace, name }), READ);
   }
 
   getStatefulSet(namespace: string, name: string): Promise<V1StatefulSet> {
-    return this.count(() => this.apps.readNamespacedStatefulSet({ namespace, name }));
+    return this.count(() => this.apps.readNamespacedStatefulSet({ namespace, name }), READ);
   }
 
   getDaemonSet(namespace: string, name: string): Promise<V1DaemonSet> {
-    return this.count(() => this.apps.readNamespacedDaemonSet({ namespace, name }));
+    return this.count(() => this.apps.readNamespacedDaemonSet({ namespace, name }), READ);
   }
 
   async listHpas(namespace: string): Promise<V2HorizontalPodAutoscaler[]> {
-    return (await this.count(() => this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace }))).items;
+    return (await this.count(() => this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace }), READ)).items;
   }
 
   async listPdbs(): Promise<{ items: V1PodDisruptionBudget[]; resourceVersion: string }> {
-    const res = await this.count(() => this.policy.listPodDisruptionBudgetForAllNamespaces({}));
+    const res = await this.count(() => this.policy.listPodDisruptionBudgetForAllNamespaces({}), READ);
     return { items: res.items, resourceVersion: res.metadata?.resourceVersion ?? '' };
   }
 
@@ -212,6 +247,16 @@ export class KubeClient {
         mergePatch,
       ),
     );
+  }
+
+  /** Merge patch of the node's metadata (the drain lock annotation, with a resourceVersion precondition). */
+  patchNodeMetadata(name: string, metadata: object): Promise<V1Node> {
+    return this.count(() => this.core.patchNode({ name, body: { metadata } }, mergePatch));
+  }
+
+  /** JSON Patch of a node (its `test` operations make the whole patch conditional, on the server). */
+  patchNodeJson(name: string, operations: object[]): Promise<V1Node> {
+    return this.count(() => this.core.patchNode({ name, body: operations }));
   }
 
   /** policy/v1 Eviction with a UID precondition, so a same-named replacement is never evicted by mistake. */
