@@ -40,6 +40,16 @@ jest_stage() {
 
 stage "install"
 npm ci --no-audit --no-fund --loglevel=error || { echo "npm ci failed"; exit 1; }
+stage "Docker Engine"
+docker_ok=false
+node_image_pid=
+if bash scripts/start-docker.sh; then
+  docker_ok=true
+  # Real nodes (cluster/src/real-nodes) for their integration test and the e2e: built once, cached.
+  # Started now so that, on a cold machine, its debootstrap (network and disk) overlaps the Go build.
+  bash scripts/build-node-image.sh >"$results/node-image.out" 2>"$results/node-image.log" &
+  node_image_pid=$!
+fi
 stage "cluster binaries (cached; a cold Go build takes ~10 min on 2 cores)"
 bash cluster/build/build-binaries.sh || { echo "building the cluster binaries failed"; exit 1; }
 
@@ -48,13 +58,15 @@ check "lint" npm run --silent lint
 check "dist is fresh" npm run --silent check-dist
 check "workflows and action.yml" bash scripts/lint-workflows.sh
 jest_stage "unit tests" --selectProjects unit
-docker_ok=false
-if bash scripts/start-docker.sh; then
-  docker_ok=true
+if $docker_ok; then
   SAFE_DRAIN_REQUIRE_DOCKER=1 jest_stage "docker tests" --selectProjects docker --runInBand
-  # Real nodes (cluster/src/real-nodes) for their integration test and the e2e: built once, cached.
-  stage "real-nodes images (cached; cold: debootstrap ~2 min + kubelet/kube-proxy build ~3 min)"
-  bash scripts/build-node-image.sh >/dev/null || { failed=$((failed + 1)); failed_stages+=("real-nodes images"); }
+  stage "real-nodes images (started with Docker; cold: debootstrap ~2 min + kubelet/kube-proxy build ~3 min)"
+  if wait "$node_image_pid"; then
+    cat "$results/node-image.out"
+  else
+    tail -n 30 "$results/node-image.log"
+    failed=$((failed + 1)); failed_stages+=("real-nodes images")
+  fi
 else
   echo "!!!!! Docker Engine could not be started: the Docker tests did NOT run (counted as failed) !!!!!"
   failed=$((failed + 1)); failed_stages+=("docker tests")
