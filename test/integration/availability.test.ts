@@ -116,6 +116,7 @@ describe('the gate on a drain', () => {
     });
 
     expect(report.success).toBe(false);
+    console.log(JSON.stringify(report.nodes[0]!.timeline), JSON.stringify(report.nodes[0]!.results), JSON.stringify(report.nodes[0]!.workloadChanges));
     expect(report.availability).toMatchObject({ aborted: true, passed: false });
     expect(report.nodes[0]!.error).toMatch(/availability gate broken \(abort-on-downtime\): gate-abort\/web: down/);
     expect(report.nodes[1]!.error).toMatch(/availability gate broken|not drained/);
@@ -131,11 +132,19 @@ describe('the gate on a drain', () => {
   it('abort-on-downtime restores a surge raise that was in flight when the gate broke', async () => {
     const ns = 'gate-abort-surge';
     await ensureNamespace(tc, ns);
-    const unpin = await pinTo(tc, W1);
+    // api on w1: Recreate cannot roll, so surge raises its replicas; its replacement takes 15 s to
+    // be Ready, so the raise is in place for a while.
+    const unpinApi = await pinTo(tc, W1);
     try {
-      // api: Recreate cannot roll, so surge raises its replicas; its replacement takes 15 s to be
-      // Ready, so the raise is still in place when db (a StatefulSet: cannot surge) goes to zero.
       await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'api', 1, { strategy: { type: 'Recreate' }, readyDelay: '15s' }) });
+      await waitReady(tc, ns, 'api', 1);
+    } finally {
+      await unpinApi();
+    }
+    // db on w2 (not drained): the test takes it down itself once the raise is seen, so the gate
+    // breaks while the raise is in flight, whatever the order the engine starts its work in.
+    const unpinDb = await pinTo(tc, 'w2');
+    try {
       const labels = { app: 'db' };
       await tc.apps.createNamespacedStatefulSet({
         namespace: ns,
@@ -153,19 +162,21 @@ describe('the gate on a drain', () => {
           },
         },
       });
-      await waitReady(tc, ns, 'api', 1);
       await waitReady(tc, ns, 'db', 1);
     } finally {
-      await unpin();
+      await unpinDb();
     }
     await service(ns, 'db', 'db', 1);
 
-    const { report } = await drain(tc, {
+    const running = drain(tc, {
       nodes: [W1],
       migration: 'surge',
       timeoutMs: 120_000,
       availability: gate({ selection: { mode: 'services', services: [`${ns}/db`] }, maxDowntimeMs: 0, abortOnDowntime: true }),
     });
+    await eventually(async () => (await tc.apps.readNamespacedDeployment({ namespace: ns, name: 'api' })).spec?.replicas === 2, 'api raised to 2 by the drain');
+    await tc.core.deleteNamespacedPod({ namespace: ns, name: 'db-0', gracePeriodSeconds: 0 });
+    const { report } = await running;
 
     expect(report.availability).toMatchObject({ aborted: true, passed: false });
     expect(report.nodes[0]!.error).toMatch(/availability gate broken \(abort-on-downtime\): gate-abort-surge\/db: down/);
@@ -176,6 +187,7 @@ describe('the gate on a drain', () => {
     expect(api.metadata?.labels?.[LABEL_SCALED]).toBeUndefined();
     // The old api pod was not evicted: the abort came first.
     expect(report.nodes[0]!.results.find((r) => r.pod.startsWith(`${ns}/api-`))?.outcome).not.toBe('migrated');
+    await tc.cluster.kubectl(['uncordon', W1]);
     await deleteNamespace(tc, ns);
   }, 180_000);
 

@@ -61,7 +61,7 @@ describe('cluster-checked inputs', () => {
 });
 
 describe('what a drain leaves behind', () => {
-  it('drains the nodes a selector picks one at a time, records Events on each node, and waits for replacements', async () => {
+  it('drains the nodes a selector picks in drain order, records Events on each node, and waits for replacements', async () => {
     const ns = 'leaves';
     await ensureNamespace(tc, ns);
     const unpin = await pinTo(tc, 'w2');
@@ -72,11 +72,13 @@ describe('what a drain leaves behind', () => {
     const { report } = await drain(tc, { selector: 'pool=green', waitForReplacements: true, migration: 'evict', timeoutMs: 120_000 });
 
     expect(report.success).toBe(true);
-    expect(report.nodes.map((n) => n.node)).toEqual(['w2', 'w3']);
-    // w2's pods could only go to w1 (w3 is green too, and drained next): they are all Ready there.
+    // Drain order: fewest pods to move first (w3 has none), then by name.
+    expect(report.nodes.map((n) => n.node)).toEqual(['w3', 'w2']);
+    expect(report.drainOrder?.nodes).toEqual(['w3', 'w2']);
+    // w2's pods could only go to w1 (w3 is green too, cordoned by the same run): they are all Ready there.
     const pods = await waitReady(tc, ns, 'web', 2);
     expect(pods.every((p) => p.spec?.nodeName === 'w1')).toBe(true);
-    expect(report.nodes[0]!.timeline.some((t) => /replacement Ready/.test(t.message))).toBe(true);
+    expect(report.nodes.find((n) => n.node === 'w2')!.timeline.some((t) => /replacement Ready/.test(t.message))).toBe(true);
     const events = (await tc.core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.kind=Node,involvedObject.name=w2' })).items;
     const reasons = events.map((e) => e.reason);
     expect(reasons).toEqual(expect.arrayContaining(['SafeDrainCordoned', 'SafeDrainStarted', 'SafeDrainSucceeded']));
