@@ -58,6 +58,17 @@ describe('KubeClient.scanAllPods (raw JSON list)', () => {
     expect(seen.every((s) => s.auth === 'Bearer secret-token')).toBe(true);
   });
 
+  it('listNodes pages the same way, with the label selector', async () => {
+    const node = (name: string) => ({ metadata: { name }, status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: '2026-01-01T00:00:00Z' }] } });
+    const { client, seen } = await apiServer([
+      { status: 200, body: { metadata: { continue: 'n2' }, items: [node('w1')] } },
+      { status: 200, body: { metadata: {}, items: [node('w2')] } },
+    ]);
+    expect((await client.listNodes('pool=a')).map((n) => n.metadata?.name)).toEqual(['w1', 'w2']);
+    expect(seen.map((s) => s.url)).toEqual(['/api/v1/nodes?limit=500&labelSelector=pool%3Da', '/api/v1/nodes?limit=500&labelSelector=pool%3Da&continue=n2']);
+    expect(client.requests).toBe(2);
+  });
+
   it('a final answer is an ApiException with the Status message (forbidden is not retried)', async () => {
     const { client } = await apiServer([
       { status: 403, body: { kind: 'Status', code: 403, reason: 'Forbidden', message: 'pods is forbidden: User "u" cannot list resource "pods" at the cluster scope' } },

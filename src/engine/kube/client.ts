@@ -133,14 +133,10 @@ export class KubeClient {
     return this.count(() => this.core.readNode({ name }));
   }
 
+  /** Every node (of the selector), plain parsed JSON as scanAllPods' pods: a thousand typed nodes cost more than the rest. */
   async listNodes(labelSelector?: string): Promise<V1Node[]> {
     const nodes: V1Node[] = [];
-    let cont: string | undefined;
-    do {
-      const page = await this.count(() => this.core.listNode({ labelSelector, limit: CHUNK_SIZE, _continue: cont }));
-      nodes.push(...page.items);
-      cont = page.metadata?._continue || undefined;
-    } while (cont);
+    await this.scanRaw<V1Node>('/api/v1/nodes', labelSelector, (items) => nodes.push(...items));
     return nodes;
   }
 
@@ -151,11 +147,16 @@ export class KubeClient {
    * them (timestamps are strings): the typed conversion of every pod of a large cluster cost
    * more than the rest of a plan, for objects that are mostly reduced to a sum and dropped.
    */
-  async scanAllPods(onPage: (pods: V1Pod[], resourceVersion: string) => void): Promise<void> {
+  scanAllPods(onPage: (pods: V1Pod[], resourceVersion: string) => void): Promise<void> {
+    return this.scanRaw<V1Pod>('/api/v1/pods', undefined, onPage);
+  }
+
+  /** A paged list (CHUNK_SIZE, continue) of plain JSON objects, each page counted and retried. */
+  private async scanRaw<T>(path: string, labelSelector: string | undefined, onPage: (items: T[], resourceVersion: string) => void): Promise<void> {
     let cont: string | undefined;
     do {
-      const query = new URLSearchParams({ limit: String(CHUNK_SIZE), ...(cont ? { continue: cont } : {}) });
-      const page = await this.count(() => this.getJson<{ items?: V1Pod[]; metadata?: { continue?: string; resourceVersion?: string } }>(`/api/v1/pods?${query}`));
+      const query = new URLSearchParams({ limit: String(CHUNK_SIZE), ...(labelSelector ? { labelSelector } : {}), ...(cont ? { continue: cont } : {}) });
+      const page = await this.count(() => this.getJson<{ items?: T[]; metadata?: { continue?: string; resourceVersion?: string } }>(`${path}?${query}`));
       // Every page of a paged list carries the list's snapshot resourceVersion.
       onPage(page.items ?? [], page.metadata?.resourceVersion ?? '');
       cont = page.metadata?.continue || undefined;
