@@ -1,6 +1,9 @@
 // The engine's only door to the API server: typed calls for exactly what a drain needs, each
 // counted so benchmarks can check the request budget (<= 3 per evicted pod when nothing blocks).
+import http from 'node:http';
+import https from 'node:https';
 import {
+  ApiException,
   AppsV1Api,
   AuthorizationV1Api,
   AutoscalingV2Api,
@@ -75,6 +78,8 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 /** Page size for lists (kubectl drain's --chunk-size default). */
 const CHUNK_SIZE = 500;
+/** A page of a list arrives in well under a second; a minute of silence is a stall. */
+const PAGE_IDLE_TIMEOUT_MS = 60_000;
 
 export interface EvictRequest {
   namespace: string;
@@ -163,30 +168,73 @@ export class KubeClient {
     return this.count(() => this.core.readNode({ name }), READ);
   }
 
+  /** Every node (of the selector), plain parsed JSON as scanAllPods' pods: a thousand typed nodes cost more than the rest. */
   async listNodes(labelSelector?: string): Promise<V1Node[]> {
     const nodes: V1Node[] = [];
-    let cont: string | undefined;
-    do {
-      const page = await this.count(() => this.core.listNode({ labelSelector, limit: CHUNK_SIZE, _continue: cont }), READ);
-      nodes.push(...page.items);
-      cont = page.metadata?._continue || undefined;
-    } while (cont);
+    await this.scanRaw<V1Node>('/api/v1/nodes', labelSelector, (items) => nodes.push(...items));
     return nodes;
   }
 
   /**
    * Every pod of the cluster, one page (CHUNK_SIZE) at a time, handed to `onPage` and then
-   * dropped: the caller keeps only what it needs, so memory holds one page of full pod objects,
-   * never the whole cluster. One paged list per call.
+   * dropped: the caller keeps only what it needs, so memory holds one page, never the whole
+   * cluster. One paged list per call. The pods are plain parsed JSON, as watch events deliver
+   * them (timestamps are strings): the typed conversion of every pod of a large cluster cost
+   * more than the rest of a plan, for objects that are mostly reduced to a sum and dropped.
    */
-  async scanAllPods(onPage: (pods: V1Pod[], resourceVersion: string) => void): Promise<void> {
+  scanAllPods(onPage: (pods: V1Pod[], resourceVersion: string) => void): Promise<void> {
+    return this.scanRaw<V1Pod>('/api/v1/pods', undefined, onPage);
+  }
+
+  /** A paged list (CHUNK_SIZE, continue) of plain JSON objects, each page counted and retried. */
+  private async scanRaw<T>(path: string, labelSelector: string | undefined, onPage: (items: T[], resourceVersion: string) => void): Promise<void> {
     let cont: string | undefined;
     do {
-      const page = await this.count(() => this.core.listPodForAllNamespaces({ limit: CHUNK_SIZE, _continue: cont }), READ);
+      const query = new URLSearchParams({ limit: String(CHUNK_SIZE), ...(labelSelector ? { labelSelector } : {}), ...(cont ? { continue: cont } : {}) });
+      const page = await this.count(() => this.getJson<{ items?: T[]; metadata?: { continue?: string; resourceVersion?: string } }>(`${path}?${query}`), READ);
       // Every page of a paged list carries the list's snapshot resourceVersion.
-      onPage(page.items, page.metadata?.resourceVersion ?? '');
-      cont = page.metadata?._continue || undefined;
+      onPage(page.items ?? [], page.metadata?.resourceVersion ?? '');
+      cont = page.metadata?.continue || undefined;
     } while (cont);
+  }
+
+  /**
+   * One GET answered with parsed JSON, untyped. A non-2xx answer raises ApiException (code, Status
+   * body, headers) like the typed calls, so transientFailure and the error texts read it the same.
+   */
+  private async getJson<T>(path: string): Promise<T> {
+    const server = this.kubeConfig.getCurrentCluster()?.server;
+    if (!server) throw new Error('the kubeconfig has no current cluster with a server address');
+    const url = new URL(server.replace(/\/+$/, '') + path);
+    const opts: https.RequestOptions = { method: 'GET', headers: { Accept: 'application/json' } };
+    await this.kubeConfig.applyToHTTPSOptions(opts);
+    const send = url.protocol === 'http:' ? http.request : https.request;
+    return new Promise<T>((resolve, reject) => {
+      const req = send(url, opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          const code = res.statusCode ?? 0;
+          if (code < 200 || code > 299) {
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+            reject(new ApiException(code, `HTTP-Code: ${code} Message: GET ${url.pathname}`, body, headers));
+            return;
+          }
+          try {
+            resolve(JSON.parse(body) as T);
+          } catch (err) {
+            reject(new Error(`GET ${url.pathname}: the API server's answer is not JSON (${(err as Error).message})`));
+          }
+        });
+      });
+      // A socket silent this long is a stalled server: the error is transient, so count() retries.
+      req.setTimeout(PAGE_IDLE_TIMEOUT_MS, () => req.destroy(Object.assign(new Error(`GET ${url.pathname}: no data for ${PAGE_IDLE_TIMEOUT_MS / 1000}s`), { code: 'ETIMEDOUT' })));
+      req.on('error', reject);
+      req.end();
+    });
   }
 
   /** A ResourceWatch whose connections count as requests of this client. */
