@@ -29,18 +29,7 @@ export interface ReadyEndpoint {
  * and a dual-stack pod has one endpoint per address family: both are one endpoint, keyed by pod.
  */
 export function readyEndpoints(slices: V1EndpointSlice[]): ReadyEndpoint[] {
-  const byKey = new Map<string, ReadyEndpoint>();
-  for (const slice of slices) {
-    for (const endpoint of slice.endpoints ?? []) {
-      if (endpoint.conditions?.ready === false) continue;
-      const ref = endpoint.targetRef;
-      const pod = ref?.kind === 'Pod' && ref.name ? `${ref.namespace ?? slice.metadata?.namespace}/${ref.name}` : undefined;
-      const key = pod ?? endpoint.addresses[0];
-      if (key === undefined || byKey.has(key)) continue;
-      byKey.set(key, { key, ...(endpoint.nodeName && { nodeName: endpoint.nodeName }), ...(pod && { pod }) });
-    }
-  }
-  return [...byKey.values()];
+  return endpointsWhere(slices, (c) => c?.ready !== false);
 }
 
 /**
@@ -50,11 +39,17 @@ export function readyEndpoints(slices: V1EndpointSlice[]): ReadyEndpoint[] {
  */
 export function servingEndpoints(slices: V1EndpointSlice[]): ReadyEndpoint[] {
   const ready = readyEndpoints(slices);
-  if (ready.length > 0) return ready;
+  return ready.length > 0 ? ready : endpointsWhere(slices, (c) => c?.serving === true && c.terminating === true);
+}
+
+type EndpointConditions = NonNullable<V1EndpointSlice['endpoints']>[number]['conditions'];
+
+/** The endpoints whose conditions pass `keep`, one per pod (or per address without a pod). */
+function endpointsWhere(slices: V1EndpointSlice[], keep: (conditions: EndpointConditions) => boolean): ReadyEndpoint[] {
   const byKey = new Map<string, ReadyEndpoint>();
   for (const slice of slices) {
     for (const endpoint of slice.endpoints ?? []) {
-      if (endpoint.conditions?.serving !== true || endpoint.conditions.terminating !== true) continue;
+      if (!keep(endpoint.conditions)) continue;
       const ref = endpoint.targetRef;
       const pod = ref?.kind === 'Pod' && ref.name ? `${ref.namespace ?? slice.metadata?.namespace}/${ref.name}` : undefined;
       const key = pod ?? endpoint.addresses[0];
