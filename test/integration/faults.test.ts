@@ -30,15 +30,20 @@ const KNOWN_DEFECTS: Record<string, string> = {};
  * selector drain, stay. `npm run faults` always runs every row.
  */
 const CI_LEAVES_TO_NPM_RUN_FAULTS = new Set(['kill-kill-permissioncheck', 'kill-kill-plan', 'kill-kill-cordon', 'kill-kill-scaleup']);
-const rows = process.env.FAULT_ROWS === 'ci' ? SCENARIOS.filter((s) => !CI_LEAVES_TO_NPM_RUN_FAULTS.has(s.id)) : SCENARIOS;
-if (rows.length !== SCENARIOS.length) console.log(`FAULT_ROWS=ci: ${SCENARIOS.length - rows.length} SIGKILL rows are left to npm run faults (covered by kill-anywhere and migration-safety)`);
+const leftToNpmRunFaults = (id: string) => process.env.FAULT_ROWS === 'ci' && CI_LEAVES_TO_NPM_RUN_FAULTS.has(id);
 
 describe('fault matrix', () => {
   it('the recorder counts an eviction forced past its PDB (negative control of "evictions outside budget")', async () => {
     expect(await recorderSelfCheck(ctx!)).toEqual([]);
   }, 120_000);
 
-  for (const scenario of rows) {
+  for (const scenario of SCENARIOS) {
+    if (leftToNpmRunFaults(scenario.id)) {
+      // Counted as skipped in the suite's summary, never as passed.
+      console.warn(`NOT RUN in the test suite (FAULT_ROWS=ci; covered by kill-anywhere and migration-safety, run by npm run faults): ${scenario.fault}`);
+      it.skip(`NOT RUN here (FAULT_ROWS=ci, left to npm run faults): ${scenario.fault}`, () => undefined);
+      continue;
+    }
     const known = KNOWN_DEFECTS[scenario.fault.split(' ')[0]!];
     if (known) {
       // Reported as not run (jest counts it skipped), never as passed; `npm run faults` still runs it.
