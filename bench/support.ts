@@ -107,6 +107,54 @@ export function requestsBy(events: AuditEvent[], user: string): number {
   return new Set(events.filter((e) => e.user.username === user).map((e) => e.auditID)).size;
 }
 
+/**
+ * What a request is for, to tell a run's constant cost from what grows with its nodes and pods:
+ * - run: the run's lists and watches of pods, nodes, PDBs (and Services/EndpointSlices), and its
+ *   permission checks (SelfSubjectAccessReviews): a constant per run, however many nodes it drains;
+ * - node: reads and patches of a node (cordon, drain lock, uncordon) and Events on it (namespace default);
+ * - workload: lookups of the drained pods' owners (GETs, lists of ReplicaSets/Deployments/HPAs) and
+ *   changes to them (surge patches, their Events);
+ * - pod: evictions, and reads or deletes of single pods.
+ */
+export type RequestClass = 'run' | 'node' | 'workload' | 'pod' | 'other';
+
+const WORKLOAD_RESOURCES = new Set(['replicasets', 'deployments', 'statefulsets', 'daemonsets', 'horizontalpodautoscalers']);
+
+export function classifyRequest(e: AuditEvent): RequestClass {
+  const resource = e.objectRef?.resource ?? '';
+  const sub = e.objectRef?.subresource;
+  if (resource === 'selfsubjectaccessreviews') return 'run';
+  if (WORKLOAD_RESOURCES.has(resource)) return 'workload';
+  if (e.verb === 'list' || e.verb === 'watch') return 'run';
+  if (resource === 'nodes') return 'node';
+  if (resource === 'events') return e.objectRef?.namespace === 'default' ? 'node' : 'workload';
+  if (resource === 'pods' && (sub === 'eviction' || sub === undefined)) return 'pod';
+  return 'other';
+}
+
+export type RequestsByClass = Record<RequestClass, number>;
+
+/** A user's requests (distinct audit IDs) by class. */
+export function requestsByClass(events: AuditEvent[], user: string): RequestsByClass {
+  const seen = new Set<string>();
+  const counts: RequestsByClass = { run: 0, node: 0, workload: 0, pod: 0, other: 0 };
+  for (const e of events) {
+    if (e.user.username !== user || seen.has(e.auditID)) continue;
+    seen.add(e.auditID);
+    counts[classifyRequest(e)]++;
+  }
+  return counts;
+}
+
+/**
+ * Requests per evicted pod once the run's constant part (its lists, watches and permission
+ * checks) is set aside: what the target "<= 3 per evicted pod plus a constant number of
+ * lists/watches per run" compares. Per-node requests stay in: they are not per run.
+ */
+export function marginalPerEvictedPod(c: RequestsByClass, evicted: number): number {
+  return (c.node + c.workload + c.pod + c.other) / Math.max(1, evicted);
+}
+
 /** Audit policy: every request of these users, metadata only (enough to count them). */
 export function countUsersPolicy(users: string[]): string {
   return `apiVersion: audit.k8s.io/v1

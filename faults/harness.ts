@@ -158,11 +158,14 @@ export async function place(ctx: FaultContext, node: string | string[], ns: stri
   try {
     for (const w of workloads) await ctx.apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, w) });
     for (const w of workloads) {
+      // 90 s: row 3 places its pods behind an API server without watch cache that compacts
+      // every 3 s, where the simulated kubelet relists after every 410; on a loaded 2-core
+      // machine (load 6-8) that took over 60 s twice in a row (12:05 UTC, 2026-11-28).
       const placed = () =>
         until(async () => {
           const pods = (await ctx.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${w.name}` })).items;
           return pods.filter((p) => !p.metadata?.deletionTimestamp && isReady(p) && targets.includes(p.spec?.nodeName ?? '')).length === w.replicas;
-        }, `${w.replicas} ready pods of ${ns}/${w.name} on ${targets.join(',')}`);
+        }, `${w.replicas} ready pods of ${ns}/${w.name} on ${targets.join(',')}`, 90_000);
       try {
         await placed();
       } catch (err) {

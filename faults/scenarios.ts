@@ -252,6 +252,9 @@ function startLoad(
   };
 }
 
+/** How long row 1 throttles the drainer. */
+const THROTTLE_MS = 120_000;
+
 const throttled: Scenario = {
   id: 'throttled',
   fault: '1 throttled API (APF 429)',
@@ -270,9 +273,11 @@ const throttled: Scenario = {
         const seen = await probe.stop();
         if (seen.throttled === 0) throw new Error(`APF did not throttle the drainer: 0 of ${seen.requests} probe requests got 429`);
       },
-      boundMs: 150_000,
+      // The load lasts THROTTLE_MS; a run that rides it out may still be asleep on the longest
+      // Retry-After the client honours (30 s) when it ends, then drains: the bound allows both.
+      boundMs: THROTTLE_MS + 30_000 + 60_000,
       inject: async (run) => {
-        load = startLoad(ctx, ns, 16, 120_000);
+        load = startLoad(ctx, ns, 16, THROTTLE_MS);
         const r = await run.done;
         const seen = await load.stop();
         load = undefined;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { cancelOnSignals, type Cancellation } from '../engine/cancel.js';
+import { errorText } from '../engine/kube/errors.js';
 import { bestKnownOptions, parseOptions } from '../engine/options.js';
 import { changesBeforeError, failedRunReport } from '../engine/report/failed-run.js';
 import { renderPlanText, renderResultText } from '../engine/report/text.js';
@@ -160,7 +161,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     io.stdout.write(`${invocation.output === 'json' ? JSON.stringify(report, null, 2) : renderText(report)}\n`);
     return report.success ? EXIT_SUCCESS : EXIT_DRAIN_FAILED;
   } catch (err) {
-    const message = err instanceof InputError ? flagMessage(err) : `safe-drain failed: ${err instanceof Error ? err.message : String(err)}`;
+    const message = err instanceof InputError ? flagMessage(err) : `safe-drain failed: ${errorText(err)}`;
     printFailedRun(failedRunReport({ options: invocation.options, error: err, startedAt: started, message }), err, invocation.output, io);
     return err instanceof InputError ? EXIT_BAD_INPUT : EXIT_DRAIN_FAILED;
   } finally {

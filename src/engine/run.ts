@@ -17,7 +17,7 @@
 // checks, runSafeDrain always returns a report (it does not throw): what was done and left.
 import type { V1Node, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { AvailabilityMonitor, monitorsAvailability } from './availability/monitor.js';
-import { availabilityAccess, checkAccess, missingAccess, RBAC_FILE } from './kube/access.js';
+import { availabilityAccess, describeAccess, missingAccess, PermissionError, RBAC_FILE, requiredAccess } from './kube/access.js';
 import { API_OUTAGE_BOUND_MS, KubeClient } from './kube/client.js';
 import { loadKubeConfig } from './kube/config.js';
 import { describeApiError, statusCode } from './kube/errors.js';
@@ -38,7 +38,7 @@ import {
 import { DrainLocks, localIdentity } from './execute/drain-lock.js';
 import { restoreLeftoverChanges, restoreLeftoverChangesByNode } from './execute/restore.js';
 import { EvictionSlots, runBounded } from './execute/semaphore.js';
-import { scanClusterPods, type ClusterPods } from './kube/cluster-pods.js';
+import { planClusterPods, type ClusterPods } from './kube/cluster-pods.js';
 import { PoolWatch } from './execute/pool-watch.js';
 import { fetchWorkloads, nodeCapacities } from './kube/plan-input.js';
 import { resolveNodeCount } from './options.js';
@@ -103,19 +103,16 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
   client.outageBoundMs = CHECKS_OUTAGE_BOUND_MS;
 
   let watchAvailability = monitorsAvailability(options.operation, options.availability);
+  // The nodes are read while the permissions are reviewed (a read changes nothing); the answer
+  // is used only once the check has passed, so a missing permission is still what is reported.
+  const checkFailed = new AbortController();
+  const nodesRead = client.readsBoundBy(AbortSignal.any([checkFailed.signal, signal]), () => resolveNodes(client, options));
+  nodesRead.catch(() => undefined); // awaited below, unless the check fails first
   await logger.group('Checking permissions', async () => {
     try {
-      // `availability: auto` with no gate only reports: an identity bound to an older ClusterRole
-      // (no Service/EndpointSlice reads) still drains, unmeasured and told so, instead of refused.
-      if (watchAvailability && isReportOnly(options.availability)) {
-        const missing = await missingAccess(client, availabilityAccess(options.operation));
-        if (missing.length > 0) {
-          watchAvailability = false;
-          logger.warn(`availability: not measured in this run: missing ${missing.join(', ')}. Grant them (${RBAC_FILE}) or set availability: off to silence this.`);
-        }
-      }
-      await checkAccess(client, options.operation, options.migration === 'surge', options.waitForReplacements, watchAvailability);
+      watchAvailability = await checkPermissions(client, options, watchAvailability, logger);
     } catch (err) {
+      checkFailed.abort(new Error('the permission check failed'));
       if (statusCode(err) === undefined && !(err instanceof Error && err.name === 'PermissionError')) {
         throw new InputError(
           'kubeconfig',
@@ -128,43 +125,65 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     logger.info(`permissions for "${options.operation}" verified on ${server}`);
   });
   stopIfCancelled('after the permission check');
-  const nodes = await resolveNodes(client, options);
+  const nodes = await nodesRead;
   logger.info(`nodes: ${nodes.map((n) => n.metadata?.name).join(', ')}`);
   stopIfCancelled('after resolving the nodes');
   // Before any change: the Services the gate watches (one named that does not exist is bad input).
   // abort-on-downtime ends the drain through the same signal as a cancellation: evictions stop,
   // temporary changes are restored, the report says why.
   const gateStop = new AbortController();
-  const availability = watchAvailability
-    ? await logger.group('Availability gate', () =>
-        AvailabilityMonitor.start({
-          client,
-          logger,
-          options: options.availability,
-          operation: options.operation,
-          dryRun: options.dryRun,
-          nodes: nodes.map((n) => n.metadata?.name ?? ''),
-          runStart: started,
-          ...(options.availability.abortOnDowntime && {
-            onBreach: (failure: string) => gateStop.abort(new Error(`availability gate broken (abort-on-downtime): ${failure}`)),
-          }),
+  const startGate = () =>
+    logger.group('Availability gate', () =>
+      AvailabilityMonitor.start({
+        client,
+        logger,
+        options: options.availability,
+        operation: options.operation,
+        dryRun: options.dryRun,
+        nodes: nodes.map((n) => n.metadata?.name ?? ''),
+        runStart: started,
+        ...(options.availability.abortOnDowntime && {
+          onBreach: (failure: string) => gateStop.abort(new Error(`availability gate broken (abort-on-downtime): ${failure}`)),
         }),
-      )
-    : undefined;
+      }),
+    );
+  // `auto` names no Service, so it has no bad input to refuse: its watch starts (a read) while
+  // the drain locks are taken. Services the user named are checked first, before any change.
+  const gateResolved = watchAvailability && options.availability.selection.mode !== 'auto' ? await startGate() : undefined;
   stopIfCancelled('after resolving the Services to watch');
+  const gateStarted = watchAvailability && !gateResolved ? startGate() : Promise.resolve(gateResolved);
+  gateStarted.catch(() => undefined); // awaited below
+  const stopGate = () => gateStarted.then((g) => g?.stopWatching(), () => undefined);
   client.outageBoundMs = API_OUTAGE_BOUND_MS;
   const reports = nodes.map((n) => newNodeReport(n, options));
+
+  // The budgets are listed while the drain locks are taken: a read, which the locks do not guard.
+  const pdbWatch = client.watch<V1PodDisruptionBudget>({
+    path: '/apis/policy/v1/poddisruptionbudgets',
+    list: () => client.listPdbs(),
+    onError: (m) => logger.debug(m),
+  });
+  const pdbStarted = options.operation === 'drain' || options.operation === 'plan' ? pdbWatch.start() : Promise.resolve();
+  pdbStarted.catch(() => undefined); // awaited below
+  /** Ends the budget watch once its start has settled (a watch stopped mid-start could stay open). */
+  const stopPdbWatch = () => pdbStarted.catch(() => undefined).then(() => pdbWatch.stop());
 
   // Each node's drain lock, before restoring leftovers: a raise found then is no live run's.
   let locks: DrainLocks | undefined;
   if ((options.operation === 'drain' || options.operation === 'uncordon') && !options.dryRun) {
-    const taken = await DrainLocks.acquire(client, logger, reports.map((r) => r.node), localIdentity(ctx.lockHolder, ctx.origin));
+    let taken: Awaited<ReturnType<typeof DrainLocks.acquire>>;
+    try {
+      taken = await DrainLocks.acquire(client, logger, reports.map((r) => r.node), localIdentity(ctx.lockHolder, ctx.origin), nodes);
+    } catch (err) {
+      await Promise.all([stopGate(), stopPdbWatch()]);
+      throw err;
+    }
     if (Array.isArray(taken)) {
       for (const t of taken) logger.error(t.message, { node: t.node });
       for (const r of reports) {
         r.error = taken.find((t) => t.node === r.node)?.message ?? `node ${r.node}: nothing was changed, because another run holds the drain lock of ${taken.map((t) => t.node).join(', ')}`;
       }
-      availability?.stopWatching();
+      await Promise.all([stopGate(), stopPdbWatch()]);
       return runReport(started, options, reports, client, {});
     }
     locks = taken;
@@ -174,19 +193,13 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     }
   }
 
-  const pdbWatch = client.watch<V1PodDisruptionBudget>({
-    path: '/apis/policy/v1/poddisruptionbudgets',
-    list: () => client.listPdbs(),
-    onError: (m) => logger.debug(m),
-  });
-  if (options.operation === 'drain' || options.operation === 'plan') {
-    try {
-      await pdbWatch.start();
-    } catch (err) {
-      availability?.stopWatching();
-      await locks?.release();
-      throw err;
-    }
+  let availability: AvailabilityMonitor | undefined;
+  try {
+    [availability] = await Promise.all([gateStarted, pdbStarted]);
+  } catch (err) {
+    await Promise.all([stopGate(), stopPdbWatch()]);
+    await locks?.release();
+    throw err;
   }
   const budgets = new BudgetWaiter(pdbWatch);
   const nodeCtx: NodeDrainContext = {
@@ -236,6 +249,7 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     }
   }
   const gate = await finishAvailability(availability, signal, logger);
+  client.close();
   return runReport(started, options, reports, client, facts, gate);
 }
 
@@ -305,6 +319,11 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
     return;
   }
 
+  // The cluster's nodes (the capacity check's targets, reduced to what it reads: protobuf, as
+  // the pods' footprints) are read while leftovers are restored: a restore changes workloads, not nodes.
+  const nodesListed = ctx.client.listNodeFootprints();
+  nodesListed.catch(() => undefined); // awaited below, unless the run stops first
+
   // Restore what an earlier run that was killed left behind, before planning on top of it.
   // One list for all the run's nodes; a raise whose marker names no node goes to the first.
   if (options.operation === 'drain') {
@@ -314,21 +333,25 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
   }
 
   // Plan every node first; nothing changes yet. Replacements can only go to nodes this run keeps.
-  // One paged list of the cluster's pods serves every node's plan and the capacity check.
+  // One paged list of the cluster's pods serves every node's plan and the capacity check; it is
+  // read while the node list still arrives (at 1,000 nodes each takes a good part of a second).
   const selected = new Set(reports.map((r) => r.node));
-  const targets = (await ctx.client.listNodes()).map((n) =>
-    selected.has(n.metadata?.name ?? '') ? { ...n, spec: { ...n.spec, unschedulable: true } } : n,
-  );
   if (cancelled('before planning: nothing was changed')) return;
   // A drain keeps the list as its one watch of the drained nodes' pods (and one of the nodes);
-  // a plan or a dry run only needs the list.
-  let scanned: ClusterPods;
+  // a plan or a dry run only needs a snapshot: the pods' footprints in protobuf, and the drained
+  // nodes' pods whole (kube/cluster-pods.ts planClusterPods).
+  let podsListed: Promise<ClusterPods>;
   if (options.operation === 'drain' && !options.dryRun) {
     ctx.pool = new PoolWatch(ctx.client, [...selected], (m) => logger.debug(m));
-    scanned = await ctx.pool.start();
+    podsListed = ctx.pool.start(); // the run's end stops the pool, whatever happens first
   } else {
-    scanned = await scanClusterPods(ctx.client, [...selected]);
+    podsListed = planClusterPods(ctx.client, [...selected]);
   }
+  podsListed.catch(() => undefined); // awaited below, unless the node list fails first
+  const targets = (await nodesListed).map((n) =>
+    selected.has(n.metadata?.name ?? '') ? { ...n, spec: { ...n.spec, unschedulable: true } } : n,
+  );
+  const scanned = await podsListed;
   const capacity = nodeCapacities(targets, scanned.requested);
   const podsOf = (name: string) => scanned.onDrainedNodes.get(name) ?? [];
   // Shared by every node's plan and reconcile loop: a workload is fetched once per run.
@@ -423,6 +446,27 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
     for (const r of rest) r.error = `not drained: the run stopped after node ${failedNode} failed${r.cordoned && !r.wasCordoned ? ' (cordoned by this run)' : ''}`;
     if (rest.length) logger.warn(`stopping after node ${failedNode} failed; not drained: ${rest.map((r) => r.node).join(', ')}`);
   }
+}
+
+/**
+ * Every review the run needs, asked at once in one round: the operation's, and with them the
+ * gate's own when the gate only reports. `availability: auto` with no gate only reports, so an
+ * identity bound to an older ClusterRole (no Service/EndpointSlice reads) still drains,
+ * unmeasured and told so, instead of refused. Returns whether the gate watches; throws
+ * PermissionError naming what the operation lacks.
+ */
+async function checkPermissions(client: KubeClient, options: DrainOptions, watchAvailability: boolean, logger: Logger): Promise<boolean> {
+  const reportOnly = watchAvailability && isReportOnly(options.availability);
+  const gate = reportOnly ? availabilityAccess(options.operation) : [];
+  const required = requiredAccess(options.operation, options.migration === 'surge', options.waitForReplacements, watchAvailability && !reportOnly);
+  const missing = new Set(await missingAccess(client, [...required, ...gate]));
+  const gateMissing = [...new Set(gate.map(describeAccess))].filter((p) => missing.has(p));
+  if (gateMissing.length > 0) {
+    logger.warn(`availability: not measured in this run: missing ${gateMissing.join(', ')}. Grant them (${RBAC_FILE}) or set availability: off to silence this.`);
+  }
+  const requiredMissing = [...new Set(required.map(describeAccess))].filter((p) => missing.has(p));
+  if (requiredMissing.length > 0) throw new PermissionError(requiredMissing);
+  return watchAvailability && gateMissing.length === 0;
 }
 
 /** No gate to judge: the measurement is a report only (what `auto` does by default). */

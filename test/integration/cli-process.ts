@@ -28,6 +28,25 @@ export function startCli(args: string[]): CliRun {
   return { child, exited };
 }
 
+/**
+ * Its exit, or after `ms` a SIGKILL and an error carrying what it printed: a run that never
+ * reaches the moment a test waits for fails with its own log, not with jest's bare timeout.
+ */
+export async function exitedWithin(run: CliRun, ms: number, waitingFor: string): Promise<Awaited<CliRun['exited']>> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      run.child.kill('SIGKILL');
+      void run.exited.then((r) => reject(new Error(`the CLI did not exit within ${ms / 1000} s (waiting for ${waitingFor}); its output:\n${r.stdout}\n${r.stderr}`)));
+    }, ms);
+  });
+  try {
+    return await Promise.race([run.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Runs the CLI to its end. */
 export async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return startCli(args).exited;

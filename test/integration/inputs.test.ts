@@ -15,7 +15,7 @@ import {
 import { DiscoveryV1Api } from '@kubernetes/client-node';
 import type { AvailabilityReport } from '../../src/engine/availability/types.js';
 import { InputError, type RunReport } from '../../src/engine/types.js';
-import { deployment, drain, ensureNamespace, eventually, pinTo, useCluster, waitReady } from './support.js';
+import { deleteNamespace, deployOn, deployment, drain, ensureNamespace, eventually, pinTo, useCluster, waitReady } from './support.js';
 
 const tc = useCluster(
   { nodes: [{ name: 'w1', labels: { pool: 'blue' } }, { name: 'w2', labels: { pool: 'green' } }, { name: 'w3', labels: { pool: 'green' } }] },
@@ -85,6 +85,38 @@ describe('what a drain leaves behind', () => {
     expect(events.find((e) => e.reason === 'SafeDrainStarted')?.message).toMatch(/integration-test/);
     for (const n of ['w2', 'w3']) await tc.cluster.kubectl(['uncordon', n]);
   }, 240_000);
+
+  it('wait-for-replacements returns only once a replacement is Ready, not on a workload status the eviction has not reached yet', async () => {
+    const ns = 'replaced';
+    await deployOn(tc, 'w3', ns, 'slow', 1, { readyDelay: '2s' });
+    // kube-controller-manager frozen (SIGSTOP) for the drain's first seconds: the Deployment's
+    // status still counts the evicted pod as ready, and no replacement exists until it resumes.
+    const kcm = tc.cluster.processes()['kube-controller-manager'];
+    if (!kcm) throw new Error('no kube-controller-manager process recorded');
+    process.kill(kcm, 'SIGSTOP');
+    const resume = setTimeout(() => process.kill(kcm, 'SIGCONT'), 6_000);
+    let report: RunReport;
+    try {
+      ({ report } = await drain(tc, { nodes: ['w3'], waitForReplacements: true, migration: 'evict', timeoutMs: 120_000 }));
+    } finally {
+      clearTimeout(resume);
+      process.kill(kcm, 'SIGCONT');
+    }
+
+    expect(report.success).toBe(true);
+    const replacement = (await waitReady(tc, ns, 'slow', 1))[0]!;
+    expect(replacement.spec?.nodeName).not.toBe('w3');
+    // The run says when it saw the replacement Ready; the pod's Ready condition says when it
+    // became Ready (truncated to the second, so never later than the truth). Saying it before
+    // that is the bug (the old wait read the Deployment's stale readyReplicas).
+    const said = report.nodes[0]!.timeline.find((t) => t.message.startsWith('replacement Ready'));
+    expect(said).toBeDefined();
+    const becameReady = replacement.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True')?.lastTransitionTime;
+    expect(becameReady).toBeDefined();
+    expect(Date.parse(report.startedAt) + said!.at).toBeGreaterThanOrEqual(new Date(becameReady!).getTime());
+    await tc.cluster.kubectl(['uncordon', 'w3']);
+    await deleteNamespace(tc, ns);
+  }, 180_000);
 });
 
 // --- the shells as real processes ------------------------------------------------------------------

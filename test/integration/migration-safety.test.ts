@@ -8,7 +8,7 @@ import { ResourceWatch } from '../../src/engine/kube/watch.js';
 import { migrateDeployment } from '../../src/engine/execute/migrate.js';
 import { runSafeDrain } from '../../src/engine/run.js';
 import { DEFAULT_OPTIONS, type DrainOptions, type RunReport, type WorkloadChange } from '../../src/engine/types.js';
-import { runCli, startCli } from './cli-process.js';
+import { exitedWithin, runCli, startCli } from './cli-process.js';
 import { deleteNamespace, deployOn, ensureNamespace, eventually, memoryLogger, pdb, podsOf, useCluster, waitReady, deployment, type TestCluster } from './support.js';
 
 const W1 = 'w1';
@@ -91,27 +91,28 @@ describe('item 5: a temporary raise survives a crash and is undone exactly', () 
     // The replacement takes 8 s to be Ready, so the CLI is killed while it waits with replicas raised.
     await setup(ns, { strategy: RECREATE, readyDelay: '8s' });
 
-    const run = startCli(cliDrain());
+    const run = startCli([...cliDrain(), '--verbose']);
     const raised = await onDeployment(tc, ns, (d) => d.spec?.replicas === 2, async () => {
       run.child.kill('SIGKILL');
     });
-    const killed = await run.exited;
+    const killed = await exitedWithin(run, 90_000, 'replicas raised to 2');
     raised.stop();
     expect(raised.fired()).toBe(true);
     expect(killed.signal).toBe('SIGKILL');
     // What the crash left: replicas raised (with safe-drain's marker on the object).
     expect((await readHello(ns)).spec?.replicas).toBe(2);
 
-    const rerun = await runCli(cliDrain());
+    // Bounded well inside the test's own timeout, so a rerun that hangs fails with its report and log.
+    const rerun = await runCli([...cliDrain(), '--timeout', '150s', '--verbose']);
 
-    expect({ code: rerun.code, stderr: rerun.code === 0 ? '' : rerun.stderr }).toEqual({ code: 0, stderr: '' });
+    expect({ code: rerun.code, output: rerun.code === 0 ? '' : `${rerun.stdout}\n${rerun.stderr}` }).toEqual({ code: 0, output: '' });
     const final = await readHello(ns);
     expect(final.spec?.replicas).toBe(1);
     expect(markerOf(final)).toEqual([]);
     const onNode = (await podsOf(tc, ns, 'hello')).filter((p) => p.spec?.nodeName === W1 && !p.metadata?.deletionTimestamp);
     expect(onNode).toEqual([]);
     expect((await tc.core.readNode({ name: W1 })).spec?.unschedulable).toBe(true);
-  }, 240_000);
+  }, 330_000);
 
   it('a leftover raise whose replicas someone changed since is left as is, and the run fails saying what to do', async () => {
     const ns = testNamespace('leftover-changed');

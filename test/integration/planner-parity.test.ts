@@ -1,11 +1,12 @@
 // The planner's decisions against a real control plane (issue 8 items 3, 11, 13, 14): what the
 // API server and kubectl drain decide about the same pods.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1Node, V1Pod } from '@kubernetes/client-node';
 import { POD_READY_DELAY_ANNOTATION } from '../../cluster/src/index.js';
 import { KubeClient } from '../../src/engine/kube/client.js';
 import type { RunReport } from '../../src/engine/types.js';
 import { fetchWorkloads } from '../../src/engine/kube/plan-input.js';
+import { planClusterPods, scanClusterPods } from '../../src/engine/kube/cluster-pods.js';
 import { deleteNamespace, deployOn, drain, ensureNamespace, eventually, isPodReady, pdb, podsOf, useCluster } from './support.js';
 
 const W1 = 'w1';
@@ -228,4 +229,81 @@ describe('planner parity with the API server and kubectl drain', () => {
     }
     await eventually(async () => (await readPod(ns, 'held')) === undefined, 'held gone once its finalizer is removed');
   }, 300_000);
+
+  // A plan reads the pods' footprints in protobuf (kube/proto-list.ts); a drain reads JSON. Both
+  // must sum the same requests per node, from what the real API server writes (init containers,
+  // a sidecar, overhead set by RuntimeClass admission), and hand over the same drained pods.
+  it('a plan\'s protobuf footprints sum the same requests per node as the JSON list, the drained node\'s pods are the same, and the nodes read the same', async () => {
+    const ns = testNamespace('footprints');
+    await ensureNamespace(tc, ns);
+    const node = await import('@kubernetes/client-node');
+    const runtimeClasses = tc.kc.makeApiClient(node.NodeV1Api);
+    await runtimeClasses.createRuntimeClass({ body: { metadata: { name: `${ns}-overhead` }, handler: 'runc', overhead: { podFixed: { cpu: '50m', memory: '20Mi' } } } }).catch((err: { code?: number }) => {
+      if (err.code !== 409) throw err;
+    });
+    const requests = (cpu: string, memory: string) => ({ resources: { requests: { cpu, memory } } });
+    await tc.core.createNamespacedPod({
+      namespace: ns,
+      body: podOnW1(ns, 'shaped', {}, {
+        runtimeClassName: `${ns}-overhead`,
+        initContainers: [
+          { name: 'init', image: 'registry.invalid/init:1', ...requests('2', '10Mi') },
+          { name: 'sidecar', image: 'registry.invalid/sidecar:1', restartPolicy: 'Always', ...requests('100m', '32Mi') },
+        ],
+        containers: [{ name: 'main', image: 'registry.invalid/main:1', ...requests('300m', '128Mi') }],
+      }),
+    });
+    await tc.core.createNamespacedPod({ namespace: ns, body: { ...podOnW1(ns, 'elsewhere'), spec: { nodeName: 'w2', containers: [{ name: 'c', image: 'registry.invalid/c:1', ...requests('1', '1Gi') }] } } });
+    await deployOn(tc, W1, ns, 'web', 3);
+    expect((await readPod(ns, 'shaped'))?.spec?.overhead).toEqual({ cpu: '50m', memory: '20Mi' });
+
+    const client = new KubeClient(tc.kc);
+    try {
+      // The API server answers the footprint scan in protobuf: its pods carry no metadata.
+      let footprints = 0;
+      await client.scanPodFootprints<null>({
+        start: () => null,
+        add: (_page, pods) => {
+          for (const p of pods) {
+            expect(p.metadata).toBeUndefined();
+            footprints++;
+          }
+        },
+        commit: () => undefined,
+      });
+      expect(footprints).toBeGreaterThanOrEqual(5); // shaped, elsewhere, 3 of web
+
+      const [json, proto] = await Promise.all([scanClusterPods(client, [W1]), planClusterPods(client, [W1])]);
+      expect(Object.fromEntries(proto.requested)).toEqual(Object.fromEntries(json.requested));
+      const uids = (pods: V1Pod[] | undefined) => (pods ?? []).map((p) => p.metadata?.uid).sort();
+      expect(uids(proto.onDrainedNodes.get(W1))).toEqual(uids(json.onDrainedNodes.get(W1)));
+      // The drained node's pods are whole objects, as the planner needs them.
+      expect(proto.onDrainedNodes.get(W1)?.find((p) => p.metadata?.name === 'shaped')?.spec?.initContainers?.map((c) => c.name)).toEqual(['init', 'sidecar']);
+      // w1's sum holds the shaped pod: max(init 2, main + sidecar) + overhead, over the web pods.
+      expect(proto.requested.get(W1)?.cpuMillis).toBeGreaterThanOrEqual(2000 + 50);
+
+      // The nodes, likewise: what the capacity check reads of each, from protobuf and from JSON.
+      await tc.cluster.kubectl(['taint', 'nodes', 'w3', 'parity=check:NoSchedule', 'empty-value:PreferNoSchedule']);
+      await tc.cluster.kubectl(['cordon', 'w3']);
+      try {
+        const seen = (n: V1Node) => ({
+          name: n.metadata?.name,
+          labels: n.metadata?.labels,
+          unschedulable: n.spec?.unschedulable,
+          taints: n.spec?.taints?.map((t) => ({ key: t.key, value: t.value, effect: t.effect })),
+          allocatable: n.status?.allocatable,
+          conditions: n.status?.conditions?.map((c) => ({ type: c.type, status: c.status })),
+        });
+        const [jsonNodes, footprints] = await Promise.all([client.listNodes(), client.listNodeFootprints()]);
+        expect(footprints.map(seen)).toEqual(jsonNodes.map(seen));
+        expect(footprints.find((n) => n.metadata?.name === 'w3')?.spec?.taints?.map((t) => t.key)).toEqual(['parity', 'empty-value', 'node.kubernetes.io/unschedulable']);
+      } finally {
+        await tc.cluster.kubectl(['taint', 'nodes', 'w3', 'parity-', 'empty-value-']);
+        await tc.cluster.kubectl(['uncordon', 'w3']);
+      }
+    } finally {
+      client.close();
+      await runtimeClasses.deleteRuntimeClass({ name: `${ns}-overhead` });
+    }
+  }, 240_000);
 });

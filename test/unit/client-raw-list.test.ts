@@ -12,7 +12,11 @@ import { describeApiError, statusCode } from '../../src/engine/kube/errors.js';
 type Answer = { status: number; headers?: Record<string, string>; body: unknown };
 
 let server: http.Server | undefined;
-afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+const clients: KubeClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+});
 
 /** Serves `answers` in order; records each request's path and Authorization header. */
 async function apiServer(answers: Answer[]): Promise<{ client: KubeClient; seen: { url: string; auth?: string }[] }> {
@@ -33,10 +37,14 @@ async function apiServer(answers: Answer[]): Promise<{ client: KubeClient; seen:
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
     currentContext: 'x',
   });
-  return { client: new KubeClient(kc), seen };
+  const client = new KubeClient(kc);
+  clients.push(client);
+  return { client, seen };
 }
 
 const pod = (name: string, nodeName: string) => ({ metadata: { name, namespace: 'ns', deletionTimestamp: '2026-01-01T00:00:00Z' }, spec: { nodeName } });
+
+const ignorePages = { start: () => undefined, add: () => undefined, commit: () => undefined };
 
 describe('KubeClient.scanAllPods (raw JSON list)', () => {
   it('pages with continue, rides out 429 Retry-After and 503, counts each attempt, sends the credentials', async () => {
@@ -49,7 +57,11 @@ describe('KubeClient.scanAllPods (raw JSON list)', () => {
     const retries: string[] = [];
     client.onRetry = (m) => retries.push(m);
     const pages: { names: string[]; rv: string }[] = [];
-    await client.scanAllPods((items, rv) => pages.push({ names: items.map((p) => p.metadata!.name!), rv }));
+    await client.scanAllPods<string[]>({
+      start: () => [],
+      add: (page, items) => page.push(...items.map((p) => p.metadata!.name!)),
+      commit: (names, rv) => pages.push({ names, rv }),
+    });
     expect(pages).toEqual([{ names: ['a'], rv: '42' }, { names: ['b', 'c'], rv: '42' }]);
     expect(client.requests).toBe(4);
     expect(retries).toHaveLength(2);
@@ -69,13 +81,77 @@ describe('KubeClient.scanAllPods (raw JSON list)', () => {
     expect(client.requests).toBe(2);
   });
 
-  it('a final answer is an ApiException with the Status message (forbidden is not retried)', async () => {
-    const { client } = await apiServer([
+  it('a final answer is an ApiException with the Status message (forbidden by a ready API server is not retried)', async () => {
+    const { client, seen } = await apiServer([
       { status: 403, body: { kind: 'Status', code: 403, reason: 'Forbidden', message: 'pods is forbidden: User "u" cannot list resource "pods" at the cluster scope' } },
+      { status: 200, body: 'ok' },
     ]);
-    const err = await client.scanAllPods(() => undefined).then(() => undefined, (e: unknown) => e);
+    const err = await client.scanAllPods(ignorePages).then(() => undefined, (e: unknown) => e);
     expect(statusCode(err)).toBe(403);
     expect(describeApiError(err)).toBe('HTTP 403 Forbidden: pods is forbidden: User "u" cannot list resource "pods" at the cluster scope');
-    expect(client.requests).toBe(1);
+    expect(seen.map((s) => s.url)).toEqual(['/api/v1/pods?limit=500', '/readyz']);
+    expect(client.requests).toBe(2);
+  });
+
+  it('asks for the next page while this one still streams, and folds a page cut off mid-body once, from its retry', async () => {
+    // Page 1 sends its metadata and first pod, then holds its body until page 2 is asked for
+    // (bounded: 5 s, then it finishes anyway and the test fails on the order). Page 2's first
+    // answer dies in the middle of its items; its retry is whole.
+    const order: string[] = [];
+    const sockets = new Set<unknown>();
+    let page2Asked: () => void = () => undefined;
+    const page2 = new Promise<void>((resolve) => (page2Asked = resolve));
+    let page2Attempts = 0;
+    server = http.createServer((req, res) => {
+      sockets.add(req.socket);
+      const url = req.url ?? '';
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      if (!url.includes('continue=')) {
+        order.push('page 1 asked');
+        res.write(`{"kind":"PodList","metadata":{"resourceVersion":"7","continue":"p2"},"items":[${JSON.stringify(pod('a', 'w1'))}`);
+        let bound: NodeJS.Timeout | undefined;
+        void Promise.race([page2, new Promise((r) => (bound = setTimeout(r, 5000)))]).then(() => {
+          clearTimeout(bound);
+          order.push('page 1 ended');
+          res.end(`,${JSON.stringify(pod('b', 'w1'))}]}`);
+        });
+        return;
+      }
+      page2Attempts++;
+      order.push(`page 2 asked (attempt ${page2Attempts})`);
+      page2Asked();
+      if (page2Attempts === 1) {
+        res.write(`{"kind":"PodList","metadata":{"resourceVersion":"7"},"items":[${JSON.stringify(pod('c', 'w2'))},`);
+        setTimeout(() => res.destroy(), 50);
+        return;
+      }
+      res.end(`{"kind":"PodList","metadata":{"resourceVersion":"7"},"items":[${JSON.stringify(pod('c', 'w2'))},${JSON.stringify(pod('d', 'w2'))}]}`);
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const client = new KubeClient(kc);
+    const pages: { names: string[]; rv: string }[] = [];
+    try {
+      await client.scanAllPods<string[]>({
+        start: () => [],
+        add: (page, items) => page.push(...items.map((p) => p.metadata!.name!)),
+        commit: (names, rv) => pages.push({ names, rv }),
+      });
+    } finally {
+      client.close();
+    }
+    expect(order.slice(0, 3)).toEqual(['page 1 asked', 'page 2 asked (attempt 1)', 'page 1 ended']);
+    expect(pages).toEqual([{ names: ['a', 'b'], rv: '7' }, { names: ['c', 'd'], rv: '7' }]);
+    expect(client.requests).toBe(3);
+    // Kept-alive connections: the two pages in flight at once, not one per request.
+    expect(sockets.size).toBeLessThanOrEqual(2);
   });
 });
+

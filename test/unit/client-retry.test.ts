@@ -1,7 +1,10 @@
 // Which API failures pass by themselves (fault matrix: APF throttling, API server restarts, etcd
 // stalls), and that the client rides them out, bounded in time, and never retries an eviction.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
+import { watchWorkload } from '../../src/engine/execute/workload-watch.js';
 import { KubeClient, transientFailure } from '../../src/engine/kube/client.js';
 
 /** An ApiException as client-node 2.x raises it. */
@@ -13,10 +16,10 @@ function connectionRefused() {
   return Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' }) });
 }
 
-function client(): KubeClient {
+function client(server = 'https://127.0.0.1:1'): KubeClient {
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: true }],
+    clusters: [{ name: 'c', server, skipTLSVerify: true }],
     users: [{ name: 'u', token: 't' }],
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
     currentContext: 'x',
@@ -68,5 +71,101 @@ describe('KubeClient retries', () => {
     (c as unknown as { core: object }).core = { createNamespacedPodEviction: async () => { throw apiError(429, 'Cannot evict pod as it would violate the pod\'s disruption budget.'); } };
     await expect(c.evict({ namespace: 'ns', name: 'p', uid: 'u', gracePeriodSeconds: -1, dryRun: false })).rejects.toMatchObject({ code: 429 });
     expect(c.requests).toBe(1);
+  });
+
+  describe('a 403 while the API server is not ready (RBAC caches not synced after a restart)', () => {
+    /** A loopback server that answers only /readyz, with `status`. */
+    async function readyz(status: number): Promise<{ url: string; server: Server; asked: () => number }> {
+      let asked = 0;
+      const server = createServer((req, res) => {
+        if (req.url === '/readyz') asked++;
+        res.statusCode = req.url === '/readyz' ? status : 404;
+        res.end(status === 200 ? 'ok' : '[-]informer-sync failed');
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, asked: () => asked };
+    }
+    const rbacDenied = () => apiError(403, 'deployments.apps "solo" is forbidden: User "system:serviceaccount:kube-system:sd" cannot get resource "deployments"');
+
+    it('is retried when /readyz is not 200, and the answer comes through', async () => {
+      const api = await readyz(500);
+      try {
+        const c = client(api.url);
+        const answers: unknown[] = [rbacDenied()];
+        (c as unknown as { core: object }).core = { readNode: async () => { const a = answers.shift(); if (a) throw a; return { metadata: { name: 'w1' } }; } };
+        expect((await c.getNode('w1')).metadata?.name).toBe('w1');
+        expect(api.asked()).toBe(1);
+      } finally {
+        api.server.close();
+      }
+    });
+
+    it('is final when /readyz says ready: the identity may not do it', async () => {
+      const api = await readyz(200);
+      try {
+        const c = client(api.url);
+        (c as unknown as { core: object }).core = { readNode: async () => { throw rbacDenied(); } };
+        await expect(c.getNode('w1')).rejects.toMatchObject({ code: 403 });
+        expect(api.asked()).toBe(1);
+      } finally {
+        api.server.close();
+      }
+    });
+
+    it('the bootstrap roles reported not found (RBAC not loaded yet) is retried without asking /readyz', async () => {
+      const c = client();
+      const answers: unknown[] = [
+        apiError(
+          403,
+          'deployments.apps "solo" is forbidden: User "system:serviceaccount:kube-system:sd" cannot get resource "deployments" in API group "apps" in the namespace "shop": RBAC: [clusterrole.rbac.authorization.k8s.io "system:basic-user" not found, clusterrole.rbac.authorization.k8s.io "system:public-info-viewer" not found]',
+        ),
+      ];
+      (c as unknown as { core: object }).core = { readNode: async () => { const a = answers.shift(); if (a) throw a; return { metadata: { name: 'w1' } }; } };
+      expect((await c.getNode('w1')).metadata?.name).toBe('w1');
+      expect(c.requests).toBe(2);
+    });
+
+    it('a /readyz this identity may not read (403) counts as not ready: retried, bounded by the outage bound', async () => {
+      const api = await readyz(403);
+      try {
+        const c = client(api.url);
+        c.outageBoundMs = 300;
+        (c as unknown as { core: object }).core = { readNode: async () => { throw rbacDenied(); } };
+        await expect(c.getNode('w1')).rejects.toMatchObject({ code: 403 });
+        expect(api.asked()).toBeGreaterThan(0);
+      } finally {
+        api.server.close();
+      }
+    });
+
+    it('"informers not synced" in the denial is retried without asking /readyz', async () => {
+      const c = client();
+      const answers: unknown[] = [apiError(403, 'pods "p" is forbidden: User "u" cannot get resource "pods": RBAC: informers not synced')];
+      (c as unknown as { core: object }).core = { readNode: async () => { const a = answers.shift(); if (a) throw a; return { metadata: { name: 'w1' } }; } };
+      expect((await c.getNode('w1')).metadata?.name).toBe('w1');
+      expect(c.requests).toBe(2);
+    });
+  });
+
+  it("a watch's first list rides out a restarting API server (503) like any read", async () => {
+    const c = client();
+    const answers: unknown[] = [apiError(503, 'apiserver is shutting down')];
+    const listed: string[] = [];
+    (c as unknown as { apps: object }).apps = {
+      listNamespacedDeployment: async (args: { namespace: string }) => {
+        listed.push(args.namespace);
+        const a = answers.shift();
+        if (a) throw a;
+        return { items: [{ metadata: { name: 'web', namespace: 'shop', resourceVersion: '7' } }], metadata: { resourceVersion: '7' } };
+      },
+    };
+    const watch = watchWorkload(c, 'Deployment', 'shop', 'web');
+    try {
+      await watch.start();
+      expect(watch.get('shop/web')?.metadata?.name).toBe('web');
+      expect(listed).toEqual(['shop', 'shop']);
+    } finally {
+      watch.stop();
+    }
   });
 });

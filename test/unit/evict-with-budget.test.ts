@@ -41,6 +41,8 @@ function setup(answers: unknown[], dryRun = false) {
       const a = answers[calls.evictions++];
       if (a) throw a;
     },
+    // A ready API server: its 403s are final.
+    forbiddenWhileStarting: async () => false,
   } as unknown as KubeClient;
   const budgets = {
     wait: async (pdb: string | undefined, o: { retryAfterSeconds?: number; seenResourceVersion?: string; podReady?: () => boolean | undefined }) => {

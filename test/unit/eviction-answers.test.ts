@@ -81,7 +81,8 @@ const rbacForbidden = statusError(403, {
 const throttled = statusError(429, { message: 'Too many requests, please try again later.', reason: 'TooManyRequests', details: { retryAfterSeconds: 1 } }, { 'retry-after': '1' });
 
 const req = { namespace: 'shop', name: 'web-1', uid: 'u1', gracePeriodSeconds: -1, dryRun: false };
-const answer = (err: unknown) => evictOnce({ evict: () => Promise.reject(err) } as unknown as KubeClient, req);
+const answer = (err: unknown, apiServerReady = true) =>
+  evictOnce({ evict: () => Promise.reject(err), forbiddenWhileStarting: async () => !apiServerReady } as unknown as KubeClient, req);
 
 describe('a 429 names its PDB only in details.causes (item 9)', () => {
   it('disruptionsAllowed 0: the PDB from the DisruptionBudget cause, whose text says what the budget needs', async () => {
@@ -135,6 +136,9 @@ describe('a 403 from the PDB\'s state is transient (item 12)', () => {
   });
   it('a 403 from RBAC stays a permission failure', async () => {
     expect((await answer(rbacForbidden)).kind).toBe('forbidden');
+  });
+  it('a 403 from an API server that is not ready yet (RBAC caches not synced) is a transient error', async () => {
+    expect(await answer(rbacForbidden, false)).toMatchObject({ kind: 'error', code: 403 });
   });
 });
 

@@ -1,8 +1,8 @@
 // How owners are resolved: a GET each for a few, one paged list per namespace for many (flat cost
 // per evicted pod). The client is a plain object answering like the API server would.
 import { describe, expect, it } from '@jest/globals';
-import type { V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
-import { fetchWorkloads, LIST_WORKLOADS_FROM } from '../../src/engine/kube/plan-input.js';
+import type { V1Deployment, V1ReplicaSet, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import { fetchWorkloads, LIST_CLUSTER_WIDE_FROM, LIST_WORKLOADS_FROM } from '../../src/engine/kube/plan-input.js';
 import type { KubeClient } from '../../src/engine/kube/client.js';
 import { makePod } from './plan/fixtures.js';
 
@@ -13,7 +13,7 @@ function dep(ns: string, name: string): V1Deployment {
   return { metadata: { namespace: ns, name }, spec: { replicas: 3, selector: {}, template: {} }, status: { readyReplicas: 3 } };
 }
 
-function fakeClient(replicaSets: V1ReplicaSet[], deployments: V1Deployment[]) {
+function fakeClient(replicaSets: V1ReplicaSet[], deployments: V1Deployment[], hpas: V2HorizontalPodAutoscaler[] = []) {
   const calls: string[] = [];
   const find = <T extends { metadata?: { namespace?: string; name?: string } }>(list: T[], ns: string, name: string) => {
     const found = list.find((o) => o.metadata?.namespace === ns && o.metadata?.name === name);
@@ -23,9 +23,9 @@ function fakeClient(replicaSets: V1ReplicaSet[], deployments: V1Deployment[]) {
   const client = {
     getReplicaSet: async (ns: string, name: string) => (calls.push(`get rs ${ns}/${name}`), find(replicaSets, ns, name)),
     getDeployment: async (ns: string, name: string) => (calls.push(`get deploy ${ns}/${name}`), find(deployments, ns, name)),
-    scanReplicaSets: async (ns: string, onPage: (items: V1ReplicaSet[]) => void) => (calls.push(`list rs ${ns}`), onPage(replicaSets.filter((r) => r.metadata?.namespace === ns))),
-    scanDeployments: async (ns: string, onPage: (items: V1Deployment[]) => void) => (calls.push(`list deploy ${ns}`), onPage(deployments.filter((d) => d.metadata?.namespace === ns))),
-    listHpas: async (ns: string) => (calls.push(`list hpa ${ns}`), []),
+    scanReplicaSets: async (ns: string | undefined, onPage: (items: V1ReplicaSet[]) => void) => (calls.push(`list rs ${ns ?? '(cluster)'}`), onPage(replicaSets.filter((r) => ns === undefined || r.metadata?.namespace === ns))),
+    scanDeployments: async (ns: string | undefined, onPage: (items: V1Deployment[]) => void) => (calls.push(`list deploy ${ns ?? '(cluster)'}`), onPage(deployments.filter((d) => ns === undefined || d.metadata?.namespace === ns))),
+    listHpas: async (ns: string | undefined) => (calls.push(`list hpa ${ns ?? '(cluster)'}`), hpas.filter((h) => ns === undefined || h.metadata?.namespace === ns)),
   } as unknown as KubeClient;
   return { client, calls };
 }
@@ -47,5 +47,23 @@ describe('fetchWorkloads', () => {
     expect(calls.filter((c) => !c.startsWith('list hpa')).sort()).toEqual(['get deploy small/x', 'get rs small/x-rs', 'list deploy bulk', 'list rs bulk']);
     expect(Object.keys(workloads).sort()).toEqual(['ReplicaSet/bulk/a-rs', 'ReplicaSet/bulk/b-rs', 'ReplicaSet/bulk/c-rs', 'ReplicaSet/bulk/d-rs', 'ReplicaSet/small/x-rs']);
     expect(workloads['ReplicaSet/bulk/c-rs']).toMatchObject({ kind: 'Deployment', namespace: 'bulk', name: 'c', replicas: 3, readyReplicas: 3 });
+  });
+
+  it(`owners in ${LIST_CLUSTER_WIDE_FROM} or more namespaces (one pod each): the cluster's ReplicaSets, Deployments and HPAs listed once, no GET`, async () => {
+    const namespaces = ['n1', 'n2', 'n3'];
+    const { client, calls } = fakeClient(
+      [...namespaces.map((ns) => rs(ns, 'web-rs', 'web')), rs('n9', 'web-rs', 'web')],
+      [...namespaces.map((ns) => dep(ns, 'web')), dep('n9', 'web')],
+      [
+        { metadata: { namespace: 'n2', name: 'scaler' }, spec: { scaleTargetRef: { kind: 'Deployment', name: 'web' }, maxReplicas: 5 } },
+        { metadata: { namespace: 'n9', name: 'elsewhere' }, spec: { scaleTargetRef: { kind: 'Deployment', name: 'web' }, maxReplicas: 5 } },
+      ],
+    );
+    const pods = [...namespaces.map((ns) => makePod(`web-${ns}`, { namespace: ns, owner: { kind: 'ReplicaSet', name: 'web-rs' } })), makePod('lost', { namespace: 'n1', owner: { kind: 'ReplicaSet', name: 'gone-rs' } })];
+    const workloads = await fetchWorkloads(client, pods);
+    expect(calls).toEqual(['list rs (cluster)', 'list deploy (cluster)', 'list hpa (cluster)']);
+    expect(Object.keys(workloads).sort()).toEqual(['ReplicaSet/n1/web-rs', 'ReplicaSet/n2/web-rs', 'ReplicaSet/n3/web-rs']);
+    expect(workloads['ReplicaSet/n2/web-rs']).toMatchObject({ kind: 'Deployment', namespace: 'n2', name: 'web', hpa: 'n2/scaler' });
+    expect(workloads['ReplicaSet/n1/web-rs']!.hpa).toBeUndefined();
   });
 });

@@ -166,12 +166,12 @@ export class DrainLocks {
    * Takes the lock of every node in `nodes` (sorted: the same order in every run), or none:
    * on a refusal the ones already taken are released and the refusals returned.
    */
-  static async acquire(client: KubeClient, logger: Logger, nodes: string[], me: LockIdentity): Promise<DrainLocks | LockRefusal[]> {
+  static async acquire(client: KubeClient, logger: Logger, nodes: string[], me: LockIdentity, read: V1Node[] = []): Promise<DrainLocks | LockRefusal[]> {
     const locks = new DrainLocks(client, logger, me, []);
     const refusals: LockRefusal[] = [];
     try {
       for (const node of [...new Set(nodes)].sort()) {
-        const r = await locks.take(node);
+        const r = await locks.take(node, read.find((n) => n.metadata?.name === node));
         if ('message' in r) refusals.push(r);
         else locks.acquired.push(r);
       }
@@ -188,11 +188,18 @@ export class DrainLocks {
     return locks;
   }
 
-  private async take(node: string): Promise<AcquiredLock | LockRefusal> {
+  /**
+   * `read`: the node as the run read it moments ago, used for the first attempt instead of a GET
+   * of its own; the write's resourceVersion precondition makes a stale copy a 409, and the next
+   * attempt reads the node afresh (as it does before refusing).
+   */
+  private async take(node: string, read?: V1Node): Promise<AcquiredLock | LockRefusal> {
     for (let attempt = 1; ; attempt++) {
-      const n = await this.client.getNode(node);
+      const early = attempt === 1 && read?.metadata?.resourceVersion ? read : undefined;
+      const n = early ?? (await this.client.getNode(node));
       const now = Date.now();
       const d = decideLock(lockStateOf(n), this.me, now, processAlive);
+      if (d.action === 'refuse' && early) continue; // a refusal is decided on a fresh read only
       if (d.action === 'refuse') return { node, reason: refusalReason(d), message: refusalMessage(node, d) };
       const stamp = new Date(now).toISOString();
       const holder: LockHolder = { ...this.me, acquired: stamp, renewed: stamp };

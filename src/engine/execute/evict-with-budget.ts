@@ -125,7 +125,12 @@ export async function evictWithBudget(deps: EvictionDeps, p: PodPlan, r: PodResu
               'the API server or the disruption controller is overloaded: retry the drain later',
           );
         }
-        logger.info(`${key}: the API server asks to retry later${ofPdb()}: HTTP ${attempt.code} ${attempt.message}`);
+        // A 429 without a budget cause is API Priority and Fairness throttling, not the PDB.
+        logger.info(
+          attempt.code === 429
+            ? `${key}: the API server is throttling requests (HTTP 429 ${attempt.message}); retrying later`
+            : `${key}: the API server asks to retry later${ofPdb()}: HTTP ${attempt.code} ${attempt.message}`,
+        );
         await sleep(backoffMs(busy, attempt.retryAfterSeconds), signal);
         continue;
       case 'error':

@@ -55,7 +55,13 @@ export async function evictOnce(client: KubeClient, req: EvictRequest): Promise<
     await client.evict(req);
     return { kind: 'accepted' };
   } catch (err) {
-    return interpretEvictionError(err, req.namespace);
+    const attempt = interpretEvictionError(err, req.namespace);
+    // Denied by an API server whose RBAC caches have not synced yet (it is restarting): retried
+    // as a transient error, within the outage bound, never taken as "may not evict".
+    if (attempt.kind === 'forbidden' && (await client.forbiddenWhileStarting(err))) {
+      return { kind: 'error', code: 403, message: `${attempt.message} (the API server is not ready yet)` };
+    }
+    return attempt;
   }
 }
 

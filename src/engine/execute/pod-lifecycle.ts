@@ -9,19 +9,19 @@
 //
 // Every outcome goes through the PodLedger, which never turns a pod that left the node into a
 // failure because of something that went wrong later.
-import type { V1Deployment, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import type { V1Deployment, V1LabelSelector, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { KubeClient } from '../kube/client.js';
 import { describeApiError } from '../kube/errors.js';
 import type { WatchListener } from '../kube/watch.js';
 import type { DrainOptions, Logger, NodeReport, PodOutcome, PodPlan, PodResult } from '../types.js';
-import { WaitAborted, abortReason } from './abort.js';
+import { WaitAborted, abortReason, waitUntil } from './abort.js';
 import type { BudgetWaiter } from './budget.js';
 import type { EvictionSlots } from './semaphore.js';
 import type { Mark } from './cordon.js';
 import { waitForDeletion } from './deletion.js';
 import { PodFailure, evictWithBudget, type EvictionDeps } from './evict-with-budget.js';
 import { migrateDeployment } from './migrate.js';
-import { canWatchWorkload, waitForWorkload } from './workload-watch.js';
+import { canWatchWorkload, watchDeploymentPods } from './workload-watch.js';
 import type { ResourceWatch } from '../kube/watch.js';
 import { isPodReady } from '../plan/pod.js';
 
@@ -146,11 +146,15 @@ function evictionDeps(c: PodWorkContext): EvictionDeps {
 export async function evictPod(c: PodWorkContext, p: PodPlan): Promise<void> {
   const r = c.ledger.open(p);
   try {
-    const readyBefore = await readyCountBeforeEviction(c, p);
-    await evictWithBudget(evictionDeps(c), p, r, c.signal);
-    if (c.options.dryRun) return;
-    await awaitGone(c, p, p.podClass === 'finished' ? 'deleted' : 'evicted');
-    if (readyBefore !== undefined) await waitForReplacement(c, p, readyBefore);
+    const replacement = await watchForReplacement(c, p);
+    try {
+      await evictWithBudget(evictionDeps(c), p, r, c.signal);
+      if (c.options.dryRun) return;
+      await awaitGone(c, p, p.podClass === 'finished' ? 'deleted' : 'evicted');
+      if (replacement) await waitForReplacement(c, p, replacement);
+    } finally {
+      replacement?.pods.stop();
+    }
   } catch (err) {
     recordError(c, [p], err);
   }
@@ -220,26 +224,52 @@ async function awaitGone(c: PodWorkContext, p: PodPlan, outcome: PodOutcome, mes
   c.mark('evict', key, gone === 'deleted' ? 'gone' : 'deletion not confirmed');
 }
 
+/** wait-for-replacements: the workload's pods, watched, and how many were Ready before the eviction. */
+interface ReplacementWatch {
+  pods: ResourceWatch<V1Pod>;
+  readyBefore: number;
+}
+
 /**
- * wait-for-replacements: the ready count the workload had just before this eviction, or
- * undefined when not asked for (or the kind cannot be watched). Waiting for spec.replicas
- * instead would hang on a workload that was already degraded before the drain.
+ * wait-for-replacements: counts the workload's Ready pods itself (its selector, watched), or
+ * undefined when not asked for (or the kind cannot be watched). The workload's own
+ * status.readyReplicas was read before: right after an eviction it still counted the evicted pod
+ * until its controller caught up, so the wait ended at once, before any replacement existed.
+ * Counting Ready pods other than the evicted one cannot see that stale count. Waiting for
+ * spec.replicas instead would hang on a workload that was already degraded before the drain.
  */
-async function readyCountBeforeEviction(c: PodWorkContext, p: PodPlan): Promise<number | undefined> {
+async function watchForReplacement(c: PodWorkContext, p: PodPlan): Promise<ReplacementWatch | undefined> {
   const w = p.workload;
   if (!c.options.waitForReplacements || c.options.dryRun || !w || !canWatchWorkload(w.kind)) return undefined;
-  const current = await readWorkload(c.client, w.kind, w.namespace, w.name);
-  return current?.status?.readyReplicas ?? 0;
+  const workload = await readWorkload(c.client, w.kind, w.namespace, w.name);
+  if (!workload?.spec?.selector) return undefined;
+  const pods = watchDeploymentPods(c.client, workload);
+  try {
+    await pods.start();
+  } catch (err) {
+    pods.stop();
+    throw err;
+  }
+  return { pods, readyBefore: readyPods(pods).length };
 }
 
-async function waitForReplacement(c: PodWorkContext, p: PodPlan, readyBefore: number): Promise<void> {
+/** Ready pods not being deleted. */
+function readyPods(pods: ResourceWatch<V1Pod>, except?: string): V1Pod[] {
+  return pods.items().filter((pod) => pod.metadata?.uid !== except && !pod.metadata?.deletionTimestamp && isPodReady(pod));
+}
+
+async function waitForReplacement(c: PodWorkContext, p: PodPlan, r: ReplacementWatch): Promise<void> {
   const w = p.workload!;
   const id = `${w.kind}/${w.namespace}/${w.name}`;
-  await waitForWorkload(c.client, w, (obj) => (obj.status?.readyReplicas ?? 0) >= readyBefore, c.signal);
-  c.mark('wait', id, `replacement Ready: back to ${readyBefore} ready`);
+  await waitUntil(
+    () => readyPods(r.pods, p.uid).length >= r.readyBefore,
+    (onChange) => r.pods.subscribe(() => onChange()),
+    c.signal,
+  );
+  c.mark('wait', id, `replacement Ready: back to ${r.readyBefore} ready`);
 }
 
-async function readWorkload(client: KubeClient, kind: string, namespace: string, name: string): Promise<{ status?: { readyReplicas?: number } } | undefined> {
+async function readWorkload(client: KubeClient, kind: string, namespace: string, name: string): Promise<{ metadata?: { namespace?: string }; spec?: { selector?: V1LabelSelector } } | undefined> {
   switch (kind) {
     case 'Deployment':
       return (await client.getDeployment(namespace, name)) as V1Deployment;

@@ -5,7 +5,7 @@
 // the drained nodes' pods, never the cluster's. Each node's drain reads a filtered view.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { KubeClient } from '../kube/client.js';
-import { reducePodPage, type ClusterPods } from '../kube/cluster-pods.js';
+import { scanClusterPods, type ClusterPods } from '../kube/cluster-pods.js';
 import type { ResourceWatch } from '../kube/watch.js';
 import type { PodSource } from './pod-lifecycle.js';
 
@@ -23,14 +23,9 @@ export class PoolWatch {
       keep: onDrained,
       onError,
       list: async () => {
-        const scan: ClusterPods = { onDrainedNodes: new Map([...this.names].map((n) => [n, []])), requested: new Map() };
-        let resourceVersion = '';
-        await client.scanAllPods((page, rv) => {
-          resourceVersion ||= rv;
-          reducePodPage(page, this.names, scan);
-        });
+        const scan = await scanClusterPods(client, this.names);
         this.firstScan ??= scan;
-        return { items: [...scan.onDrainedNodes.values()].flat(), resourceVersion };
+        return { items: [...scan.onDrainedNodes.values()].flat(), resourceVersion: scan.resourceVersion };
       },
     });
     this.nodeWatch = client.watch<V1Node>({ path: '/api/v1/nodes', keep: (n) => this.names.has(n.metadata?.name ?? ''), onError });

@@ -31,14 +31,14 @@ export function watchWorkload(client: KubeClient, kind: string, namespace: strin
     path: `/apis/apps/v1/namespaces/${namespace}/${plural}`,
     fieldSelector,
     list: async () => {
-      client.requests++; // a list outside the client's typed calls
       const args = { namespace, fieldSelector };
-      const res =
+      const res = await client.read<{ items: Workload[]; metadata?: { resourceVersion?: string } }>(() =>
         kind === 'Deployment'
-          ? await client.apps.listNamespacedDeployment(args)
+          ? client.apps.listNamespacedDeployment(args)
           : kind === 'StatefulSet'
-            ? await client.apps.listNamespacedStatefulSet(args)
-            : await client.apps.listNamespacedReplicaSet(args);
+            ? client.apps.listNamespacedStatefulSet(args)
+            : client.apps.listNamespacedReplicaSet(args),
+      );
       return { items: res.items as Workload[], resourceVersion: res.metadata?.resourceVersion ?? '' };
     },
   });
@@ -118,16 +118,15 @@ export function formatLabelSelector(selector: V1LabelSelector | undefined): stri
   return parts.join(',');
 }
 
-/** The Deployment's pods (its selector), as a watched cache; lists count as client requests. */
-export function watchDeploymentPods(client: KubeClient, d: V1Deployment): ResourceWatch<V1Pod> {
+/** A workload's pods (its selector: Deployment, ReplicaSet, StatefulSet), as a watched cache; lists count as client requests. */
+export function watchDeploymentPods(client: KubeClient, d: { metadata?: { namespace?: string }; spec?: { selector?: V1LabelSelector } }): ResourceWatch<V1Pod> {
   const namespace = d.metadata?.namespace ?? '';
   const labelSelector = formatLabelSelector(d.spec?.selector);
   return client.watch<V1Pod>({
     path: `/api/v1/namespaces/${namespace}/pods`,
     labelSelector,
     list: async () => {
-      client.requests++;
-      const res = await client.core.listNamespacedPod({ namespace, labelSelector });
+      const res = await client.read(() => client.core.listNamespacedPod({ namespace, labelSelector }));
       return { items: res.items, resourceVersion: res.metadata?.resourceVersion ?? '' };
     },
   });
@@ -146,8 +145,9 @@ export function progressDeadlineExceeded(d: V1Deployment): V1DeploymentCondition
  * ReplicaSet it was creating before the pause is missed.
  */
 export async function pausedRolloutCanFinish(client: KubeClient, d: V1Deployment, restartedAt: string): Promise<boolean> {
-  client.requests++;
-  const { items } = await client.apps.listNamespacedReplicaSet({ namespace: d.metadata?.namespace ?? '', labelSelector: formatLabelSelector(d.spec?.selector) });
+  const { items } = await client.read(() =>
+    client.apps.listNamespacedReplicaSet({ namespace: d.metadata?.namespace ?? '', labelSelector: formatLabelSelector(d.spec?.selector) }),
+  );
   const created = items.find(
     (rs) =>
       rs.metadata?.ownerReferences?.some((o) => o.uid === d.metadata?.uid) &&

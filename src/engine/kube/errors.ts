@@ -59,7 +59,7 @@ export function parseApiError(err: unknown): ApiStatus {
   return {
     code: err.code,
     reason: typeof body.reason === 'string' ? body.reason : undefined,
-    message: typeof body.message === 'string' ? body.message : (err.message ?? `HTTP ${err.code}`),
+    message: (typeof body.message === 'string' ? body.message : (err.message ?? `HTTP ${err.code}`)).trim(),
     causes: (details.causes ?? []).map((c) => ({ type: c.reason, message: c.message })),
     details: details.kind !== undefined || details.name !== undefined ? { kind: details.kind, group: details.group, name: details.name } : undefined,
     // 0 is the server's "no advice" (a budget's 429 carries 0): a wait of 0 s would be a hot loop.
@@ -93,8 +93,31 @@ export function disruptionBudgetCause(status: ApiStatus): string | undefined {
   return status.causes.find((c) => c.type === DISRUPTION_BUDGET_CAUSE && c.message)?.message;
 }
 
-/** Short human text for logs: "HTTP 403 Forbidden: ...". */
+/**
+ * Short human text for logs: "HTTP 403 Forbidden: ...". API Priority and Fairness answers 429 with
+ * a plain-text body and no Status reason; it is named, since "Too many requests" alone does not
+ * say who refused or why.
+ */
 export function describeApiError(err: unknown): string {
   const s = parseApiError(err);
-  return s.code ? `HTTP ${s.code}${s.reason ? ` ${s.reason}` : ''}: ${s.message}` : s.message;
+  const message = s.message.trim();
+  if (!s.code) return message;
+  const reason = s.reason ?? (s.code === 429 ? 'TooManyRequests (throttled by the API server\'s API Priority and Fairness)' : undefined);
+  return `HTTP ${s.code}${reason ? ` ${reason}` : ''}: ${message}`;
+}
+
+/**
+ * What a run's final error says. An API error is described (never client-node's raw
+ * "HTTP-Code: ... Unknown API Status Code!" text with its headers); a throttled run also says
+ * what the user can do.
+ */
+export function errorText(err: unknown): string {
+  if (statusCode(err) === undefined) return err instanceof Error ? err.message : String(err);
+  const text = describeApiError(err);
+  if (statusCode(err) !== 429) return text;
+  return (
+    `${text.replace(/\.?$/, '.')} The API server kept throttling safe-drain's requests for longer than its ` +
+    'retry bound (shorter during the checks than once draining). Retry when the API server is less busy, ' +
+    'or give this identity a FlowSchema with a less loaded priority level'
+  );
 }

@@ -52,6 +52,8 @@ function getDaemonSet(client: KubeClient, namespace: string, name: string): Prom
  * asked for and dropped).
  */
 export const LIST_WORKLOADS_FROM = 3;
+/** Owners to resolve in at least this many namespaces: the cluster's lists, not each namespace's. */
+export const LIST_CLUSTER_WIDE_FROM = 3;
 
 interface ReplicaSetLookup {
   replicaSet(namespace: string, name: string): Promise<V1ReplicaSet | undefined>;
@@ -68,18 +70,30 @@ async function replicaSetLookup(client: KubeClient, pods: V1Pod[], known: Record
     wanted.set(ns, (wanted.get(ns) ?? new Set()).add(owner.name));
   }
   const listed = new Map<string, { replicaSets: Map<string, V1ReplicaSet>; deployments: Map<string, V1Deployment> }>();
-  for (const [ns, names] of wanted) {
-    if (names.size < LIST_WORKLOADS_FROM) continue;
-    const replicaSets = new Map<string, V1ReplicaSet>();
-    await client.scanReplicaSets(ns, (page) => {
-      for (const rs of page) if (names.has(rs.metadata?.name ?? '')) replicaSets.set(rs.metadata!.name!, rs);
+  // Owners spread over many namespaces (a node holds pods of many teams): one list of the
+  // cluster's ReplicaSets and one of its Deployments, a constant per run, instead of a pair of
+  // lists or of GETs per namespace.
+  const clusterWide = wanted.size >= LIST_CLUSTER_WIDE_FROM;
+  const scopes: (string | undefined)[] = clusterWide ? [undefined] : [...wanted].filter(([, names]) => names.size >= LIST_WORKLOADS_FROM).map(([ns]) => ns);
+  for (const scope of scopes) {
+    const inScope = scope === undefined ? [...wanted.keys()] : [scope];
+    for (const ns of inScope) listed.set(ns, { replicaSets: new Map(), deployments: new Map() });
+    const owners = new Map<string, Set<string>>();
+    await client.scanReplicaSets(scope, (page) => {
+      for (const rs of page) {
+        const ns = rs.metadata?.namespace ?? '';
+        const name = rs.metadata?.name ?? '';
+        if (!wanted.get(ns)?.has(name) || !listed.has(ns)) continue;
+        listed.get(ns)!.replicaSets.set(name, rs);
+        for (const r of rs.metadata?.ownerReferences ?? []) if (r.controller && r.kind === 'Deployment') owners.set(ns, (owners.get(ns) ?? new Set()).add(r.name));
+      }
     });
-    const owners = new Set([...replicaSets.values()].flatMap((rs) => rs.metadata?.ownerReferences?.filter((r) => r.controller && r.kind === 'Deployment').map((r) => r.name) ?? []));
-    const deployments = new Map<string, V1Deployment>();
-    await client.scanDeployments(ns, (page) => {
-      for (const d of page) if (owners.has(d.metadata?.name ?? '')) deployments.set(d.metadata!.name!, d);
+    await client.scanDeployments(scope, (page) => {
+      for (const d of page) {
+        const ns = d.metadata?.namespace ?? '';
+        if (owners.get(ns)?.has(d.metadata?.name ?? '')) listed.get(ns)!.deployments.set(d.metadata!.name!, d);
+      }
     });
-    listed.set(ns, { replicaSets, deployments });
   }
   return {
     // From the lists where the namespace was listed (absent = not found), else one GET each.
@@ -155,10 +169,13 @@ export async function fetchWorkloads(
     }
   }
   // Scaling a Deployment an HPA manages would fight the HPA: note which ones have one.
-  for (const ns of deploymentNamespaces) {
-    for (const hpa of await client.listHpas(ns)) {
+  // One list of the cluster's HPAs (there are few) when the Deployments span namespaces.
+  const hpaScopes = deploymentNamespaces.size >= 2 ? [undefined] : [...deploymentNamespaces];
+  for (const scope of hpaScopes) {
+    for (const hpa of await client.listHpas(scope)) {
+      const ns = hpa.metadata?.namespace ?? '';
       const target = hpa.spec?.scaleTargetRef;
-      if (target?.kind !== 'Deployment') continue;
+      if (target?.kind !== 'Deployment' || !deploymentNamespaces.has(ns)) continue;
       for (const w of Object.values(workloads)) {
         if (w.kind === 'Deployment' && w.namespace === ns && w.name === target.name) w.hpa = `${ns}/${hpa.metadata?.name}`;
       }

@@ -3,6 +3,7 @@
 // Both shells publish it like any other report, so outputs, job summary, report file and the
 // CLI's JSON exist on every path.
 import { InputError, type DrainOptions, type RunReport } from '../types.js';
+import { errorText } from '../kube/errors.js';
 
 export const NOTHING_CHANGED = 'Nothing was changed';
 
@@ -37,7 +38,7 @@ export interface FailedRunInput {
 }
 
 export function failedRunReport({ options, error, startedAt, message, now = Date.now() }: FailedRunInput): RunReport {
-  const text = message ?? (error instanceof Error ? error.message : String(error));
+  const text = message ?? errorText(error);
   const sentence = text.trim().replace(/\.?$/, '.');
   const changes = changesBeforeError(error, options);
   return {
