@@ -19,7 +19,7 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig, PolicyV1Api } from '@kubernetes/client-node';
 import { POD_READY_DELAY_ANNOTATION, startCluster, type LocalCluster } from '../cluster/src/index.js';
-import { auditMs, auditOffset, median, percentile, readAudit, runChild, sleep, until, type AuditEvent } from './support.js';
+import { auditMs, auditOffset, median, percentile, readAudit, requestTimeline, runChild, sleep, until, type AuditEvent, type TimelineEntry } from './support.js';
 
 const RUNS = Number(process.env.BENCH_REACTION_RUNS ?? 3);
 const DEPLOYMENTS = 10;
@@ -40,6 +40,9 @@ rules:
 - level: Request
   verbs: [update, patch]
   resources: [{ group: policy, resources: ["poddisruptionbudgets/status"] }]
+- level: Metadata
+  users: ["${USER}"]
+  omitStages: [RequestReceived]
 - level: None
 `;
 
@@ -58,6 +61,9 @@ export interface ReactionRun {
   exitCode: number;
   /** Evictions whose allowing PDB status was not found in the log (should be none). */
   unexplained: string[];
+  /** The run's requests up to its first eviction, and from its last: where the time beyond the lower bound went. */
+  startRequests: TimelineEntry[];
+  endRequests: TimelineEntry[];
   /** Whether the CLI's module compile cache held this bundle already (run 1: no). */
   compileCache?: 'cold' | 'warm';
 }
@@ -160,11 +166,14 @@ export function analyse(events: AuditEvent[], startedAtMs: number, endedAtMs: nu
     lowerBoundMs = Math.max(lowerBoundMs, sum);
   }
   const first = Math.min(...evictions.map((e) => auditMs(e.requestReceivedTimestamp)));
+  const last = Math.max(...ok.map((e) => auditMs(e.requestReceivedTimestamp)));
   return {
     wallSeconds: (endedAtMs - startedAtMs) / 1000,
     lowerBoundSeconds: lowerBoundMs / 1000,
     firstEvictionMs: first - startedAtMs,
-    lastEvictionMs: Math.max(...ok.map((e) => auditMs(e.requestReceivedTimestamp))) - startedAtMs,
+    lastEvictionMs: last - startedAtMs,
+    startRequests: requestTimeline(events, USER, startedAtMs, startedAtMs, first),
+    endRequests: requestTimeline(events, USER, startedAtMs, last, endedAtMs),
     chains,
     reactionsMs,
     latenciesMs,
@@ -234,6 +243,17 @@ export async function reactionBench(): Promise<void> {
           (a.unexplained.length ? `, NO allowing status found for ${a.unexplained.join(', ')}` : ''),
       );
       if (r.code !== 0) console.error(r.stderr.slice(-2000));
+      const engineStart = (() => {
+        try {
+          return `${Date.parse((JSON.parse(r.stdout) as { startedAt: string }).startedAt) - r.startedAtMs} ms`;
+        } catch {
+          return 'unknown (no JSON report)';
+        }
+      })();
+      console.log(`  engine started (report.startedAt) at +${engineStart} after process start`);
+      const show = (t: TimelineEntry[]) => t.map((e) => `    +${e.receivedMs} -> +${e.answeredMs} ms  ${e.what}`).join('\n');
+      console.log(`  requests up to the first eviction (received -> answered, ms after start):\n${show(a.startRequests)}`);
+      console.log(`  requests from the last eviction to the exit at +${Math.round(a.wallSeconds * 1000)} ms:\n${show(a.endRequests)}`);
       console.log(`  evictions per budget (ms after start): ${Object.entries(a.chains).map(([k, v]) => `${k} ${v.join(' ')}`).join('; ')}`);
       mkdirSync(OUT, { recursive: true });
       writeFileSync(join(OUT, `reaction-run-${i + 1}.report.json`), r.stdout);

@@ -167,6 +167,42 @@ rules:
 `;
 }
 
+/** One request of a timeline, in ms after a process start: when the API server received it and answered (a watch: began streaming). */
+export interface TimelineEntry {
+  receivedMs: number;
+  answeredMs: number;
+  what: string;
+}
+
+/**
+ * A user's requests received between fromMs and toMs (epoch ms), in the order received: where a
+ * client's time went, as the API server saw it. A watch counts as answered when its stream
+ * started (ResponseStarted), anything else when it completed.
+ */
+export function requestTimeline(events: AuditEvent[], user: string, startedAtMs: number, fromMs: number, toMs: number): TimelineEntry[] {
+  const byId = new Map<string, AuditEvent>();
+  for (const e of events) {
+    if (e.user.username !== user || (e.stage !== 'ResponseStarted' && e.stage !== 'ResponseComplete')) continue;
+    const seen = byId.get(e.auditID);
+    // The earliest answer: a watch's ResponseStarted comes before its ResponseComplete.
+    if (!seen || auditMs(e.stageTimestamp) < auditMs(seen.stageTimestamp)) byId.set(e.auditID, e);
+  }
+  return [...byId.values()]
+    .map((e) => ({ e, received: auditMs(e.requestReceivedTimestamp) }))
+    .filter(({ received }) => received >= fromMs && received <= toMs)
+    .sort((a, b) => a.received - b.received)
+    .map(({ e, received }) => {
+      const ref = e.objectRef ?? {};
+      const resource = [ref.resource, ref.subresource].filter(Boolean).join('/');
+      const name = ref.name ? ` ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}` : '';
+      return {
+        receivedMs: Math.round(received - startedAtMs),
+        answeredMs: Math.round(auditMs(e.stageTimestamp) - startedAtMs),
+        what: `${e.verb} ${resource}${name} ${e.responseStatus?.code ?? ''}`.trim(),
+      };
+    });
+}
+
 export const median = (xs: number[]): number => {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);

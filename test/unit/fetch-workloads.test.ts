@@ -66,4 +66,41 @@ describe('fetchWorkloads', () => {
     expect(workloads['ReplicaSet/n2/web-rs']).toMatchObject({ kind: 'Deployment', namespace: 'n2', name: 'web', hpa: 'n2/scaler' });
     expect(workloads['ReplicaSet/n1/web-rs']!.hpa).toBeUndefined();
   });
+
+  it('asks for every owner at once: the lists, the HPA list and the GETs are all in flight before any answers', async () => {
+    // A round trip each, one after the other, was three (lists) or more (GETs) round trips between
+    // the pod list and the plan, on the way to the first eviction.
+    const names = ['a', 'b', 'c'];
+    const { client: answering } = fakeClient([...names.map((n) => rs('bulk', `${n}-rs`, n))], [...names.map((n) => dep('bulk', n))]);
+    const inFlight: string[] = [];
+    let answer!: () => void;
+    const answered = new Promise<void>((r) => (answer = r));
+    const held = <A extends unknown[], R>(what: string, fn: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        inFlight.push(what);
+        await answered;
+        return fn(...args);
+      };
+    const a = answering as unknown as Record<string, (...args: never[]) => Promise<unknown>>;
+    const client = {
+      scanReplicaSets: held('list rs', a.scanReplicaSets!),
+      scanDeployments: held('list deploy', a.scanDeployments!),
+      listHpas: held('list hpa', a.listHpas!),
+      getDaemonSet: held('get ds', async (ns: string, name: string) => ({ metadata: { namespace: ns, name }, status: { desiredNumberScheduled: 3, numberReady: 3 } })),
+      getStatefulSet: held('get sts', async (ns: string, name: string) => ({ metadata: { namespace: ns, name }, spec: { replicas: 2 }, status: { readyReplicas: 2 } })),
+    } as unknown as KubeClient;
+    const pods = [
+      ...names.map((n) => makePod(`${n}-1`, { namespace: 'bulk', owner: { kind: 'ReplicaSet', name: `${n}-rs` } })),
+      makePod('agent-1', { namespace: 'sys', owner: { kind: 'DaemonSet', name: 'agent' } }),
+      makePod('db-0', { namespace: 'data', owner: { kind: 'StatefulSet', name: 'db' } }),
+    ];
+    const fetched = fetchWorkloads(client, pods);
+    await new Promise((r) => setImmediate(r));
+    expect(inFlight.sort()).toEqual(['get ds', 'get sts', 'list deploy', 'list hpa', 'list rs']);
+    answer();
+    const workloads = await fetched;
+    expect(workloads['ReplicaSet/bulk/a-rs']).toMatchObject({ kind: 'Deployment', name: 'a' });
+    expect(workloads['DaemonSet/sys/agent']).toMatchObject({ kind: 'DaemonSet', replicas: 3 });
+    expect(workloads['StatefulSet/data/db']).toMatchObject({ kind: 'StatefulSet', replicas: 2 });
+  });
 });

@@ -7,6 +7,7 @@ import type { KubeClient } from './client.js';
 import { controllerOf, workloadKeyOf } from '../plan/pod.js';
 import { rolloutStrategy } from '../plan/migration.js';
 import { statusCode } from './errors.js';
+import { runBounded } from '../execute/semaphore.js';
 
 /** Whether a Deployment's strategy lets a rollout add a pod before removing one. */
 export function deploymentCanSurge(d: V1Deployment): boolean {
@@ -55,50 +56,51 @@ export const LIST_WORKLOADS_FROM = 3;
 /** Owners to resolve in at least this many namespaces: the cluster's lists, not each namespace's. */
 export const LIST_CLUSTER_WIDE_FROM = 3;
 
+/** Owner GETs in flight at once (DaemonSets, StatefulSets, ReplicaSets resolved one by one). */
+const OWNER_GETS_AT_ONCE = 8;
+
 interface ReplicaSetLookup {
   replicaSet(namespace: string, name: string): Promise<V1ReplicaSet | undefined>;
   deployment(namespace: string, name: string): Promise<V1Deployment | undefined>;
 }
 
-async function replicaSetLookup(client: KubeClient, pods: V1Pod[], known: Record<string, WorkloadInfo>): Promise<ReplicaSetLookup> {
-  const wanted = new Map<string, Set<string>>();
-  for (const pod of pods) {
-    const owner = controllerOf(pod);
-    const key = workloadKeyOf(pod);
-    if (owner?.kind !== 'ReplicaSet' || key === undefined || key in known) continue;
-    const ns = pod.metadata?.namespace ?? '';
-    wanted.set(ns, (wanted.get(ns) ?? new Set()).add(owner.name));
-  }
-  const listed = new Map<string, { replicaSets: Map<string, V1ReplicaSet>; deployments: Map<string, V1Deployment> }>();
+/**
+ * Resolves ReplicaSets and their Deployments: from lists where there are many to resolve, else
+ * by GET. The lists are asked for together (the Deployments are kept for every listed namespace,
+ * not only the owners the ReplicaSets name, so neither list waits for the other).
+ */
+function replicaSetLookup(client: KubeClient, wanted: Map<string, Set<string>>): ReplicaSetLookup {
   // Owners spread over many namespaces (a node holds pods of many teams): one list of the
   // cluster's ReplicaSets and one of its Deployments, a constant per run, instead of a pair of
   // lists or of GETs per namespace.
   const clusterWide = wanted.size >= LIST_CLUSTER_WIDE_FROM;
   const scopes: (string | undefined)[] = clusterWide ? [undefined] : [...wanted].filter(([, names]) => names.size >= LIST_WORKLOADS_FROM).map(([ns]) => ns);
-  for (const scope of scopes) {
-    const inScope = scope === undefined ? [...wanted.keys()] : [scope];
-    for (const ns of inScope) listed.set(ns, { replicaSets: new Map(), deployments: new Map() });
-    const owners = new Map<string, Set<string>>();
-    await client.scanReplicaSets(scope, (page) => {
-      for (const rs of page) {
-        const ns = rs.metadata?.namespace ?? '';
-        const name = rs.metadata?.name ?? '';
-        if (!wanted.get(ns)?.has(name) || !listed.has(ns)) continue;
-        listed.get(ns)!.replicaSets.set(name, rs);
-        for (const r of rs.metadata?.ownerReferences ?? []) if (r.controller && r.kind === 'Deployment') owners.set(ns, (owners.get(ns) ?? new Set()).add(r.name));
-      }
-    });
-    await client.scanDeployments(scope, (page) => {
-      for (const d of page) {
-        const ns = d.metadata?.namespace ?? '';
-        if (owners.get(ns)?.has(d.metadata?.name ?? '')) listed.get(ns)!.deployments.set(d.metadata!.name!, d);
-      }
-    });
-  }
+  const listedNamespaces = new Set(clusterWide ? wanted.keys() : (scopes as string[]));
+  const replicaSets = new Map<string, V1ReplicaSet>();
+  const deployments = new Map<string, V1Deployment>();
+  const key = (ns: string, name: string) => `${ns}/${name}`;
+  const lists = Promise.all(
+    scopes.flatMap((scope) => [
+      client.scanReplicaSets(scope, (page) => {
+        for (const rs of page) {
+          const ns = rs.metadata?.namespace ?? '';
+          const name = rs.metadata?.name ?? '';
+          if (wanted.get(ns)?.has(name)) replicaSets.set(key(ns, name), rs);
+        }
+      }),
+      client.scanDeployments(scope, (page) => {
+        for (const d of page) {
+          const ns = d.metadata?.namespace ?? '';
+          if (listedNamespaces.has(ns)) deployments.set(key(ns, d.metadata?.name ?? ''), d);
+        }
+      }),
+    ]),
+  );
+  lists.catch(() => undefined); // awaited by every lookup in a listed namespace
   return {
     // From the lists where the namespace was listed (absent = not found), else one GET each.
-    replicaSet: async (ns, name) => (listed.has(ns) ? listed.get(ns)!.replicaSets.get(name) : ignoreNotFound(client.getReplicaSet(ns, name))),
-    deployment: async (ns, name) => (listed.get(ns)?.deployments.get(name) ?? (listed.has(ns) ? undefined : ignoreNotFound(client.getDeployment(ns, name)))),
+    replicaSet: async (ns, name) => (listedNamespaces.has(ns) ? (await lists, replicaSets.get(key(ns, name))) : ignoreNotFound(client.getReplicaSet(ns, name))),
+    deployment: async (ns, name) => (listedNamespaces.has(ns) ? (await lists, deployments.get(key(ns, name))) : ignoreNotFound(client.getDeployment(ns, name))),
   };
 }
 
@@ -106,79 +108,73 @@ async function replicaSetLookup(client: KubeClient, pods: V1Pod[], known: Record
  * Resolves each pod's controller to workload info (ReplicaSet → its Deployment). Keys already in
  * `known` are not fetched again (a reconcile loop passes what it has); the result is `known`
  * merged with what was fetched. A controller that does not exist gets no entry, and is looked
- * up again on the next call.
+ * up again on the next call. Everything is asked for at once (lists, HPAs, GETs a few at a
+ * time): this stands between the pod list and the plan, on the way to the first eviction.
  */
 export async function fetchWorkloads(
   client: KubeClient,
   pods: V1Pod[],
   known: Record<string, WorkloadInfo> = {},
 ): Promise<Record<string, WorkloadInfo>> {
-  const workloads: Record<string, WorkloadInfo> = {};
-  const tried = new Set<string>();
-  const deploymentNamespaces = new Set<string>();
-  const lookup = await replicaSetLookup(client, pods, known);
+  const owners = new Map<string, { namespace: string; kind: string; name: string }>();
+  const replicaSetsWanted = new Map<string, Set<string>>();
   for (const pod of pods) {
     const owner = controllerOf(pod);
-    const ns = pod.metadata?.namespace ?? '';
-    if (!owner) continue;
     // A DaemonSet kind of another API group has no key: nothing to fetch, the planner refuses it.
     const key = workloadKeyOf(pod);
-    if (key === undefined || key in known || tried.has(key)) continue;
-    tried.add(key);
-    if (owner.kind === 'DaemonSet') {
+    if (!owner || key === undefined || key in known || owners.has(key)) continue;
+    const namespace = pod.metadata?.namespace ?? '';
+    owners.set(key, { namespace, kind: owner.kind, name: owner.name });
+    if (owner.kind === 'ReplicaSet') replicaSetsWanted.set(namespace, (replicaSetsWanted.get(namespace) ?? new Set()).add(owner.name));
+  }
+  const lookup = replicaSetLookup(client, replicaSetsWanted);
+  // Scaling a Deployment an HPA manages would fight the HPA: note which ones have one. Listed
+  // while the owners resolve, for the namespaces with ReplicaSets to resolve (one list of the
+  // cluster's HPAs, there are few, when they span namespaces).
+  const hpaScopes = replicaSetsWanted.size >= 2 ? [undefined] : [...replicaSetsWanted.keys()];
+  const hpasListed = Promise.all(hpaScopes.map((scope) => client.listHpas(scope))).then((lists) => lists.flat());
+  hpasListed.catch(() => undefined); // awaited below, unless an owner lookup fails first
+
+  const resolveOwner = async (namespace: string, kind: string, name: string): Promise<WorkloadInfo | undefined> => {
+    if (kind === 'DaemonSet') {
       // kubectl drain GETs the DaemonSet: a pod naming one that does not exist is no DaemonSet
       // pod, and is refused without force. Recorded only when it exists.
-      const ds = await getDaemonSet(client, ns, owner.name);
-      if (ds) {
-        workloads[key] = {
-          kind: 'DaemonSet',
-          namespace: ns,
-          name: owner.name,
-          replicas: ds.status?.desiredNumberScheduled ?? 0,
-          readyReplicas: ds.status?.numberReady ?? 0,
-        };
-      }
-    } else if (owner.kind === 'ReplicaSet') {
-      const rs = await lookup.replicaSet(ns, owner.name);
-      if (!rs) continue;
-      const dref = rs.metadata?.ownerReferences?.find((r) => r.controller && r.kind === 'Deployment');
-      const d = dref ? await lookup.deployment(ns, dref.name) : undefined;
-      if (d) {
-        workloads[key] = deploymentInfo(d);
-        deploymentNamespaces.add(ns);
-      } else {
-        workloads[key] = {
-          kind: 'ReplicaSet',
-          namespace: ns,
-          name: owner.name,
-          replicas: rs.spec?.replicas ?? 1,
-          readyReplicas: rs.status?.readyReplicas ?? 0,
-        };
-      }
-    } else if (owner.kind === 'StatefulSet') {
-      const sts = await ignoreNotFound(client.getStatefulSet(ns, owner.name));
-      if (sts) {
-        workloads[key] = {
-          kind: 'StatefulSet',
-          namespace: ns,
-          name: owner.name,
-          replicas: sts.spec?.replicas ?? 1,
-          readyReplicas: sts.status?.readyReplicas ?? 0,
-        };
-      }
+      const ds = await getDaemonSet(client, namespace, name);
+      return ds && { kind: 'DaemonSet', namespace, name, replicas: ds.status?.desiredNumberScheduled ?? 0, readyReplicas: ds.status?.numberReady ?? 0 };
     }
+    if (kind === 'ReplicaSet') {
+      const rs = await lookup.replicaSet(namespace, name);
+      if (!rs) return undefined;
+      const dref = rs.metadata?.ownerReferences?.find((r) => r.controller && r.kind === 'Deployment');
+      const d = dref ? await lookup.deployment(namespace, dref.name) : undefined;
+      if (d) return deploymentInfo(d);
+      return { kind: 'ReplicaSet', namespace, name, replicas: rs.spec?.replicas ?? 1, readyReplicas: rs.status?.readyReplicas ?? 0 };
+    }
+    if (kind === 'StatefulSet') {
+      const sts = await ignoreNotFound(client.getStatefulSet(namespace, name));
+      return sts && { kind: 'StatefulSet', namespace, name, replicas: sts.spec?.replicas ?? 1, readyReplicas: sts.status?.readyReplicas ?? 0 };
+    }
+    return undefined;
+  };
+  const keys = [...owners.keys()];
+  const results = await runBounded(
+    OWNER_GETS_AT_ONCE,
+    keys.map((key) => () => {
+      const o = owners.get(key)!;
+      return resolveOwner(o.namespace, o.kind, o.name);
+    }),
+  );
+  const workloads: Record<string, WorkloadInfo> = {};
+  for (const [i, result] of results.entries()) {
+    if (result.status === 'rejected') throw result.reason;
+    if (result.value) workloads[keys[i]!] = result.value;
   }
-  // Scaling a Deployment an HPA manages would fight the HPA: note which ones have one.
-  // One list of the cluster's HPAs (there are few) when the Deployments span namespaces.
-  const hpaScopes = deploymentNamespaces.size >= 2 ? [undefined] : [...deploymentNamespaces];
-  for (const scope of hpaScopes) {
-    for (const hpa of await client.listHpas(scope)) {
-      const ns = hpa.metadata?.namespace ?? '';
-      const target = hpa.spec?.scaleTargetRef;
-      if (target?.kind !== 'Deployment' || !deploymentNamespaces.has(ns)) continue;
-      for (const w of Object.values(workloads)) {
-        if (w.kind === 'Deployment' && w.namespace === ns && w.name === target.name) w.hpa = `${ns}/${hpa.metadata?.name}`;
-      }
+  for (const hpa of await hpasListed) {
+    const ns = hpa.metadata?.namespace ?? '';
+    const target = hpa.spec?.scaleTargetRef;
+    if (target?.kind !== 'Deployment') continue;
+    for (const w of Object.values(workloads)) {
+      if (w.kind === 'Deployment' && w.namespace === ns && w.name === target.name) w.hpa = `${ns}/${hpa.metadata?.name}`;
     }
   }
   return { ...known, ...workloads };

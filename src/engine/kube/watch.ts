@@ -170,6 +170,8 @@ export class ResourceWatch<T extends KubernetesObject> {
           this.scheduleReconnect(gone);
         },
       );
+      // stop() while the connection was being made found no connection to abort: end it now.
+      if (this.stopped) this.abort.abort();
     } catch (err) {
       this.opts.onError?.(`watch ${this.opts.path} failed to start: ${(err as Error).message}`);
       this.scheduleReconnect(false);

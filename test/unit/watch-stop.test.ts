@@ -1,0 +1,52 @@
+// A ResourceWatch stopped while its watch request is still connecting must not stay open: run.ts
+// lists the pods while leftovers are restored, and stops that watch when the restore changed
+// something (or the run ends) whether or not its connection has been answered yet.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ResourceWatch } from '../../src/engine/kube/watch.js';
+
+let server: http.Server | undefined;
+afterEach(async () => {
+  server?.closeAllConnections();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+});
+
+describe('ResourceWatch.stop', () => {
+  it('closes a watch whose connection was answered only after stop()', async () => {
+    let answer!: () => void;
+    const requested = new Promise<void>((resolveRequested) => {
+      server = http.createServer((req, res) => {
+        resolveRequested();
+        answer = () => {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.write(''); // headers out, stream open: the watch is connected
+        };
+        req.socket.on('close', () => closed.resolve());
+      });
+    });
+    const closed = (() => {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      return { promise, resolve };
+    })();
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server!.address() as AddressInfo;
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const watch = new ResourceWatch(kc, { path: '/api/v1/pods' });
+    const started = watch.start();
+    await requested;
+    watch.stop();
+    answer();
+    await started;
+    const within = await Promise.race([closed.promise.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open after 3 s'), 3000))]);
+    expect(within).toBe('closed');
+  });
+});
