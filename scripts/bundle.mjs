@@ -33,6 +33,26 @@ const cliMainAsSibling = {
   },
 };
 
+/**
+ * client-node's modules as free of side effects at load, so that what the engine does not use is
+ * left out: its package index re-exports every generated API class and model (~5 MB, loaded
+ * and evaluated on every start) though the engine uses only KubeConfig and ApiException. Its
+ * one module with an effect at load, polyfill.js (a File global for Node 18), has nothing to
+ * do on Node 24.
+ */
+const clientNodeWithoutSideEffects = {
+  name: 'client-node-without-side-effects',
+  setup(build) {
+    build.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.pluginData?.resolving) return undefined;
+      if (!args.path.startsWith('@kubernetes/client-node') && !args.importer.includes('/@kubernetes/client-node/dist/')) return undefined;
+      const resolved = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: { resolving: true } });
+      if (resolved.errors.length > 0 || !resolved.path.includes('/@kubernetes/client-node/dist/')) return resolved.errors.length > 0 ? { errors: resolved.errors } : resolved;
+      return { path: resolved.path, sideEffects: false };
+    });
+  },
+};
+
 const targets = [
   { entry: 'src/action/index.ts', outfile: 'index.js', banner: requireShim, executable: false },
   { entry: 'src/action/post-entry.ts', outfile: 'post.js', banner: requireShim, executable: false },
@@ -45,7 +65,7 @@ async function bundle(target) {
     absWorkingDir: root,
     entryPoints: [target.entry],
     outfile: target.outfile,
-    plugins: target.plugins ?? [],
+    plugins: [...(target.plugins ?? []), clientNodeWithoutSideEffects],
     bundle: true,
     platform: 'node',
     format: 'esm',

@@ -193,9 +193,7 @@ describe('eviction answers of a real API server', () => {
       if (!first) return client.evict(req);
       first = false;
       try {
-        await client.core.createNamespacedPodEviction({
-          name: req.name,
-          namespace: req.namespace,
+        await client.transport.json('POST', `/api/v1/namespaces/${req.namespace}/pods/${req.name}/eviction`, {
           body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: req.name, namespace: req.namespace }, deleteOptions: { preconditions: { uid: req.uid, resourceVersion: staleRv } } },
         });
       } catch (err) {

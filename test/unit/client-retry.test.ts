@@ -27,6 +27,11 @@ function client(server = 'https://127.0.0.1:1'): KubeClient {
   return new KubeClient(kc);
 }
 
+/** The API server's answer to every request of `c` (its transport's JSON requests). */
+function answerWith(c: KubeClient, json: () => Promise<unknown>): void {
+  c.transport = Object.assign(Object.create(c.transport) as KubeClient['transport'], { json });
+}
+
 describe('transientFailure', () => {
   it('APF throttling (429) carries its Retry-After', () => {
     expect(transientFailure(apiError(429, 'Too many requests, please try again later.', { 'retry-after': '8' }))).toEqual({ retryAfterMs: 8000 });
@@ -50,7 +55,7 @@ describe('KubeClient retries', () => {
   it('rides out a restart: connection refused, then 503, then the answer; each attempt counted', async () => {
     const c = client();
     const answers: unknown[] = [connectionRefused(), apiError(503, 'apiserver is shutting down')];
-    (c as unknown as { core: object }).core = { readNode: async () => { const a = answers.shift(); if (a) throw a; return { metadata: { name: 'w1' } }; } };
+    answerWith(c, async () => { const a = answers.shift(); if (a) throw a; return { metadata: { name: 'w1' } }; });
     const retries: string[] = [];
     c.onRetry = (m) => retries.push(m);
     expect((await c.getNode('w1')).metadata?.name).toBe('w1');
@@ -61,14 +66,14 @@ describe('KubeClient retries', () => {
   it('gives the error back once the outage outlasts its bound', async () => {
     const c = client();
     c.outageBoundMs = 300;
-    (c as unknown as { core: object }).core = { readNode: async () => { throw connectionRefused(); } };
+    answerWith(c, async () => { throw connectionRefused(); });
     await expect(c.getNode('w1')).rejects.toThrow('fetch failed');
     expect(c.requests).toBeGreaterThan(1);
   });
 
   it('never retries an eviction: each answer means something to the drain', async () => {
     const c = client();
-    (c as unknown as { core: object }).core = { createNamespacedPodEviction: async () => { throw apiError(429, 'Cannot evict pod as it would violate the pod\'s disruption budget.'); } };
+    answerWith(c, async () => { throw apiError(429, 'Cannot evict pod as it would violate the pod\'s disruption budget.'); });
     await expect(c.evict({ namespace: 'ns', name: 'p', uid: 'u', gracePeriodSeconds: -1, dryRun: false })).rejects.toMatchObject({ code: 429 });
     expect(c.requests).toBe(1);
   });
@@ -92,7 +97,7 @@ describe('KubeClient retries', () => {
       try {
         const c = client(api.url);
         const answers: unknown[] = [rbacDenied()];
-        (c as unknown as { core: object }).core = { readNode: async () => { const a = answers.shift(); if (a) throw a; return { metadata: { name: 'w1' } }; } };
+        answerWith(c, async () => { const a = answers.shift(); if (a) throw a; return { metadata: { name: 'w1' } }; });
         expect((await c.getNode('w1')).metadata?.name).toBe('w1');
         expect(api.asked()).toBe(1);
       } finally {
@@ -104,7 +109,7 @@ describe('KubeClient retries', () => {
       const api = await readyz(200);
       try {
         const c = client(api.url);
-        (c as unknown as { core: object }).core = { readNode: async () => { throw rbacDenied(); } };
+        answerWith(c, async () => { throw rbacDenied(); });
         await expect(c.getNode('w1')).rejects.toMatchObject({ code: 403 });
         expect(api.asked()).toBe(1);
       } finally {
@@ -120,7 +125,7 @@ describe('KubeClient retries', () => {
           'deployments.apps "solo" is forbidden: User "system:serviceaccount:kube-system:sd" cannot get resource "deployments" in API group "apps" in the namespace "shop": RBAC: [clusterrole.rbac.authorization.k8s.io "system:basic-user" not found, clusterrole.rbac.authorization.k8s.io "system:public-info-viewer" not found]',
         ),
       ];
-      (c as unknown as { core: object }).core = { readNode: async () => { const a = answers.shift(); if (a) throw a; return { metadata: { name: 'w1' } }; } };
+      answerWith(c, async () => { const a = answers.shift(); if (a) throw a; return { metadata: { name: 'w1' } }; });
       expect((await c.getNode('w1')).metadata?.name).toBe('w1');
       expect(c.requests).toBe(2);
     });
@@ -130,7 +135,7 @@ describe('KubeClient retries', () => {
       try {
         const c = client(api.url);
         c.outageBoundMs = 300;
-        (c as unknown as { core: object }).core = { readNode: async () => { throw rbacDenied(); } };
+        answerWith(c, async () => { throw rbacDenied(); });
         await expect(c.getNode('w1')).rejects.toMatchObject({ code: 403 });
         expect(api.asked()).toBeGreaterThan(0);
       } finally {
@@ -141,31 +146,44 @@ describe('KubeClient retries', () => {
     it('"informers not synced" in the denial is retried without asking /readyz', async () => {
       const c = client();
       const answers: unknown[] = [apiError(403, 'pods "p" is forbidden: User "u" cannot get resource "pods": RBAC: informers not synced')];
-      (c as unknown as { core: object }).core = { readNode: async () => { const a = answers.shift(); if (a) throw a; return { metadata: { name: 'w1' } }; } };
+      answerWith(c, async () => { const a = answers.shift(); if (a) throw a; return { metadata: { name: 'w1' } }; });
       expect((await c.getNode('w1')).metadata?.name).toBe('w1');
       expect(c.requests).toBe(2);
     });
   });
 
   it("a watch's first list rides out a restarting API server (503) like any read", async () => {
-    const c = client();
-    const answers: unknown[] = [apiError(503, 'apiserver is shutting down')];
+    // A loopback server: the list is answered 503 once, then with the Deployment; the watch is held open.
     const listed: string[] = [];
-    (c as unknown as { apps: object }).apps = {
-      listNamespacedDeployment: async (args: { namespace: string }) => {
-        listed.push(args.namespace);
-        const a = answers.shift();
-        if (a) throw a;
-        return { items: [{ metadata: { name: 'web', namespace: 'shop', resourceVersion: '7' } }], metadata: { resourceVersion: '7' } };
-      },
-    };
+    let failures = 1;
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? '', 'http://x');
+      if (url.searchParams.get('watch') === 'true') {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.write('');
+        return;
+      }
+      listed.push(url.pathname);
+      if (failures-- > 0) {
+        res.writeHead(503, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ kind: 'Status', code: 503, message: 'apiserver is shutting down' }));
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ metadata: { resourceVersion: '7' }, items: [{ metadata: { name: 'web', namespace: 'shop', resourceVersion: '7' } }] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const c = client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     const watch = watchWorkload(c, 'Deployment', 'shop', 'web');
     try {
       await watch.start();
       expect(watch.get('shop/web')?.metadata?.name).toBe('web');
-      expect(listed).toEqual(['shop', 'shop']);
+      expect(listed).toEqual(['/apis/apps/v1/namespaces/shop/deployments', '/apis/apps/v1/namespaces/shop/deployments']);
     } finally {
       watch.stop();
+      c.close();
+      server.closeAllConnections();
+      server.close();
     }
   });
 });

@@ -1,7 +1,7 @@
 // KubeClient.readsBoundBy: a read in flight, or being retried, when the drain's deadline fires
 // ends then (WaitAborted with the deadline's reason), so a slow API server cannot stretch a wait
 // past `timeout`; writes and undo work (client.unbounded) run to their end. The client's API
-// objects are replaced by plain functions: what is tested is the client's own waiting.
+// HTTP underneath (its transport) is replaced by plain functions: what is tested is the client's own waiting.
 import { describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { WaitAborted } from '../../src/engine/execute/abort.js';
@@ -16,7 +16,11 @@ function client(core: object): KubeClient {
     currentContext: 'x',
   });
   const c = new KubeClient(kc);
-  (c as unknown as { core: object }).core = core;
+  // The API server's answers: a GET is the node read, a PATCH the node patch.
+  const answers = core as { readNode?: () => Promise<unknown>; patchNode?: () => Promise<unknown> };
+  c.transport = Object.assign(Object.create(c.transport) as KubeClient['transport'], {
+    json: (method: string) => (method === 'GET' ? answers.readNode!() : answers.patchNode!()),
+  });
   return c;
 }
 

@@ -46,7 +46,9 @@ describe('ResourceWatch.stop', () => {
     watch.stop();
     answer();
     await started;
-    const within = await Promise.race([closed.promise.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open after 3 s'), 3000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const within = await Promise.race([closed.promise.then(() => 'closed'), new Promise((r) => (timer = setTimeout(() => r('still open after 3 s'), 3000)))]);
+    clearTimeout(timer);
     expect(within).toBe('closed');
   });
 });

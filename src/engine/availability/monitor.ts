@@ -4,7 +4,7 @@
 // records each Service's ready-endpoint count whenever it changes; probes run beside it. With
 // abort-on-downtime the gate is judged live and its first breach is reported to the run, which
 // stops evicting. At the end the figures and the verdict go into the RunReport.
-import { CoreV1Api, DiscoveryV1Api, type V1EndpointSlice, type V1Service } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import type { KubeClient } from '../kube/client.js';
 import { describeApiError, statusCode } from '../kube/errors.js';
 import type { ResourceWatch } from '../kube/watch.js';
@@ -40,7 +40,6 @@ import type { AvailabilityOptions, AvailabilityReport, ReadyPoint, ServiceAvaila
  * replacement pod typically becomes Ready seconds after its predecessor is gone).
  */
 export const RECOVERY_WAIT_MS = 60_000;
-const PAGE = 500;
 const SLICES_PATH = '/apis/discovery.k8s.io/v1/endpointslices';
 
 export interface MonitorContext {
@@ -185,7 +184,8 @@ export class AvailabilityMonitor {
   /** The Services the user named, checked against the cluster; undefined for `auto`. */
   private async resolveRequested(): Promise<string[] | undefined> {
     const selection = this.ctx.options.selection;
-    const core = this.ctx.client.kubeConfig.makeApiClient(CoreV1Api);
+    const client = this.ctx.client;
+    const enc = encodeURIComponent;
     switch (selection.mode) {
       case 'off':
       case 'auto':
@@ -195,7 +195,7 @@ export class AvailabilityMonitor {
         for (const service of selection.services) {
           const [namespace, name] = service.split('/') as [string, string];
           try {
-            await this.send(() => core.readNamespacedService({ namespace, name }));
+            await client.getAt(`/api/v1/namespaces/${enc(namespace)}/services/${enc(name)}`);
           } catch (err) {
             if (statusCode(err) !== 404) throw err;
             missing.push(service);
@@ -214,19 +214,19 @@ export class AvailabilityMonitor {
         const found: string[] = [];
         for (const namespace of selection.namespaces) {
           try {
-            await this.send(() => core.readNamespace({ name: namespace }));
+            await client.getAt(`/api/v1/namespaces/${enc(namespace)}`);
           } catch (err) {
             if (statusCode(err) !== 404) throw err;
             throw new InputError('availability', `no namespace "${namespace}" in the cluster`, 'Check the names with `kubectl get namespaces`.');
           }
-          found.push(...(await this.listServices((cont) => core.listNamespacedService({ namespace, limit: PAGE, _continue: cont }))));
+          found.push(...(await this.listServices(`/api/v1/namespaces/${enc(namespace)}/services`)));
         }
         return [...new Set(found)].sort();
       }
       case 'selector': {
         let found: string[];
         try {
-          found = await this.listServices((cont) => core.listServiceForAllNamespaces({ labelSelector: selection.selector, limit: PAGE, _continue: cont }));
+          found = await this.listServices('/api/v1/services', selection.selector);
         } catch (err) {
           if (statusCode(err) === 400) {
             throw new InputError('availability', `"selector: ${selection.selector}" is not a valid label selector (${describeApiError(err)})`, 'Use the kubectl -l syntax, e.g. "selector: app=web".');
@@ -241,15 +241,10 @@ export class AvailabilityMonitor {
     }
   }
 
-  private async listServices(page: (cont: string | undefined) => Promise<{ items: V1Service[]; metadata?: { _continue?: string } }>): Promise<string[]> {
-    const names: string[] = [];
-    let cont: string | undefined;
-    do {
-      const res = await this.send(() => page(cont));
-      names.push(...res.items.map((s) => objectKey(s)));
-      cont = res.metadata?._continue || undefined;
-    } while (cont);
-    return names;
+  /** The Services of a collection (a label selector's), as namespace/name. */
+  private async listServices(path: string, labelSelector?: string): Promise<string[]> {
+    const { items } = await this.ctx.client.listAt<V1Service>(path, { labelSelector });
+    return items.map((s) => objectKey(s));
   }
 
   /** Every Service's slices: a drain keeps them watched, a plan reads them once. */
@@ -265,23 +260,8 @@ export class AvailabilityMonitor {
     return this.watch.items();
   }
 
-  private async listSlices(): Promise<{ items: V1EndpointSlice[]; resourceVersion: string }> {
-    const discovery = this.ctx.client.kubeConfig.makeApiClient(DiscoveryV1Api);
-    const items: V1EndpointSlice[] = [];
-    let resourceVersion = '';
-    let cont: string | undefined;
-    do {
-      const page = await this.send(() => discovery.listEndpointSliceForAllNamespaces({ labelSelector: SERVICE_NAME_LABEL, limit: PAGE, _continue: cont }));
-      items.push(...page.items);
-      resourceVersion ||= page.metadata?.resourceVersion ?? '';
-      cont = page.metadata?._continue || undefined;
-    } while (cont);
-    return { items, resourceVersion };
-  }
-
-  /** A read of this run, counted and retried with the client's own (the benchmark compares the totals). */
-  private send<T>(request: () => Promise<T>): Promise<T> {
-    return this.ctx.client.read(request);
+  private listSlices(): Promise<{ items: V1EndpointSlice[]; resourceVersion: string }> {
+    return this.ctx.client.listAt<V1EndpointSlice>(SLICES_PATH, { labelSelector: SERVICE_NAME_LABEL });
   }
 
   // --- while the run goes --------------------------------------------------------------------

@@ -220,7 +220,7 @@ async function restoreLeftoversNow(
   logger: Logger,
   scope: { nodes: string[]; dryRun: boolean },
 ): Promise<{ node: string; change: WorkloadChange }[]> {
-  const { items } = await client.read(() => client.apps.listDeploymentForAllNamespaces({ labelSelector: `${LABEL_SCALED}=true` }));
+  const { items } = await client.listAt<V1Deployment>('/apis/apps/v1/deployments', { labelSelector: `${LABEL_SCALED}=true` });
   const changes: { node: string; change: WorkloadChange }[] = [];
   for (const d of items) {
     const namespace = d.metadata?.namespace ?? '';

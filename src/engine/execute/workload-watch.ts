@@ -30,17 +30,7 @@ export function watchWorkload(client: KubeClient, kind: string, namespace: strin
   return client.watch<Workload>({
     path: `/apis/apps/v1/namespaces/${namespace}/${plural}`,
     fieldSelector,
-    list: async () => {
-      const args = { namespace, fieldSelector };
-      const res = await client.read<{ items: Workload[]; metadata?: { resourceVersion?: string } }>(() =>
-        kind === 'Deployment'
-          ? client.apps.listNamespacedDeployment(args)
-          : kind === 'StatefulSet'
-            ? client.apps.listNamespacedStatefulSet(args)
-            : client.apps.listNamespacedReplicaSet(args),
-      );
-      return { items: res.items as Workload[], resourceVersion: res.metadata?.resourceVersion ?? '' };
-    },
+    list: () => client.listAt<Workload>(`/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/${plural}`, { fieldSelector }),
   });
 }
 
@@ -125,10 +115,7 @@ export function watchDeploymentPods(client: KubeClient, d: { metadata?: { namesp
   return client.watch<V1Pod>({
     path: `/api/v1/namespaces/${namespace}/pods`,
     labelSelector,
-    list: async () => {
-      const res = await client.read(() => client.core.listNamespacedPod({ namespace, labelSelector }));
-      return { items: res.items, resourceVersion: res.metadata?.resourceVersion ?? '' };
-    },
+    list: () => client.listAt<V1Pod>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, { labelSelector }),
   });
 }
 
@@ -145,9 +132,9 @@ export function progressDeadlineExceeded(d: V1Deployment): V1DeploymentCondition
  * ReplicaSet it was creating before the pause is missed.
  */
 export async function pausedRolloutCanFinish(client: KubeClient, d: V1Deployment, restartedAt: string): Promise<boolean> {
-  const { items } = await client.read(() =>
-    client.apps.listNamespacedReplicaSet({ namespace: d.metadata?.namespace ?? '', labelSelector: formatLabelSelector(d.spec?.selector) }),
-  );
+  const { items } = await client.listAt<V1ReplicaSet>(`/apis/apps/v1/namespaces/${encodeURIComponent(d.metadata?.namespace ?? '')}/replicasets`, {
+    labelSelector: formatLabelSelector(d.spec?.selector),
+  });
   const created = items.find(
     (rs) =>
       rs.metadata?.ownerReferences?.some((o) => o.uid === d.metadata?.uid) &&

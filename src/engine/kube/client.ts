@@ -1,18 +1,11 @@
-// The engine's only door to the API server: typed calls for exactly what a drain needs, each
-// counted so benchmarks can check the request budget (<= 3 per evicted pod when nothing blocks).
-import http from 'node:http';
-import https from 'node:https';
+// The engine's only door to the API server: calls for exactly what a drain needs, each counted
+// so benchmarks can check the request budget (<= 3 per evicted pod when nothing blocks), retried
+// through restarts and throttling, and bounded by the run's deadline. Objects are the API
+// server's JSON as parsed (kube/transport.ts), shaped like client-node's types (timestamps are
+// strings).
 import {
-  ApiException,
-  AppsV1Api,
-  AuthorizationV1Api,
-  AutoscalingV2Api,
-  CoreV1Api,
-  KubeConfig,
-  PatchStrategy,
+  type KubeConfig,
   type KubernetesObject,
-  PolicyV1Api,
-  setHeaderOptions,
   type V1DaemonSet,
   type V1Deployment,
   type V1Node,
@@ -20,6 +13,7 @@ import {
   type V1Pod,
   type V1PodDisruptionBudget,
   type V1ReplicaSet,
+  type V1SelfSubjectAccessReview,
   type V1StatefulSet,
   type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
@@ -28,9 +22,8 @@ import { abortReason, sleep, WaitAborted } from '../execute/abort.js';
 import { describeApiError, parseApiError, statusCode } from './errors.js';
 import { ListStream, type ListDecoder, type ListFields } from './list-stream.js';
 import { nodeFootprint, podFootprint, PROTOBUF, ProtoListStream, type ItemDecoder } from './proto-list.js';
+import { apiException, JSON_PATCH, MERGE_PATCH, REQUEST_IDLE_TIMEOUT_MS, Transport, type SendOptions } from './transport.js';
 import { ResourceWatch, type ResourceWatchOptions } from './watch.js';
-
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /**
  * How long a request keeps being retried while the API server does not answer or answers "later"
@@ -88,9 +81,7 @@ const RBAC_NOT_LOADED = /not synced|clusterrole\.rbac\.authorization\.k8s\.io "s
 /** Page size for lists (kubectl drain's --chunk-size default). */
 const CHUNK_SIZE = 500;
 /** A page of a list arrives in well under a second; a minute of silence is a stall. */
-const PAGE_IDLE_TIMEOUT_MS = 60_000;
-/** Two connections: the page being read and the next one, asked for meanwhile. Idle ones close after 30 s. */
-const PAGE_AGENT: http.AgentOptions = { keepAlive: true, maxSockets: 2, timeout: 30_000 };
+const PAGE_IDLE_TIMEOUT_MS = REQUEST_IDLE_TIMEOUT_MS;
 
 
 type ListSelectors = { labelSelector?: string; fieldSelector?: string };
@@ -122,21 +113,24 @@ export interface AccessQuery {
   namespace?: string;
 }
 
+const enc = encodeURIComponent;
+/** `/api/v1` or `/apis/<group>/<version>`, then `namespaces/<ns>/` when namespaced, then the resource. */
+const collection = (groupVersion: string, resource: string, namespace?: string) =>
+  `${groupVersion === 'v1' ? '/api/v1' : `/apis/${groupVersion}`}${namespace === undefined ? '' : `/namespaces/${enc(namespace)}`}/${resource}`;
+const dryRunQuery = (dryRun: boolean) => (dryRun ? { dryRun: DRY_RUN_ALL } : {});
+
 export class KubeClient {
-  readonly core: CoreV1Api;
-  readonly apps: AppsV1Api;
-  readonly policy: PolicyV1Api;
-  readonly autoscaling: AutoscalingV2Api;
-  readonly authz: AuthorizationV1Api;
   /** API requests sent through this client, watch connections included. */
   requests = 0;
+  /** The HTTP underneath (replaced by a plain object in unit tests). */
+  transport: Pick<Transport, 'json' | 'prepare' | 'watch' | 'close'>;
 
   constructor(readonly kubeConfig: KubeConfig) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.apps = kubeConfig.makeApiClient(AppsV1Api);
-    this.policy = kubeConfig.makeApiClient(PolicyV1Api);
-    this.autoscaling = kubeConfig.makeApiClient(AutoscalingV2Api);
-    this.authz = kubeConfig.makeApiClient(AuthorizationV1Api);
+    this.transport = new Transport(kubeConfig);
+  }
+
+  private send<T>(method: string, path: string, o?: SendOptions): Promise<T> {
+    return this.transport.json<T>(method, path, o);
   }
 
   /**
@@ -209,7 +203,7 @@ export class KubeClient {
 
   /** HTTP status of GET /readyz (counted), bounded by the page stall timeout. */
   private async readyzStatus(): Promise<number> {
-    const { url, opts, send } = await this.rawGet('/readyz', {});
+    const { url, opts, send } = await this.transport.prepare('GET', '/readyz', {});
     this.requests++;
     return new Promise<number>((resolve, reject) => {
       const req = send(url, opts, (res) => {
@@ -224,17 +218,34 @@ export class KubeClient {
   }
 
   /**
-   * A read made with the typed API objects directly (a watch's list, a one-off list): counted,
-   * retried through API server restarts and throttling like every call here, and bounded by
-   * readsBoundBy. A watch's first list that failed at once on a restarting API server failed its
-   * pod (fault row 2).
+   * One object by its API path (e.g. a Service the gate is to watch): counted, retried through
+   * API server restarts and throttling like every call here, and bounded by readsBoundBy.
    */
-  read<T>(send: () => Promise<T>): Promise<T> {
-    return this.count(send, READ);
+  getAt<T>(path: string): Promise<T> {
+    return this.count(() => this.send<T>('GET', path), READ);
+  }
+
+  /**
+   * Every item of a collection by its API path (paged), with the list's resourceVersion: a
+   * watch's list, a one-off list. A watch's first list that failed at once on a restarting API
+   * server failed its pod (fault row 2): these are retried like every read.
+   */
+  async listAt<T>(path: string, selectors: ListSelectors = {}): Promise<{ items: T[]; resourceVersion: string }> {
+    const items: T[] = [];
+    let resourceVersion = '';
+    await this.scanRaw<T, T[]>(path, selectors, {
+      start: () => [],
+      add: (page, more) => page.push(...more),
+      commit: (page, rv) => {
+        items.push(...page);
+        resourceVersion ||= rv;
+      },
+    });
+    return { items, resourceVersion };
   }
 
   getNode(name: string): Promise<V1Node> {
-    return this.count(() => this.core.readNode({ name }), READ);
+    return this.getAt<V1Node>(`/api/v1/nodes/${enc(name)}`);
   }
 
   /** Every node (of the selector), plain parsed JSON as scanAllPods' pods: a thousand typed nodes cost more than the rest. */
@@ -329,24 +340,9 @@ export class KubeClient {
     }
   }
 
-  /** Pages of lists travel over a few kept-alive connections, not one TLS handshake each. */
-  private pageAgent?: http.Agent;
-
-  /** A GET of `path` on the current cluster, with the kubeconfig's credentials and TLS settings. */
-  private async rawGet(path: string, headers: Record<string, string>) {
-    const cluster = this.kubeConfig.getCurrentCluster();
-    if (!cluster?.server) throw new Error('the kubeconfig has no current cluster with a server address');
-    const url = new URL(cluster.server.replace(/\/+$/, '') + path);
-    const opts: https.RequestOptions = { method: 'GET', headers };
-    await this.kubeConfig.applyToHTTPSOptions(opts);
-    const send = url.protocol === 'http:' ? http.request : https.request;
-    return { url, opts, send, proxied: !!cluster.proxyUrl };
-  }
-
-  /** Closes the kept-alive connections of list pages (idle ones never hold the process open anyway). */
+  /** Closes the kept-alive connections (idle ones never hold the process open anyway). */
   close(): void {
-    this.pageAgent?.destroy();
-    this.pageAgent = undefined;
+    this.transport.close();
   }
 
   /**
@@ -362,12 +358,7 @@ export class KubeClient {
     onFields: (f: ListFields) => void,
     abandoned: AbortSignal,
   ): Promise<{ partial: P; fields: ListFields }> {
-    const { url, opts, send, proxied } = await this.rawGet(path, { Accept: protobufItem ? `${PROTOBUF}, application/json` : 'application/json' });
-    // A proxy keeps client-node's agent (it knows the proxy); otherwise one of our own that keeps connections.
-    if (!proxied) {
-      this.pageAgent ??= url.protocol === 'http:' ? new http.Agent(PAGE_AGENT) : new https.Agent(PAGE_AGENT);
-      opts.agent = this.pageAgent;
-    }
+    const { url, opts, send } = await this.transport.prepare('GET', path, { Accept: protobufItem ? `${PROTOBUF}, application/json` : 'application/json' });
     return new Promise((resolve, reject) => {
       const req = send(url, opts, (res) => {
         const code = res.statusCode ?? 0;
@@ -375,11 +366,7 @@ export class KubeClient {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('error', reject);
-          res.on('end', () => {
-            const headers: Record<string, string> = {};
-            for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-            reject(new ApiException(code, `HTTP-Code: ${code} Message: GET ${url.pathname}`, Buffer.concat(chunks).toString('utf8'), headers));
-          });
+          res.on('end', () => reject(apiException(code, `GET ${url.pathname}`, Buffer.concat(chunks).toString('utf8'), res.headers)));
           return;
         }
         // Protobuf where asked for and answered (the server chooses among what Accept lists).
@@ -425,99 +412,78 @@ export class KubeClient {
 
   /** A ResourceWatch whose connections count as requests of this client. */
   watch<T extends KubernetesObject>(opts: Omit<ResourceWatchOptions<T>, 'onRequest'>): ResourceWatch<T> {
-    return new ResourceWatch<T>(this.kubeConfig, { ...opts, onRequest: () => this.requests++ });
+    return new ResourceWatch<T>(this.transport, { ...opts, onRequest: () => this.requests++ });
   }
 
   getReplicaSet(namespace: string, name: string): Promise<V1ReplicaSet> {
-    return this.count(() => this.apps.readNamespacedReplicaSet({ namespace, name }), READ);
+    return this.getAt(`${collection('apps/v1', 'replicasets', namespace)}/${enc(name)}`);
   }
 
   /** A namespace's ReplicaSets (undefined: the whole cluster's), page by page (CHUNK_SIZE), each page handed over and dropped. */
-  async scanReplicaSets(namespace: string | undefined, onPage: (items: V1ReplicaSet[]) => void): Promise<void> {
-    let cont: string | undefined;
-    do {
-      const page = await this.count(
-        () => (namespace === undefined ? this.apps.listReplicaSetForAllNamespaces({ limit: CHUNK_SIZE, _continue: cont }) : this.apps.listNamespacedReplicaSet({ namespace, limit: CHUNK_SIZE, _continue: cont })),
-        READ,
-      );
-      onPage(page.items);
-      cont = page.metadata?._continue || undefined;
-    } while (cont);
+  scanReplicaSets(namespace: string | undefined, onPage: (items: V1ReplicaSet[]) => void): Promise<void> {
+    return this.scanPages(collection('apps/v1', 'replicasets', namespace), onPage);
   }
 
   /** A namespace's Deployments (undefined: the whole cluster's), page by page (CHUNK_SIZE), each page handed over and dropped. */
-  async scanDeployments(namespace: string | undefined, onPage: (items: V1Deployment[]) => void): Promise<void> {
-    let cont: string | undefined;
-    do {
-      const page = await this.count(
-        () => (namespace === undefined ? this.apps.listDeploymentForAllNamespaces({ limit: CHUNK_SIZE, _continue: cont }) : this.apps.listNamespacedDeployment({ namespace, limit: CHUNK_SIZE, _continue: cont })),
-        READ,
-      );
-      onPage(page.items);
-      cont = page.metadata?._continue || undefined;
-    } while (cont);
+  scanDeployments(namespace: string | undefined, onPage: (items: V1Deployment[]) => void): Promise<void> {
+    return this.scanPages(collection('apps/v1', 'deployments', namespace), onPage);
+  }
+
+  private scanPages<T>(path: string, onPage: (items: T[]) => void): Promise<void> {
+    return this.scanRaw<T, T[]>(path, {}, { start: () => [], add: (page, more) => page.push(...more), commit: (page) => onPage(page) });
   }
 
   getDeployment(namespace: string, name: string): Promise<V1Deployment> {
-    return this.count(() => this.apps.readNamespacedDeployment({ namespace, name }), READ);
+    return this.getAt(`${collection('apps/v1', 'deployments', namespace)}/${enc(name)}`);
   }
 
   getStatefulSet(namespace: string, name: string): Promise<V1StatefulSet> {
-    return this.count(() => this.apps.readNamespacedStatefulSet({ namespace, name }), READ);
+    return this.getAt(`${collection('apps/v1', 'statefulsets', namespace)}/${enc(name)}`);
   }
 
   getDaemonSet(namespace: string, name: string): Promise<V1DaemonSet> {
-    return this.count(() => this.apps.readNamespacedDaemonSet({ namespace, name }), READ);
+    return this.getAt(`${collection('apps/v1', 'daemonsets', namespace)}/${enc(name)}`);
   }
 
   /** A namespace's HPAs (undefined: the whole cluster's; there are few). */
   async listHpas(namespace: string | undefined): Promise<V2HorizontalPodAutoscaler[]> {
-    return (await this.count(() => (namespace === undefined ? this.autoscaling.listHorizontalPodAutoscalerForAllNamespaces({}) : this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace })), READ)).items;
+    return (await this.listAt<V2HorizontalPodAutoscaler>(collection('autoscaling/v2', 'horizontalpodautoscalers', namespace))).items;
   }
 
-  async listPdbs(): Promise<{ items: V1PodDisruptionBudget[]; resourceVersion: string }> {
-    const res = await this.count(() => this.policy.listPodDisruptionBudgetForAllNamespaces({}), READ);
-    return { items: res.items, resourceVersion: res.metadata?.resourceVersion ?? '' };
+  listPdbs(): Promise<{ items: V1PodDisruptionBudget[]; resourceVersion: string }> {
+    return this.listAt<V1PodDisruptionBudget>(collection('policy/v1', 'poddisruptionbudgets'));
   }
 
   /** Merge patch of spec.unschedulable (what kubectl cordon/uncordon does). */
   setUnschedulable(name: string, unschedulable: boolean, dryRun: boolean): Promise<V1Node> {
-    return this.count(() =>
-      this.core.patchNode(
-        { name, body: { spec: { unschedulable: unschedulable ? true : null } }, dryRun: dryRun ? DRY_RUN_ALL : undefined },
-        mergePatch,
-      ),
-    );
+    const body = { spec: { unschedulable: unschedulable ? true : null } };
+    return this.count(() => this.send<V1Node>('PATCH', `/api/v1/nodes/${enc(name)}`, { body, contentType: MERGE_PATCH, query: dryRunQuery(dryRun) }));
   }
 
   /** Merge patch of the node's metadata (the drain lock annotation, with a resourceVersion precondition). */
   patchNodeMetadata(name: string, metadata: object): Promise<V1Node> {
-    return this.count(() => this.core.patchNode({ name, body: { metadata } }, mergePatch));
+    return this.count(() => this.send<V1Node>('PATCH', `/api/v1/nodes/${enc(name)}`, { body: { metadata }, contentType: MERGE_PATCH }));
   }
 
   /** JSON Patch of a node (its `test` operations make the whole patch conditional, on the server). */
   patchNodeJson(name: string, operations: object[]): Promise<V1Node> {
-    return this.count(() => this.core.patchNode({ name, body: operations }));
+    return this.count(() => this.send<V1Node>('PATCH', `/api/v1/nodes/${enc(name)}`, { body: operations, contentType: JSON_PATCH }));
   }
 
   /** policy/v1 Eviction with a UID precondition, so a same-named replacement is never evicted by mistake. */
   async evict(req: EvictRequest): Promise<void> {
-    await this.count(() =>
-      this.core.createNamespacedPodEviction({
-        name: req.name,
-        namespace: req.namespace,
-        dryRun: req.dryRun ? DRY_RUN_ALL : undefined,
-        body: {
-          apiVersion: 'policy/v1',
-          kind: 'Eviction',
-          metadata: { name: req.name, namespace: req.namespace },
-          deleteOptions: {
-            preconditions: { uid: req.uid },
-            ...(req.gracePeriodSeconds >= 0 ? { gracePeriodSeconds: req.gracePeriodSeconds } : {}),
-            ...(req.dryRun ? { dryRun: [DRY_RUN_ALL] } : {}),
-          },
-        },
-      }),
+    const body = {
+      apiVersion: 'policy/v1',
+      kind: 'Eviction',
+      metadata: { name: req.name, namespace: req.namespace },
+      deleteOptions: {
+        preconditions: { uid: req.uid },
+        ...(req.gracePeriodSeconds >= 0 ? { gracePeriodSeconds: req.gracePeriodSeconds } : {}),
+        ...(req.dryRun ? { dryRun: [DRY_RUN_ALL] } : {}),
+      },
+    };
+    await this.count(
+      () => this.send('POST', `${collection('v1', 'pods', req.namespace)}/${enc(req.name)}/eviction`, { body, query: dryRunQuery(req.dryRun) }),
       // Every answer to an eviction means something for the drain (evict.ts decides, and retries).
       { retry: false },
     );
@@ -525,7 +491,7 @@ export class KubeClient {
 
   patchDeployment(namespace: string, name: string, body: object, dryRun: boolean): Promise<V1Deployment> {
     return this.count(() =>
-      this.apps.patchNamespacedDeployment({ namespace, name, body, dryRun: dryRun ? DRY_RUN_ALL : undefined }, mergePatch),
+      this.send<V1Deployment>('PATCH', `${collection('apps/v1', 'deployments', namespace)}/${enc(name)}`, { body, contentType: MERGE_PATCH, query: dryRunQuery(dryRun) }),
     );
   }
 
@@ -542,45 +508,32 @@ export class KubeClient {
   }
 
   private async event(namespace: string, involvedObject: V1ObjectReference, type: string, reason: string, message: string): Promise<void> {
-    const now = new Date();
-    await this.count(() =>
-      this.core.createNamespacedEvent({
-        namespace,
-        body: {
-          metadata: { generateName: `${involvedObject.name}.safe-drain.` },
-          involvedObject,
-          type,
-          reason,
-          message,
-          source: { component: 'safe-drain' },
-          reportingComponent: 'safe-drain',
-          reportingInstance: 'safe-drain',
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-        },
-      }),
-    );
+    const now = new Date().toISOString();
+    const body = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { generateName: `${involvedObject.name}.safe-drain.` },
+      involvedObject,
+      type,
+      reason,
+      message,
+      source: { component: 'safe-drain' },
+      reportingComponent: 'safe-drain',
+      reportingInstance: 'safe-drain',
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    };
+    await this.count(() => this.send('POST', collection('v1', 'events', namespace), { body }));
   }
 
   async canI(q: AccessQuery): Promise<{ allowed: boolean; reason?: string }> {
-    const res = await this.count(() =>
-      this.authz.createSelfSubjectAccessReview({
-        body: {
-          apiVersion: 'authorization.k8s.io/v1',
-          kind: 'SelfSubjectAccessReview',
-          spec: {
-            resourceAttributes: {
-              verb: q.verb,
-              resource: q.resource,
-              group: q.group,
-              subresource: q.subresource,
-              namespace: q.namespace,
-            },
-          },
-        },
-      }),
-    );
+    const body = {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectAccessReview',
+      spec: { resourceAttributes: { verb: q.verb, resource: q.resource, group: q.group, subresource: q.subresource, namespace: q.namespace } },
+    };
+    const res = await this.count(() => this.send<V1SelfSubjectAccessReview>('POST', collection('authorization.k8s.io/v1', 'selfsubjectaccessreviews'), { body }));
     return { allowed: res.status?.allowed === true, reason: res.status?.reason };
   }
 }

@@ -1,11 +1,11 @@
 // A list+watch cache of one kind of object. Waiting in the engine is event-driven: a waiter
 // subscribes and is woken by the API server's watch events instead of polling.
 //
-// client-node's Watch aborts a connection after 30 s without data, and its HTTP client after
-// 300 s; an idle watch on a quiet PDB is normal, so we ask the server for bookmarks, let it
-// close the watch first (timeoutSeconds < 300) and resume from the last resourceVersion — no
-// relist unless 410 Gone.
-import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+// An idle watch on a quiet PDB is normal, so we ask the server for bookmarks, let it close the
+// watch first (timeoutSeconds), treat a connection silent for longer than that as dead, and
+// resume from the last resourceVersion: no relist unless 410 Gone.
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { Transport } from './transport.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export type WatchListener<T> = (type: WatchEventType, obj: T) => void;
@@ -40,6 +40,9 @@ export function objectKey(obj: KubernetesObject): string {
   return ns ? `${ns}/${obj.metadata?.name}` : (obj.metadata?.name ?? '');
 }
 
+/** What a ResourceWatch needs of the HTTP underneath (kube/transport.ts). */
+type WatchTransport = Pick<Transport, 'watch'>;
+
 export class ResourceWatch<T extends KubernetesObject> {
   private readonly cache = new Map<string, T>();
   private readonly listeners = new Set<WatchListener<T>>();
@@ -48,10 +51,15 @@ export class ResourceWatch<T extends KubernetesObject> {
   private stopped = false;
   private reconnectTimer?: NodeJS.Timeout;
 
+  private readonly transport: WatchTransport;
+
+  /** Over a KubeClient's transport (its connections), or a kubeconfig's own. */
   constructor(
-    private readonly kubeConfig: KubeConfig,
+    source: KubeConfig | WatchTransport,
     private readonly opts: ResourceWatchOptions<T>,
-  ) {}
+  ) {
+    this.transport = source instanceof KubeConfig ? new Transport(source) : source;
+  }
 
   /**
    * Lists, fills the cache, and starts watching. Resolves once the watch is connected, so no
@@ -120,62 +128,57 @@ export class ResourceWatch<T extends KubernetesObject> {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    const watch = new Watch(this.kubeConfig);
-    // Longer than the server's own timeout, so the server ends idle watches, not the client.
-    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = (SERVER_TIMEOUT_SECONDS + 30) * 1000;
     let gone = false;
     this.opts.onRequest?.();
-    try {
-      this.abort = await watch.watch(
-        this.opts.path,
-        {
-          resourceVersion: this.resourceVersion || undefined,
-          allowWatchBookmarks: true,
-          timeoutSeconds: SERVER_TIMEOUT_SECONDS,
-          fieldSelector: this.opts.fieldSelector,
-          labelSelector: this.opts.labelSelector,
-        },
-        (type: string, obj: T & { code?: number; message?: string }) => {
-          if (type === 'BOOKMARK') {
-            this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
-            return;
-          }
-          if (type === 'ERROR') {
-            // 410 Gone: our resourceVersion is too old; relist.
-            if (obj.code === 410) gone = true;
-            this.opts.onError?.(`watch ${this.opts.path}: ${obj.message ?? 'error event'}`);
-            return;
-          }
-          const key = objectKey(obj);
+    this.abort = await this.transport.watch(
+      this.opts.path,
+      {
+        resourceVersion: this.resourceVersion || undefined,
+        allowWatchBookmarks: 'true',
+        timeoutSeconds: String(SERVER_TIMEOUT_SECONDS),
+        fieldSelector: this.opts.fieldSelector,
+        labelSelector: this.opts.labelSelector,
+      },
+      (type, raw) => {
+        const obj = raw as T & { code?: number; message?: string };
+        if (type === 'BOOKMARK') {
           this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
-          if (this.opts.keep && !this.opts.keep(obj)) {
-            const held = this.cache.get(key);
-            if (held) {
-              this.cache.delete(key);
-              this.emit('DELETED', held);
-            }
-            return;
+          return;
+        }
+        if (type === 'ERROR') {
+          // 410 Gone: our resourceVersion is too old; relist.
+          if (obj.code === 410) gone = true;
+          this.opts.onError?.(`watch ${this.opts.path}: ${obj.message ?? 'error event'}`);
+          return;
+        }
+        const key = objectKey(obj);
+        this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+        if (this.opts.keep && !this.opts.keep(obj)) {
+          const held = this.cache.get(key);
+          if (held) {
+            this.cache.delete(key);
+            this.emit('DELETED', held);
           }
-          // A replayed ADDED for an object we already hold (after a restart without resourceVersion) is no news.
-          const before = this.cache.get(key);
-          if (type === 'ADDED' && before?.metadata?.resourceVersion === obj.metadata?.resourceVersion) return;
-          if (type === 'DELETED') this.cache.delete(key);
-          else this.cache.set(key, obj);
-          this.emit(type as WatchEventType, obj);
-        },
-        (err: unknown) => {
-          if (this.stopped) return;
-          if (err && (err as { statusCode?: number }).statusCode === 410) gone = true;
-          if (err) this.opts.onError?.(`watch ${this.opts.path} closed: ${(err as Error).message ?? String(err)}`);
-          this.scheduleReconnect(gone);
-        },
-      );
-      // stop() while the connection was being made found no connection to abort: end it now.
-      if (this.stopped) this.abort.abort();
-    } catch (err) {
-      this.opts.onError?.(`watch ${this.opts.path} failed to start: ${(err as Error).message}`);
-      this.scheduleReconnect(false);
-    }
+          return;
+        }
+        // A replayed ADDED for an object we already hold (after a restart without resourceVersion) is no news.
+        const before = this.cache.get(key);
+        if (type === 'ADDED' && before?.metadata?.resourceVersion === obj.metadata?.resourceVersion) return;
+        if (type === 'DELETED') this.cache.delete(key);
+        else this.cache.set(key, obj);
+        this.emit(type as WatchEventType, obj);
+      },
+      (err: unknown) => {
+        if (this.stopped) return;
+        if (err && (err as { statusCode?: number }).statusCode === 410) gone = true;
+        if (err) this.opts.onError?.(`watch ${this.opts.path} closed: ${(err as Error).message ?? String(err)}`);
+        this.scheduleReconnect(gone);
+      },
+      // Longer than the server's own timeout, so the server ends idle watches, not the client.
+      (SERVER_TIMEOUT_SECONDS + 30) * 1000,
+    );
+    // stop() while the connection was being made found no connection to abort: end it now.
+    if (this.stopped) this.abort.abort();
   }
 
   private scheduleReconnect(relist: boolean): void {
