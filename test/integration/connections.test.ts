@@ -1,8 +1,8 @@
-// client-node opens a new connection pool for every request it sends, so every request paid a
-// TCP connect and a TLS handshake: 30 at once for the permission check, 10 at once for the first
-// evictions, one more for each request after. loadKubeConfig keeps one pool per TLS identity, so
-// requests go out on kept-alive connections. Counted at a TCP proxy in front of the real API
-// server (TLS passes through it untouched), with the test cluster's own client certificate.
+// Every request used to pay a TCP connect and a TLS handshake (client-node opened a connection
+// pool per request): 30 at once for the permission check, 10 at once for the first evictions,
+// one more for each request after. kube/transport.ts keeps connections alive, so requests go out
+// on idle ones. Counted at a TCP proxy in front of the real API server (TLS passes through it
+// untouched), with the test cluster's own client certificate.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,8 +1,7 @@
 // Loading cluster credentials. Bad kubeconfig input is the user's to fix, so it becomes an
 // InputError naming the input; exec-plugin kubeconfigs (EKS, GKE, AKS) are left to client-node.
 import { readFileSync } from 'node:fs';
-import type { AgentOptions } from 'node:https';
-import { KubeConfig, type Cluster } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { InputError } from '../types.js';
 
 export interface KubeConfigSource {
@@ -55,30 +54,5 @@ export function loadKubeConfig(source: KubeConfigSource): KubeConfig {
       `Set the context input to one of: ${kc.getContexts().map((c) => c.name).join(', ')}.`,
     );
   }
-  reuseConnections(kc);
   return kc;
-}
-
-type CreateDispatcher = (cluster: Cluster | null, agentOptions: AgentOptions) => { close(): Promise<void> } | undefined;
-
-/**
- * client-node builds a new connection pool for every request it sends, so every request paid a
- * TCP connect and a TLS handshake (CPU on both ends; ~30 at once for the permission check, 10 at
- * once for the first evictions). One pool per TLS identity instead: a request goes out on an idle
- * kept-alive connection when there is one. New TLS credentials (an exec plugin's rotated client
- * certificate) get a new pool; the old one closes once its requests are done.
- */
-function reuseConnections(kc: KubeConfig): void {
-  const internals = kc as unknown as { createDispatcher?: CreateDispatcher };
-  const create = internals.createDispatcher?.bind(kc);
-  if (!create) return; // not this client-node's shape: its own behaviour, slower but correct
-  let pool: { key: string; dispatcher: ReturnType<CreateDispatcher> } | undefined;
-  internals.createDispatcher = (cluster, agentOptions) => {
-    const key = JSON.stringify(kc.createDispatcherOptions(cluster, agentOptions));
-    if (pool?.key !== key) {
-      pool?.dispatcher?.close().catch(() => undefined);
-      pool = { key, dispatcher: create(cluster, agentOptions) };
-    }
-    return pool.dispatcher;
-  };
 }
