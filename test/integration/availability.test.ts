@@ -107,7 +107,7 @@ describe('the gate on a drain', () => {
 
     // wait-for-replacements keeps w1's drain going until web is back, so the breach (web at zero)
     // happens while the run is still on w1, before w2's turn.
-    const { report } = await drain(tc, {
+    const { report, log } = await drain(tc, {
       nodes: [W1, 'w2'],
       migration: 'evict',
       waitForReplacements: true,
@@ -117,9 +117,13 @@ describe('the gate on a drain', () => {
     });
 
     expect(report.success).toBe(false);
-    console.log(JSON.stringify(report.nodes[0]!.timeline), JSON.stringify(report.nodes[0]!.results), JSON.stringify(report.nodes[0]!.workloadChanges));
     expect(report.availability).toMatchObject({ aborted: true, passed: false });
-    expect(report.nodes[0]!.error).toMatch(/availability gate broken \(abort-on-downtime\): gate-abort\/web: down/);
+    // On a failure, when the gate saw web at zero (its log) against w1's timeline.
+    expect({
+      error: report.nodes[0]!.error,
+      timeline: report.nodes[0]!.timeline,
+      gateLog: log.filter((l) => /availability|gate|drain order|node w1/.test(l)),
+    }).toMatchObject({ error: expect.stringMatching(/availability gate broken \(abort-on-downtime\): gate-abort\/web: down/) });
     expect(report.nodes[1]!.error).toMatch(/availability gate broken|not drained/);
     // Nothing was evicted from w2: the same bulk pods are still there.
     expect(report.nodes[1]!.results.filter((r) => r.outcome === 'evicted')).toEqual([]);

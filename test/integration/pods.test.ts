@@ -140,7 +140,6 @@ describe('pod kinds, dry run and order', () => {
     const allPods = await record<V1Pod>(tc, '/api/v1/pods');
 
     const { report } = await drain(tc, { nodes: [W1], migration: 'evict', timeoutMs: 120_000 });
-    allPods.stop();
 
     expect(report.success).toBe(true);
     const plan = report.nodes[0]!.plan!;
@@ -149,6 +148,11 @@ describe('pod kinds, dry run and order', () => {
     expect(normal.every((p) => (p.group ?? -1) < (critical.group ?? -1))).toBe(true);
     // Observed: the critical pod's eviction (deletionTimestamp) came after every old app pod was deleted.
     const oldNames = new Set(normal.map((p) => p.name));
+    // The drain confirmed the deletions on its own watch; this one, on a loaded machine, can be
+    // behind it (a .ci/run at 17:05 UTC, 2026-12-06, stopped it before any of the 3 arrived).
+    const appDeletes = () => allPods.events.filter((e) => e.type === 'DELETED' && e.obj.metadata?.namespace === ns && oldNames.has(e.obj.metadata!.name!));
+    await eventually(async () => appDeletes().length === 3, 'the test\'s pod watch to see the 3 app pods deleted', 30_000).catch(() => undefined);
+    allPods.stop();
     const events = allPods.events;
     const lastAppDelete = Math.max(...events.flatMap((e, i) => (e.type === 'DELETED' && e.obj.metadata?.namespace === ns && oldNames.has(e.obj.metadata!.name!) ? [i] : [])));
     const criticalEvicted = events.findIndex((e) => e.obj.metadata?.namespace === 'kube-system' && e.obj.metadata?.name === critical.name && e.obj.metadata?.deletionTimestamp);

@@ -66,8 +66,10 @@ export function useCluster(opts: Parameters<typeof startCluster>[0] = {}, { unco
 /** A Logger that keeps every line (tests can assert on what a user would read). */
 export function memoryLogger(echo = !!process.env.SAFE_DRAIN_TEST_LOG): Logger & { lines: string[] } {
   const lines: string[] = [];
+  const started = Date.now();
+  // Milliseconds since the logger was made: when a test fails on timing, its log says when.
   const push = (level: string) => (m: string) => {
-    lines.push(`${level}: ${m}`);
+    lines.push(`+${Date.now() - started}ms ${level}: ${m}`);
     if (echo) console.log(`${level}: ${m}`);
   };
   return {

@@ -80,7 +80,7 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 const RBAC_NOT_LOADED = /not synced|clusterrole\.rbac\.authorization\.k8s\.io "system:(?:basic-user|discovery|public-info-viewer)" not found/i;
 /** Page size for lists (kubectl drain's --chunk-size default). */
 const CHUNK_SIZE = 500;
-/** A page of a list arrives in well under a second; a minute of silence is a stall. */
+/** A page of a list arrives in well under a second; silence past the API server's own timeout is a stall. */
 const PAGE_IDLE_TIMEOUT_MS = REQUEST_IDLE_TIMEOUT_MS;
 
 

@@ -13,8 +13,12 @@ import { ApiException, type KubeConfig } from '@kubernetes/client-node';
 const MAX_SOCKETS = 32;
 /** Kept-alive connections close after this long idle. */
 const IDLE_SOCKET_MS = 30_000;
-/** A request whose connection is silent this long is a stalled server (a transient failure). */
-export const REQUEST_IDLE_TIMEOUT_MS = 60_000;
+/**
+ * A request whose connection is silent this long is a stalled server (a transient failure).
+ * Longer than kube-apiserver's own request timeout (60 s), so a request it gives up on comes
+ * back as its 504, not as a connection we cut while the write may still land.
+ */
+export const REQUEST_IDLE_TIMEOUT_MS = 90_000;
 
 export interface Prepared {
   url: URL;
