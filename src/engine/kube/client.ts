@@ -230,17 +230,22 @@ export class KubeClient {
    * watch's list, a one-off list. A watch's first list that failed at once on a restarting API
    * server failed its pod (fault row 2): these are retried like every read.
    */
-  async listAt<T>(path: string, selectors: ListSelectors = {}): Promise<{ items: T[]; resourceVersion: string }> {
+  async listAt<T>(path: string, selectors: ListSelectors = {}, protobufItem?: ItemDecoder<T>): Promise<{ items: T[]; resourceVersion: string }> {
     const items: T[] = [];
     let resourceVersion = '';
-    await this.scanRaw<T, T[]>(path, selectors, {
-      start: () => [],
-      add: (page, more) => page.push(...more),
-      commit: (page, rv) => {
-        items.push(...page);
-        resourceVersion ||= rv;
+    await this.scanRaw<T, T[]>(
+      path,
+      selectors,
+      {
+        start: () => [],
+        add: (page, more) => page.push(...more),
+        commit: (page, rv) => {
+          items.push(...page);
+          resourceVersion ||= rv;
+        },
       },
-    });
+      protobufItem,
+    );
     return { items, resourceVersion };
   }
 
@@ -286,13 +291,7 @@ export class KubeClient {
 
   /** Every item of a paged list, kept (scanRaw's pages, in order). */
   private async collect<T>(path: string, selectors: ListSelectors, protobufItem?: ItemDecoder<T>): Promise<T[]> {
-    const items: T[] = [];
-    await this.scanRaw<T, T[]>(path, selectors, {
-      start: () => [],
-      add: (page, more) => page.push(...more),
-      commit: (page) => items.push(...page),
-    }, protobufItem);
-    return items;
+    return (await this.listAt<T>(path, selectors, protobufItem)).items;
   }
 
   /**
