@@ -15,6 +15,7 @@ import {
   snapshot, startDrain, waitKubeletsServing, type CliResult, type CliRun, type FaultContext, type Outcome, type WorkloadSpec,
 } from './harness.js';
 import { startFaultProxy, type FaultProxy } from './net-proxy.js';
+import { DISRUPTED_POD_TIMEOUT_MS } from '../src/engine/execute/budget.js';
 
 export interface ScenarioResult {
   fault: string;
@@ -73,6 +74,8 @@ interface DrainScenario {
   inject?(run: CliRun): Promise<string[]>;
   /** SIGKILL rows: run the drain once more after the first run ended. */
   rerun?: boolean;
+  /** The rerun's hard bound (default boundMs). */
+  rerunBoundMs?: number;
   allowed: Outcome[];
   /** Fault-free reference comparable: fill lostSeconds. */
   comparable?: boolean;
@@ -106,7 +109,7 @@ async function runDrainScenario(ctx: FaultContext, s: DrainScenario): Promise<Sc
     let ms = first.ms;
     if (s.rerun) {
       // The fault is over: the rerun talks to the API server directly.
-      const again = await startDrain([...s.args, '--kubeconfig', ctx.kubeconfig], s.boundMs).done;
+      const again = await startDrain([...s.args, '--kubeconfig', ctx.kubeconfig], s.rerunBoundMs ?? s.boundMs).done;
       last = again;
       ms += again.ms;
       outcome = `${outcome}, rerun ${outcomeOf(again)}`;
@@ -592,6 +595,11 @@ function runnerDies(phase: Phase, signal: 'SIGTERM' | 'SIGKILL'): Scenario {
         args: selector ? ['drain', '--selector', `${NS_PREFIX}pool=${id}`] : drainArgs(),
         boundMs: 90_000,
         rerun: signal === 'SIGKILL',
+        // A SIGKILL during an eviction request can leave the budget spent without the pod
+        // deleted (the API server cancels the request between its budget update and the delete);
+        // the disruption controller holds that for up to 2 minutes, and no eviction can pass
+        // before. The rerun waits it out, saying why (seen 2026-12-06 after the cordon).
+        rerunBoundMs: 90_000 + DISRUPTED_POD_TIMEOUT_MS,
         allowed: ['cancelled with report', 'failed with report', 'completed'],
         inject: async (run) => {
           let reached: Promise<boolean>;

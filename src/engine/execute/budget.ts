@@ -73,6 +73,43 @@ export function describeBudget(pdb: V1PodDisruptionBudget | undefined): string |
   return `healthy ${b.healthy} / desired ${b.desired} / expected ${b.expected} / allowed ${b.allowed}${b.observed ? '' : ' (status not yet observed)'}`;
 }
 
+/**
+ * How long the disruption controller counts a pod in status.disruptedPods (an eviction the API
+ * server admitted) that has not been deleted: DeletionTimeout in its source, 2 minutes.
+ */
+export const DISRUPTED_POD_TIMEOUT_MS = 120_000;
+/** An admitted eviction deletes its pod within milliseconds: an entry older than this did not. */
+const STALE_DISRUPTION_MS = 5_000;
+
+/**
+ * Pods `pdb` counts as disrupted by an eviction older than an eviction takes: the API server
+ * admitted it (the budget was spent) but did not delete the pod, e.g. because the client that
+ * asked was killed mid-request. The budget allows nothing for them until the controller stops
+ * counting them (`clearsInMs`); nothing else can lift it sooner without deleting the pod.
+ */
+export function staleDisruptions(pdb: V1PodDisruptionBudget, now: number): { pod: string; since: string; clearsInMs: number }[] {
+  const entries = Object.entries((pdb.status?.disruptedPods ?? {}) as Record<string, string | Date>);
+  return entries.flatMap(([pod, at]) => {
+    const since = new Date(at).getTime();
+    if (!Number.isFinite(since) || now - since < STALE_DISRUPTION_MS) return [];
+    return [{ pod, since: new Date(since).toISOString(), clearsInMs: Math.max(0, since + DISRUPTED_POD_TIMEOUT_MS - now) }];
+  });
+}
+
+/** staleDisruptions as the reason for a budget wait, or undefined when there are none. */
+export function describeStaleDisruptions(pdb: V1PodDisruptionBudget | undefined, now: number): string | undefined {
+  const stale = pdb ? staleDisruptions(pdb, now) : [];
+  if (stale.length === 0) return undefined;
+  const ns = pdb?.metadata?.namespace ?? '';
+  const pods = stale.map((s) => `${ns}/${s.pod}`).join(', ');
+  const since = stale.map((s) => s.since).join(', ');
+  const within = Math.ceil(Math.max(...stale.map((s) => s.clearsInMs)) / 1000);
+  return (
+    `the budget still counts ${pods} as disrupted by ${stale.length === 1 ? 'an eviction' : 'evictions'} at ${since} that did not delete ${stale.length === 1 ? 'it' : 'them'} ` +
+    `(e.g. of a run killed mid-request): the disruption controller stops counting ${stale.length === 1 ? 'it' : 'them'} within ${within} s`
+  );
+}
+
 export class BudgetWaiter {
   private readonly gates = new Map<string, Gate>();
   private readonly unsubscribe: () => void;

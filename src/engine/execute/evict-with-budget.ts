@@ -6,7 +6,7 @@ import type { ResourceWatch } from '../kube/watch.js';
 import { RBAC_FILE } from '../kube/access.js';
 import type { Logger, PodPlan, PodResult, TimelineEvent } from '../types.js';
 import { sleep, throwIfAborted } from './abort.js';
-import type { BudgetWaiter } from './budget.js';
+import { describeStaleDisruptions, type BudgetWaiter } from './budget.js';
 import { evictOnce } from './evict.js';
 import { API_OUTAGE_BOUND_MS } from '../kube/client.js';
 
@@ -89,14 +89,16 @@ export async function evictWithBudget(deps: EvictionDeps, p: PodPlan, r: PodResu
         r.budgetWaits++;
         pdbKey = attempt.pdb ?? pdbKey;
         r.pdb = pdbKey;
-        r.message = attempt.message;
+        // A budget spent on an eviction that did not delete its pod is held for up to 2 minutes: say so.
+        const stale = describeStaleDisruptions(r.pdb ? deps.pdbWatch.get(r.pdb) : undefined, Date.now());
+        r.message = stale ? `${attempt.message}; ${stale}` : attempt.message;
         if (dryRun) {
           r.outcome = 'blocked';
-          r.message = `would wait: ${attempt.message}`;
+          r.message = `would wait: ${r.message}`;
           return;
         }
         if (r.budgetWaits === 1) {
-          logger.info(`${key}: waiting for PDB ${r.pdb ?? '(unnamed)'} to allow the eviction (${attempt.message})`);
+          logger.info(`${key}: waiting for PDB ${r.pdb ?? '(unnamed)'} to allow the eviction (${r.message})`);
           mark('wait', key, `waiting for PDB ${r.pdb ?? ''}`);
         }
         // `seen` is the status of the PDB we knew before the attempt; for a PDB first named by
