@@ -294,4 +294,31 @@ describe('eviction answers of a real API server', () => {
       await deleteNamespace(tc, ns);
     }
   }, 300_000);
+
+  it('a budget spent on an eviction that did not delete its pod: the wait names that pod and when the controller lets it go', async () => {
+    // The state a client killed mid-eviction can leave (seen in npm run faults, 2026-12-06): the
+    // API server recorded the disruption in status.disruptedPods, then did not delete the pod. The
+    // disruption controller keeps counting it as disrupted for 2 minutes. Made here directly: an
+    // entry written into the status of a real PDB, which the real controller keeps.
+    const ns = 'stale-disruption';
+    await deployOn(tc, W1, ns, 'web', 3);
+    await createPdb(ns, pdb(ns, 'web', 'web', { minAvailable: 2 }), (s) => s.disruptionsAllowed === 1);
+    const victim = (await podsOf(tc, ns, 'web'))[0]!.metadata!.name!;
+    const at = new Date(Date.now() - 10_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    await tc.cluster.kubectl(['-n', ns, 'patch', 'pdb', 'web', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { disruptedPods: { [victim]: at } } })]);
+    await eventually(async () => {
+      const p = await tc.policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: 'web' });
+      return p.status?.currentHealthy === 2 && p.status.disruptionsAllowed === 0;
+    }, 'the controller counting the pod as disrupted');
+
+    const { report } = await drain(tc, { nodes: [W1], migration: 'evict', timeoutMs: 15_000 });
+
+    expect(report.success).toBe(false);
+    const waiting = report.nodes[0]!.results.filter((r) => r.pod.startsWith(`${ns}/`) && r.outcome !== 'evicted');
+    expect(waiting.length).toBeGreaterThan(0);
+    for (const r of waiting) {
+      expect(r.message).toMatch(new RegExp(`the budget still counts ${ns}/${victim} as disrupted by an eviction at ${at.slice(0, 19)}.*that did not delete it .*: the disruption controller stops counting it within \\d+ s`));
+    }
+    await deleteNamespace(tc, ns);
+  }, 180_000);
 });
