@@ -248,7 +248,7 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
       if (report) marker(report, started)('error', report.node, failure);
     }
   }
-  const gate = await finishAvailability(availability, signal, logger);
+  const gate = await finishAvailability(availability, signal, logger, removedPods(reports));
   client.close();
   return runReport(started, options, reports, client, facts, gate);
 }
@@ -496,10 +496,16 @@ async function restoreAfter(ctx: NodeDrainContext, reports: NodeReport[]): Promi
 }
 
 /** The gate's report; a failure to finish it is logged, never hides the drain's own report. */
-async function finishAvailability(monitor: AvailabilityMonitor | undefined, signal: AbortSignal, logger: Logger): Promise<AvailabilityReport | undefined> {
+/** The pods the run took off its nodes, confirmed gone (namespace/name): the gate waits for the slices to show it. */
+function removedPods(reports: NodeReport[]): string[] {
+  const gone = new Set(['evicted', 'migrated', 'deleted']);
+  return reports.flatMap((r) => r.results.filter((p) => gone.has(p.outcome)).map((p) => p.pod));
+}
+
+async function finishAvailability(monitor: AvailabilityMonitor | undefined, signal: AbortSignal, logger: Logger, removed: string[]): Promise<AvailabilityReport | undefined> {
   if (!monitor) return undefined;
   try {
-    const report = await monitor.finish(signal);
+    const report = await monitor.finish(signal, removed);
     if (report.failures.length > 0) logger.error(`availability gate failed: ${report.failures.join('; ')}`);
     else logger.info(`availability gate passed (${report.services.length} Service(s), ${report.probes.length} probe(s))`);
     return report;

@@ -7,6 +7,7 @@ import {
   expectsZero,
   percentile,
   podsLeftWithoutReplacement,
+  podsStillListed,
   probeFigures,
   readyEndpoints,
   recordPoint,
@@ -224,5 +225,30 @@ describe('bucketSeries (the chart)', () => {
   it('keeps a short outage visible as 0 in its bucket', () => {
     const series: ReadyPoint[] = [{ at: 0, ready: 1 }, { at: 4100, ready: 0 }, { at: 4200, ready: 1 }];
     expect(bucketSeries(series, 10_000, 10).map((b) => b.ready)).toEqual([1, 1, 1, 1, 0, 1, 1, 1, 1, 1]);
+  });
+});
+
+describe('podsStillListed', () => {
+  // The gate judges a drain only once the EndpointSlices no longer list the pods it removed: until
+  // then the EndpointSlice controller has not published what the drain did (a .ci/run at 86f9f26
+  // saw a gate at max-downtime 0s pass a drain of a single replica, judged before the drop came).
+  const slice = (ns: string, endpoints: { pod: string; ready: boolean; terminating?: boolean }[]): V1EndpointSlice => ({
+    addressType: 'IPv4',
+    metadata: { namespace: ns, name: `web-${endpoints.length}`, labels: { 'kubernetes.io/service-name': 'web' } },
+    endpoints: endpoints.map((e, i) => ({
+      addresses: [`10.0.0.${i + 1}`],
+      conditions: { ready: e.ready, serving: e.ready || e.terminating === true, terminating: e.terminating ?? false },
+      targetRef: { kind: 'Pod', name: e.pod, namespace: ns },
+    })),
+  });
+
+  it('names the removed pods a slice still lists, in any condition (terminating included)', () => {
+    const slices = [slice('shop', [{ pod: 'web-a', ready: false, terminating: true }, { pod: 'web-b', ready: true }])];
+    expect(podsStillListed(slices, new Set(['shop/web-a', 'shop/web-c']))).toEqual(['shop/web-a']);
+  });
+
+  it('none once the controller has dropped them (or for pods of another namespace)', () => {
+    expect(podsStillListed([slice('shop', [{ pod: 'web-b', ready: true }])], new Set(['shop/web-a']))).toEqual([]);
+    expect(podsStillListed([slice('other', [{ pod: 'web-a', ready: true }])], new Set(['shop/web-a']))).toEqual([]);
   });
 });

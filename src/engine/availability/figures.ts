@@ -60,6 +60,22 @@ function endpointsWhere(slices: V1EndpointSlice[], keep: (conditions: EndpointCo
   return [...byKey.values()];
 }
 
+/**
+ * Of `pods` (namespace/name), those the slices still list as an endpoint, in any condition:
+ * pods a drain removed that the EndpointSlice controller has not yet taken out.
+ */
+export function podsStillListed(slices: V1EndpointSlice[], pods: ReadonlySet<string>): string[] {
+  const listed = new Set<string>();
+  for (const slice of slices) {
+    for (const endpoint of slice.endpoints ?? []) {
+      const ref = endpoint.targetRef;
+      const pod = ref?.kind === 'Pod' && ref.name ? `${ref.namespace ?? slice.metadata?.namespace}/${ref.name}` : undefined;
+      if (pod !== undefined && pods.has(pod)) listed.add(pod);
+    }
+  }
+  return [...listed].sort();
+}
+
 /** Services (sorted) with at least one ready endpoint on one of `nodes`: what `auto` watches. */
 export function servicesWithReadyEndpointOn(slices: V1EndpointSlice[], nodes: ReadonlySet<string>): string[] {
   const found = new Set<string>();

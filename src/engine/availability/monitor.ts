@@ -18,6 +18,7 @@ import {
   expectedZeroFailure,
   expectsZero,
   podsLeftWithoutReplacement,
+  podsStillListed,
   probeFailure,
   probeFigures,
   readyEndpoints,
@@ -40,6 +41,13 @@ import type { AvailabilityOptions, AvailabilityReport, ReadyPoint, ServiceAvaila
  * replacement pod typically becomes Ready seconds after its predecessor is gone).
  */
 export const RECOVERY_WAIT_MS = 60_000;
+/**
+ * How long the verdict waits, after the drain, for the EndpointSlices to stop listing the pods it
+ * removed: the EndpointSlice controller publishes a removal some milliseconds to seconds after the
+ * pod is gone (longer on a loaded control plane), and a drop to zero it has not published yet is
+ * an outage the gate would miss.
+ */
+export const SLICES_CATCH_UP_MS = 30_000;
 const SLICES_PATH = '/apis/discovery.k8s.io/v1/endpointslices';
 
 export interface MonitorContext {
@@ -116,16 +124,21 @@ export class AvailabilityMonitor {
   }
 
   /**
-   * Ends watching and probing and returns the report. A drained Service still at zero is waited
-   * for (RECOVERY_WAIT_MS at most, or until `signal`), so its outage is measured to its end.
+   * Ends watching and probing and returns the report. First the slices must have caught up with
+   * the pods the run removed (`removedPods`, namespace/name; SLICES_CATCH_UP_MS at most); then a
+   * drained Service still at zero is waited for (RECOVERY_WAIT_MS at most), so its outage is
+   * measured to its end. `signal` ends either wait.
    */
-  async finish(signal?: AbortSignal): Promise<AvailabilityReport> {
+  async finish(signal?: AbortSignal, removedPods: Iterable<string> = []): Promise<AvailabilityReport> {
     if (this.finished) return this.finished;
     // The drain is over: nothing is left to stop; the gate now only judges the whole run.
     this.live = false;
     for (const w of this.watched.values()) if (w.outageTimer) clearTimeout(w.outageTimer);
     try {
-      if (this.measured) await this.awaitRecovery(signal);
+      if (this.measured) {
+        await this.awaitSlicesCaughtUp(new Set(removedPods), signal);
+        await this.awaitRecovery(signal);
+      }
     } finally {
       await this.prober?.stop();
       this.stopWatching();
@@ -322,6 +335,16 @@ export class AvailabilityMonitor {
     this.ctx.onBreach?.(failure);
   }
 
+  /** Waits until no watched slice lists a pod the run removed (see SLICES_CATCH_UP_MS). */
+  private async awaitSlicesCaughtUp(removed: ReadonlySet<string>, signal?: AbortSignal): Promise<void> {
+    const listed = () => podsStillListed([...this.watched.values()].flatMap((w) => [...w.slices.values()]), removed);
+    if (removed.size === 0 || listed().length === 0) return;
+    this.ctx.logger.debug(`availability: waiting up to ${SLICES_CATCH_UP_MS / 1000}s for the EndpointSlices to drop ${listed().join(', ')} (removed by this run)`);
+    await this.waitForSlices(() => listed().length === 0, SLICES_CATCH_UP_MS, signal);
+    const still = listed();
+    if (still.length > 0) this.ctx.logger.warn(`availability: the EndpointSlices still list ${still.join(', ')} ${SLICES_CATCH_UP_MS / 1000}s after the drain removed them: the figures end here`);
+  }
+
   private async awaitRecovery(signal?: AbortSignal): Promise<void> {
     const down = () =>
       [...this.watched.values()].filter((w) => {
@@ -332,23 +355,29 @@ export class AvailabilityMonitor {
     this.ctx.logger.info(
       `availability: waiting up to ${RECOVERY_WAIT_MS / 1000}s for ${down().map((w) => w.service).join(', ')} to have a ready endpoint again, so the outage is measured to its end`,
     );
-    const watch = this.watch;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        unsubscribe();
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, RECOVERY_WAIT_MS);
-      // After onSlice (subscribed first) has recorded the change.
-      const unsubscribe = watch.subscribe(() => {
-        if (down().length === 0) done();
-      });
-      signal?.addEventListener('abort', done, { once: true });
-    });
+    await this.waitForSlices(() => down().length === 0, RECOVERY_WAIT_MS, signal);
     const still = down();
     if (still.length > 0) this.ctx.logger.warn(`availability: still no ready endpoint when the run ended: ${still.map((w) => w.service).join(', ')}`);
+  }
+
+  /** Resolves once `done()` holds after a slice event, after `boundMs`, or when `signal` fires. */
+  private async waitForSlices(done: () => boolean, boundMs: number, signal?: AbortSignal): Promise<void> {
+    const watch = this.watch;
+    if (!watch || signal?.aborted || done()) return;
+    await new Promise<void>((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        unsubscribe();
+        signal?.removeEventListener('abort', end);
+        resolve();
+      };
+      const timer = setTimeout(end, boundMs);
+      // After onSlice (subscribed first) has recorded the change.
+      const unsubscribe = watch.subscribe(() => {
+        if (done()) end();
+      });
+      signal?.addEventListener('abort', end, { once: true });
+    });
   }
 
   // --- the report ----------------------------------------------------------------------------
