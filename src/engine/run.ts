@@ -324,35 +324,31 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
   const nodesListed = ctx.client.listNodeFootprints();
   nodesListed.catch(() => undefined); // awaited below, unless the run stops first
 
-  // One paged list of the cluster's pods serves every node's plan and the capacity check; it is
-  // read while the node list still arrives (at 1,000 nodes each takes a good part of a second)
-  // and while leftovers are restored. A drain keeps the list as its one watch of the drained
-  // nodes' pods (and one of the nodes); a plan or a dry run only needs a snapshot: the pods'
-  // footprints in protobuf, and the drained nodes' pods whole (kube/cluster-pods.ts planClusterPods).
-  const selected = new Set(reports.map((r) => r.node));
-  const listPods = (): Promise<ClusterPods> => {
-    if (options.operation === 'drain' && !options.dryRun) {
-      ctx.pool = new PoolWatch(ctx.client, [...selected], (m) => logger.debug(m));
-      return ctx.pool.start(); // the run's end stops the pool, whatever happens first
-    }
-    return planClusterPods(ctx.client, [...selected]);
-  };
-  let podsListed = listPods();
-  podsListed.catch(() => undefined); // awaited below, unless the run stops first
-
   // Restore what an earlier run that was killed left behind, before planning on top of it.
   // One list for all the run's nodes; a raise whose marker names no node goes to the first.
+  // The pods are listed after it, not beside it: a plan made while a restore's scale-down is
+  // still settling judged a PDB by its status from before (kill-anywhere, 2026-12-06: a pod
+  // planned "evict" under a budget that could no longer allow it, and the rerun waited on it).
   if (options.operation === 'drain') {
     if (cancelled('before restoring earlier runs\' changes')) return;
     const left = await restoreLeftoverChangesByNode(ctx.client, logger, { nodes: reports.map((r) => r.node), dryRun: options.dryRun });
     for (const { node, change } of left) recordLeftover(ctx, reports.find((r) => r.node === node) ?? reports[0]!, change);
-    if (left.length > 0 && !options.dryRun) {
-      // The restore scaled workloads down while the pods were listed: plan on a list made after it.
-      ctx.pool?.stop();
-      podsListed = listPods();
-      podsListed.catch(() => undefined);
-    }
   }
+
+  // One paged list of the cluster's pods serves every node's plan and the capacity check; it is
+  // read while the node list still arrives (at 1,000 nodes each takes a good part of a second).
+  // A drain keeps the list as its one watch of the drained nodes' pods (and one of the nodes);
+  // a plan or a dry run only needs a snapshot: the pods' footprints in protobuf, and the drained
+  // nodes' pods whole (kube/cluster-pods.ts planClusterPods).
+  const selected = new Set(reports.map((r) => r.node));
+  let podsListed: Promise<ClusterPods>;
+  if (options.operation === 'drain' && !options.dryRun) {
+    ctx.pool = new PoolWatch(ctx.client, [...selected], (m) => logger.debug(m));
+    podsListed = ctx.pool.start(); // the run's end stops the pool, whatever happens first
+  } else {
+    podsListed = planClusterPods(ctx.client, [...selected]);
+  }
+  podsListed.catch(() => undefined); // awaited below, unless the node list fails first
 
   // Plan every node first; nothing changes yet. Replacements can only go to nodes this run keeps.
   if (cancelled('before planning: nothing was changed')) return;

@@ -119,6 +119,9 @@ describe('the gate on a drain', () => {
     expect(report.success).toBe(false);
     expect(report.availability).toMatchObject({ aborted: true, passed: false });
     // On a failure, when the gate saw web at zero (its log) against w1's timeline.
+    if (!/availability gate broken/.test(report.nodes[0]!.error ?? '')) {
+      console.log(`gate abort test, w1 not stopped by the gate:\n${JSON.stringify(report.nodes[0]!.timeline)}\n${log.join('\n')}\n${JSON.stringify(report.availability?.services)}`);
+    }
     expect({
       error: report.nodes[0]!.error,
       timeline: report.nodes[0]!.timeline,

@@ -5,7 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Deployment, V1Node } from '@kubernetes/client-node';
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
-import { runCli, startCli } from './cli-process.js';
+import { exitedWithin, startCli } from './cli-process.js';
 import { deployment, ensureNamespace, eventually, pdb, podsOf, useCluster, waitReady } from './support.js';
 
 const W1 = 'w1';
@@ -94,6 +94,9 @@ const ANCHORS: { anchor: Anchor; maxDelayMs: number }[] = [
   { anchor: 'raise', maxDelayMs: 2500 },
 ];
 
+/** One CLI run's bound: the 2-minute disruption timeout a rerun may wait out, and a margin. */
+const RUN_BOUND_MS = 200_000;
+
 describe('kill anywhere', () => {
   it(`SIGKILL at a random moment of a surge drain, ${RUNS} times: one rerun always restores replicas exactly and drains the node`, async () => {
     const args = ['drain', '--node', W1, '--kubeconfig', tc.cluster.kubeconfigPath];
@@ -123,13 +126,18 @@ describe('kill anywhere', () => {
       watches[0].subscribe((_t, n) => n.spec?.unschedulable && arm('cordon'));
       watches[1].subscribe(() => arm('raise'));
       await Promise.all(watches.map((w) => w.start()));
-      const first = await cli.exited;
+      // Bounded: a run that is never killed (its anchor not reached) and never ends fails here
+      // with its own log, not with jest's timeout for the whole test.
+      const first = await exitedWithin(cli, RUN_BOUND_MS, `run ${run}'s first drain (${anchor}+${delay}ms) to end or be killed`);
       for (const t of timers) clearTimeout(t);
       for (const w of watches) w.stop();
       const raisedLeft = await leftRaised(run);
       outcomes.push(`${anchor}+${delay}ms: ${first.signal === 'SIGKILL' ? 'killed' : 'finished first'}${raisedLeft ? ', left a raise' : ''}`);
       const rerunStarted = Date.now();
-      const rerun = await runCli(args);
+      // A rerun may wait up to 2 minutes on a budget a killed eviction spent without deleting its
+      // pod (the disruption controller's timeout); a rerun still going after RUN_BOUND_MS fails
+      // with its log.
+      const rerun = await exitedWithin(startCli(args), RUN_BOUND_MS, `run ${run}'s rerun to end`);
       // Printed as it goes: a run much slower than the others is the thing to look at.
       console.log(`kill-anywhere run ${run}: ${outcomes[outcomes.length - 1]}; first ${rerunStarted - runStarted} ms, rerun ${Date.now() - rerunStarted} ms (exit ${rerun.code})`);
       expect({ run, anchor, delay, code: rerun.code, stderr: rerun.code === 0 ? '' : rerun.stderr }).toEqual({ run, anchor, delay, code: 0, stderr: '' });
