@@ -329,10 +329,14 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
   // The pods are listed after it, not beside it: a plan made while a restore's scale-down is
   // still settling judged a PDB by its status from before (kill-anywhere, 2026-12-06: a pod
   // planned "evict" under a budget that could no longer allow it, and the rerun waited on it).
+  const restoredNow = new Set<string>();
   if (options.operation === 'drain') {
     if (cancelled('before restoring earlier runs\' changes')) return;
     const left = await restoreLeftoverChangesByNode(ctx.client, logger, { nodes: reports.map((r) => r.node), dryRun: options.dryRun });
-    for (const { node, change } of left) recordLeftover(ctx, reports.find((r) => r.node === node) ?? reports[0]!, change);
+    for (const { node, change } of left) {
+      recordLeftover(ctx, reports.find((r) => r.node === node) ?? reports[0]!, change);
+      if (change.restored && !options.dryRun) restoredNow.add(change.workload);
+    }
   }
 
   // One paged list of the cluster's pods serves every node's plan and the capacity check; it is
@@ -360,6 +364,8 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
   const podsOf = (name: string) => scanned.onDrainedNodes.get(name) ?? [];
   // Shared by every node's plan and reconcile loop: a workload is fetched once per run.
   const workloads = await fetchWorkloads(ctx.client, reports.flatMap((r) => podsOf(r.node)));
+  // Budgets of a workload just scaled back are judged on its replicas (plan/pdb.ts pdbNeverAllows).
+  for (const w of Object.values(workloads)) if (restoredNow.has(`${w.kind}/${w.namespace}/${w.name}`)) w.restoredThisRun = true;
   if (cancelled('before planning: nothing was changed')) return;
   const planned = nodes.map((node, i) => planNode(ctx, node, reports[i]!, podsOf(reports[i]!.node), capacity, workloads));
   scanned.onDrainedNodes.clear();

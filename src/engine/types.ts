@@ -119,6 +119,11 @@ export interface WorkloadInfo {
   /** An HPA targets this workload (scaling it by hand would fight the HPA). */
   hpa?: string;
   /**
+   * This run has just scaled it back from a leftover raise: its PDBs' status may still count the
+   * raised pods, so its replicas are what a budget is judged against (plan/pdb.ts pdbNeverAllows).
+   */
+  restoredThisRun?: boolean;
+  /**
    * Deployment only: spec.strategy resolved against replicas, and spec.paused. How a surge
    * migration moves it is derived, never stored: plan/migration.ts migrationOf(workload).
    */

@@ -83,7 +83,9 @@ export function pdbNeverAllows(pdb: V1PodDisruptionBudget, workload?: WorkloadIn
   const spec = pdb.spec ?? {};
   const status = budgetStatus(pdb);
   const statusExpected = status.observed && status.expected > 0 ? status.expected : undefined;
-  const expected = statusExpected ?? workload?.replicas;
+  // A workload this run just scaled back: the status may still count the raise's pods.
+  const restored = workload?.restoredThisRun === true && workload.replicas > 0 ? workload.replicas : undefined;
+  const expected = restored !== undefined ? Math.min(restored, statusExpected ?? restored) : (statusExpected ?? workload?.replicas);
   const describe = (rule: string): string =>
     `PDB ${pdbKey(pdb)} (${rule}, healthy ${status.healthy}/${expected ?? status.expected}, allowed ${status.allowed}) can never allow an eviction by itself`;
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import type { V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { budgetStatus, formatBudget, pdbNeverAllows, pdbsForPod, unreadyEvictionAdmitted } from '../../../src/engine/plan/pdb.js';
 import { makePdb, makePod, workload } from './fixtures.js';
 
@@ -140,5 +141,26 @@ describe('unreadyEvictionAdmitted', () => {
     expect(unreadyEvictionAdmitted(ready, pdb)).toBeUndefined();
     pdb.spec!.unhealthyPodEvictionPolicy = 'AlwaysAllow';
     expect(unreadyEvictionAdmitted(ready, pdb)).toBeUndefined();
+  });
+});
+
+describe('pdbNeverAllows after this run restored a leftover raise', () => {
+  // A rerun scales a Deployment back from a killed run's raise (3 -> 2) and plans at once: the
+  // PDB's status still counts the raise (expected 3), so minAvailable 2 looked satisfiable and
+  // the pod was planned as a plain eviction that could never pass (migration-safety item 5 and
+  // kill-anywhere, 2026-12-06). For a workload restored in this run its replicas are the truth.
+  const stale: V1PodDisruptionBudget = {
+    metadata: { namespace: 'shop', name: 'web', generation: 1 },
+    spec: { minAvailable: 2 },
+    status: { observedGeneration: 1, currentHealthy: 3, desiredHealthy: 2, expectedPods: 3, disruptionsAllowed: 1 },
+  };
+  const web = { kind: 'Deployment', namespace: 'shop', name: 'web', replicas: 2, readyReplicas: 2 };
+
+  it('a workload restored in this run is judged on its replicas: minAvailable 2 of 2 never allows', () => {
+    expect(pdbNeverAllows(stale, { ...web, restoredThisRun: true })).toMatch(/can never allow an eviction by itself/);
+  });
+
+  it('otherwise the observed status counts (it covers every pod the PDB selects)', () => {
+    expect(pdbNeverAllows(stale, web)).toBeUndefined();
   });
 });
