@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../../src/engine/kube/client.js';
 import { describeApiError, statusCode } from '../../src/engine/kube/errors.js';
+import { listenLoopback } from './fixtures/loopback.js';
 
 type Answer = { status: number; headers?: Record<string, string>; body: unknown };
 
@@ -127,16 +128,7 @@ describe('KubeClient.scanAllPods (raw JSON list)', () => {
       }
       res.end(`{"kind":"PodList","metadata":{"resourceVersion":"7"},"items":[${JSON.stringify(pod('c', 'w2'))},${JSON.stringify(pod('d', 'w2'))}]}`);
     });
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
-    const client = new KubeClient(kc);
+    const client = new KubeClient(await listenLoopback(server));
     const pages: { names: string[]; rv: string }[] = [];
     try {
       await client.scanAllPods<string[]>({

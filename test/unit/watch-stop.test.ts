@@ -2,10 +2,9 @@
 // lists the pods while leftovers are restored, and stops that watch when the restore changed
 // something (or the run ends) whether or not its connection has been answered yet.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { KubeConfig } from '@kubernetes/client-node';
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
+import { listenLoopback } from './fixtures/loopback.js';
 
 let server: http.Server | undefined;
 afterEach(async () => {
@@ -31,15 +30,7 @@ describe('ResourceWatch.stop', () => {
       const promise = new Promise<void>((r) => (resolve = r));
       return { promise, resolve };
     })();
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    const { port } = server!.address() as AddressInfo;
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const kc = await listenLoopback(server!);
     const watch = new ResourceWatch(kc, { path: '/api/v1/pods' });
     const started = watch.start();
     await requested;
