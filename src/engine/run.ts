@@ -326,9 +326,9 @@ async function runPhasesWithin(ctx: NodeDrainContext, nodes: V1Node[], reports: 
 
   // Restore what an earlier run that was killed left behind, before planning on top of it.
   // One list for all the run's nodes; a raise whose marker names no node goes to the first.
-  // The pods are listed after it, not beside it: a plan made while a restore's scale-down is
-  // still settling judged a PDB by its status from before (kill-anywhere, 2026-12-06: a pod
-  // planned "evict" under a budget that could no longer allow it, and the rerun waited on it).
+  // The pods are listed after it, so the plan does not see the pods a scale-down is removing.
+  // The PDBs' status may still count them for a moment: restoredNow marks those workloads, whose
+  // budgets are then judged on their replicas (plan/pdb.ts pdbNeverAllows).
   const restoredNow = new Set<string>();
   if (options.operation === 'drain') {
     if (cancelled('before restoring earlier runs\' changes')) return;

@@ -33,18 +33,16 @@ export function startCli(args: string[]): CliRun {
  * reaches the moment a test waits for fails with its own log, not with jest's bare timeout.
  */
 export async function exitedWithin(run: CliRun, ms: number, waitingFor: string): Promise<Awaited<CliRun['exited']>> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      run.child.kill('SIGKILL');
-      void run.exited.then((r) => reject(new Error(`the CLI did not exit within ${ms / 1000} s (waiting for ${waitingFor}); its output:\n${r.stdout}\n${r.stderr}`)));
-    }, ms);
-  });
-  try {
-    return await Promise.race([run.exited, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  // The kill makes `exited` resolve too: whether the bound was hit decides, not which came first.
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    run.child.kill('SIGKILL');
+  }, ms);
+  const r = await run.exited;
+  clearTimeout(timer);
+  if (late) throw new Error(`the CLI did not exit within ${ms / 1000} s (waiting for ${waitingFor}); its output:\n${r.stdout}\n${r.stderr}`);
+  return r;
 }
 
 /** Runs the CLI to its end. */

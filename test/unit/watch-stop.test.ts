@@ -1,6 +1,5 @@
-// A ResourceWatch stopped while its watch request is still connecting must not stay open: run.ts
-// lists the pods while leftovers are restored, and stops that watch when the restore changed
-// something (or the run ends) whether or not its connection has been answered yet.
+// A ResourceWatch stopped while its watch request is still connecting must not stay open: a run
+// stops its watches when it ends, whether or not their connections have been answered yet.
 import http from 'node:http';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
