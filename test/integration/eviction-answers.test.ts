@@ -6,7 +6,6 @@
 // unit-tested on upstream's Status text in test/unit/eviction-answers.test.ts.)
 import { describe, expect, it } from '@jest/globals';
 import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
-import { POD_READY_DELAY_ANNOTATION } from '../../cluster/src/index.js';
 import { BudgetWaiter, type BudgetWake } from '../../src/engine/execute/budget.js';
 import { evictWithBudget, type EvictionDeps } from '../../src/engine/execute/evict-with-budget.js';
 import { evictOnce } from '../../src/engine/execute/evict.js';
@@ -14,7 +13,7 @@ import { KubeClient, type EvictRequest } from '../../src/engine/kube/client.js';
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
 import type { PodPlan, PodResult } from '../../src/engine/types.js';
 import { WaitAborted } from '../../src/engine/execute/abort.js';
-import { deleteNamespace, deployOn, drain, eventually, isPodReady, memoryLogger, pdb, podsOf, useCluster } from './support.js';
+import { deleteNamespace, deployOn, drain, eventually, isPodReady, makeNotReady as makeNotReadyIn, memoryLogger, pdb, podsOf, useCluster } from './support.js';
 
 const W1 = 'w1';
 const tc = useCluster({ nodes: 3 });
@@ -89,22 +88,7 @@ async function evictionRig(ns: string, client = new KubeClient(tc.kc)) {
   };
 }
 
-/**
- * Makes a Running pod not Ready, as a kubelet reports a failing readiness probe; kwok leaves it so
- * for an hour. `confirm: false` when something may evict the pod at once (it is then gone).
- */
-async function makeNotReady(ns: string, name: string, { confirm = true } = {}): Promise<void> {
-  await tc.cluster.kubectl(['-n', ns, 'annotate', 'pod', name, `${POD_READY_DELAY_ANNOTATION}=1h`]);
-  await tc.cluster.kubectl([
-    '-n', ns, 'patch', 'pod', name, '--subresource=status', '--type=strategic',
-    '-p', JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'False' }, { type: 'ContainersReady', status: 'False' }] } }),
-  ]);
-  if (!confirm) return;
-  await eventually(async () => {
-    const p = await tc.core.readNamespacedPod({ namespace: ns, name });
-    return p.status?.phase === 'Running' && !isPodReady(p);
-  }, `${ns}/${name} Running and not Ready`);
-}
+const makeNotReady = (ns: string, name: string, opts?: { confirm?: boolean }) => makeNotReadyIn(tc, ns, name, opts);
 
 /** The pod is being deleted (or gone): the eviction really happened. */
 async function evicted(ns: string, name: string): Promise<boolean> {

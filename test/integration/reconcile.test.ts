@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { ANNOTATION_MIGRATION } from '../../src/engine/execute/restore.js';
 import { KubeClient } from '../../src/engine/kube/client.js';
 import { loadKubeConfig } from '../../src/engine/kube/config.js';
 import type { Logger } from '../../src/engine/types.js';
@@ -17,7 +18,9 @@ import {
   ensureNamespace,
   eventually,
   isPodReady,
+  makeNotReady,
   memoryLogger,
+  pinTo,
   pdb,
   podsOf,
   record,
@@ -198,6 +201,52 @@ describe('the drain reconciles the live pod set', () => {
     } finally {
       for (const n of [W1, W2, W3]) await tc.cluster.kubectl(['label', 'node', n, 'role-']);
     }
+    await deleteNamespace(tc, ns);
+  }, 240_000);
+
+  it('a pod waiting for a budget that can no longer allow it (its Deployment scaled down mid-wait) is migrated instead of waiting until the timeout', async () => {
+    const ns = 'shrunk-budget';
+    // hold: pod A on w1 (Ready), pod B on w2 made not Ready; PDB minAvailable 1 of 2 expected:
+    // healthy 1 = desired 1, so nothing is allowed, yet the budget could allow once B is Ready,
+    // and the plan evicts A plainly (its budget keeps one pod healthy).
+    const [a] = await deployOn(tc, W1, ns, 'hold', 1);
+    const unpin = await pinTo(tc, W2);
+    try {
+      await tc.apps.patchNamespacedDeployment({ namespace: ns, name: 'hold', body: [{ op: 'replace', path: '/spec/replicas', value: 2 }] });
+      await waitReady(tc, ns, 'hold', 2);
+    } finally {
+      await unpin();
+    }
+    const b = (await podsOf(tc, ns, 'hold')).find((p) => p.spec?.nodeName === W2)!;
+    await makeNotReady(tc, ns, b.metadata!.name!);
+    await createPdb(ns, pdb(ns, 'hold', 'hold', { minAvailable: 1 }), 0);
+
+    const logger = memoryLogger();
+    const aKey = `${ns}/${a!.metadata!.name}`;
+    // Once A waits for its budget, the Deployment is scaled to 1: its ReplicaSet removes the
+    // not-Ready B, the PDB expects 1 pod, and minAvailable 1 of 1 can never allow A's eviction.
+    const scaleDown = eventually(async () => {
+      if (!logger.lines.some((l) => l.includes(`${aKey}: waiting for PDB`))) return undefined;
+      await tc.apps.patchNamespacedDeployment({ namespace: ns, name: 'hold', body: [{ op: 'replace', path: '/spec/replicas', value: 1 }] });
+      return true;
+    }, `${aKey} waiting for its PDB`, 60_000);
+    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 90_000 }, { logger });
+    await scaleDown;
+
+    const node = report.nodes[0]!;
+    expect({ success: report.success, error: node.error }).toEqual({ success: true, error: undefined });
+    expect(node.plan?.pods.find((p) => p.uid === a!.metadata!.uid)?.action).toBe('evict');
+    expect(node.results.filter((r) => r.pod === aKey).map((r) => r.outcome)).toEqual(['migrated']);
+    expect(node.timeline.some((t) => t.subject === aKey && /migrate instead: PDB shrunk-budget\/hold .*can never allow/.test(t.message))).toBe(true);
+    expect(node.workloadChanges.map((c) => ({ workload: c.workload, restored: c.restored }))).toEqual([{ workload: `Deployment/${ns}/hold`, restored: true }]);
+    const d = await tc.apps.readNamespacedDeployment({ namespace: ns, name: 'hold' });
+    expect(d.spec?.replicas).toBe(1);
+    // No temporary marker left (the migration annotation is history, kept on purpose).
+    const markers = [...Object.keys(d.metadata?.labels ?? {}), ...Object.keys(d.metadata?.annotations ?? {})].filter((k) => k.startsWith('safe-drain.io/') && k !== ANNOTATION_MIGRATION);
+    expect(markers).toEqual([]);
+    const left = (await podsOf(tc, ns, 'hold')).filter((p) => !p.metadata?.deletionTimestamp);
+    expect(left.filter((p) => p.spec?.nodeName === W1)).toEqual([]);
+    expect(left.filter(isPodReady)).toHaveLength(1);
     await deleteNamespace(tc, ns);
   }, 240_000);
 

@@ -169,6 +169,23 @@ export function isPodReady(p: V1Pod): boolean {
   return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
+/**
+ * Makes a Running pod not Ready, as a kubelet reports a failing readiness probe; kwok leaves it so
+ * for an hour. `confirm: false` when something may evict the pod at once (it is then gone).
+ */
+export async function makeNotReady(tc: TestCluster, ns: string, name: string, { confirm = true } = {}): Promise<void> {
+  await tc.cluster.kubectl(['-n', ns, 'annotate', 'pod', name, `${POD_READY_DELAY_ANNOTATION}=1h`]);
+  await tc.cluster.kubectl([
+    '-n', ns, 'patch', 'pod', name, '--subresource=status', '--type=strategic',
+    '-p', JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'False' }, { type: 'ContainersReady', status: 'False' }] } }),
+  ]);
+  if (!confirm) return;
+  await eventually(async () => {
+    const p = await tc.core.readNamespacedPod({ namespace: ns, name });
+    return p.status?.phase === 'Running' && !isPodReady(p);
+  }, `${ns}/${name} Running and not Ready`);
+}
+
 /** Polls `fn` until it returns a truthy value (setup only; never used to assert timing). */
 export async function eventually<T>(fn: () => Promise<T | undefined | false | null>, what: string, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -41,6 +41,20 @@ describe('PodLedger', () => {
     ledger.open(plan('web-0', 'u2'));
     expect(results.map((r) => r.pod)).toEqual(['ns/web-0', 'ns/web-0']);
   });
+
+  it('reopens only a pod still on the node: its result goes, and the next open starts a new one', () => {
+    const results: PodResult[] = [];
+    const ledger = new PodLedger(results, () => 3);
+    const waiting = plan('waiting');
+    const gone = plan('gone');
+    ledger.open(waiting).budgetWaits = 2;
+    ledger.open(gone).outcome = 'evicted';
+    ledger.reopen(waiting);
+    ledger.reopen(gone);
+    expect(ledger.has(waiting.uid)).toBe(false);
+    expect(results.map((r) => `${r.pod} ${r.outcome}`)).toEqual(['ns/gone evicted']);
+    expect(ledger.open(waiting)).toEqual(expect.objectContaining({ pod: 'ns/waiting', outcome: 'blocked', budgetWaits: 0 }));
+  });
 });
 
 describe('waitForDeletion', () => {

@@ -28,6 +28,9 @@ function backoffMs(n: number, retryAfterSeconds?: number): number {
 /** A pod failure the user must act on (not a budget wait). */
 export class PodFailure extends Error {}
 
+/** The budget wait ended because the pod is to be migrated instead (EvictionDeps.surgeInstead); the message says why. */
+export class SurgeInstead extends Error {}
+
 export interface EvictionDeps {
   client: KubeClient;
   logger: Logger;
@@ -43,6 +46,11 @@ export interface EvictionDeps {
   podReady?: (p: PodPlan) => boolean | undefined;
   /** The pod's labels now (the drain's pod watch): a PDB changed to no longer select it lets it go. */
   podLabels?: (p: PodPlan) => Record<string, string> | undefined;
+  /**
+   * Fires (its reason: why) when the pod is to be migrated instead of waiting for its budget: a
+   * budget wait then ends with SurgeInstead, and no further eviction is sent.
+   */
+  surgeInstead?: AbortSignal;
 }
 
 /**
@@ -64,6 +72,12 @@ export async function evictWithBudget(deps: EvictionDeps, p: PodPlan, r: PodResu
   let failingSince: number | undefined;
   let busy = 0;
   let settle: (() => void) | undefined;
+  const surge = deps.surgeInstead;
+  const waitSignal = surge ? AbortSignal.any([signal, surge]) : signal;
+  // Only a budget wait is given up: an answer that came after a wake is acted on first.
+  const giveUpForSurge = () => {
+    if (surge?.aborted && !signal.aborted) throw new SurgeInstead(surge.reason instanceof Error ? surge.reason.message : String(surge.reason));
+  };
   for (;;) {
     throwIfAborted(signal);
     const asked = pdbKey;
@@ -103,13 +117,18 @@ export async function evictWithBudget(deps: EvictionDeps, p: PodPlan, r: PodResu
         }
         // `seen` is the status of the PDB we knew before the attempt; for a PDB first named by
         // this answer there is none, and the waiter judges the cached status as it is.
-        const wake = await deps.budgets.wait(r.pdb, {
-          signal,
-          retryAfterSeconds: attempt.retryAfterSeconds,
-          seenResourceVersion: r.pdb === asked ? seen : undefined,
-          podReady,
-          podLabels,
-        });
+        const wake = await deps.budgets
+          .wait(r.pdb, {
+            signal: waitSignal,
+            retryAfterSeconds: attempt.retryAfterSeconds,
+            seenResourceVersion: r.pdb === asked ? seen : undefined,
+            podReady,
+            podLabels,
+          })
+          .catch((err: unknown) => {
+            giveUpForSurge();
+            throw err;
+          });
         settle = wake.settle;
         continue;
       }

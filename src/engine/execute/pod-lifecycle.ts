@@ -19,7 +19,7 @@ import type { BudgetWaiter } from './budget.js';
 import type { EvictionSlots } from './semaphore.js';
 import type { Mark } from './cordon.js';
 import { waitForDeletion } from './deletion.js';
-import { PodFailure, evictWithBudget, type EvictionDeps } from './evict-with-budget.js';
+import { PodFailure, SurgeInstead, evictWithBudget, type EvictionDeps } from './evict-with-budget.js';
 import { migrateDeployment } from './migrate.js';
 import { canWatchWorkload, watchDeploymentPods } from './workload-watch.js';
 import type { ResourceWatch } from '../kube/watch.js';
@@ -94,6 +94,18 @@ export class PodLedger {
     return this.byUid.get(p.uid);
   }
 
+  /**
+   * Drops the result of a pod still on the node whose work stopped so that it can start again
+   * another way (an eviction given up for a surge): the next round opens a new one.
+   */
+  reopen(p: PodPlan): void {
+    const r = this.byUid.get(p.uid);
+    if (!r || r.outcome !== 'blocked') return;
+    this.byUid.delete(p.uid);
+    const i = this.results.indexOf(r);
+    if (i >= 0) this.results.splice(i, 1);
+  }
+
   /** Records a failure the user must act on, unless the pod already left the node. */
   fail(p: PodPlan, message: string): boolean {
     const r = this.open(p);
@@ -142,13 +154,18 @@ function evictionDeps(c: PodWorkContext): EvictionDeps {
   };
 }
 
-/** evict: Eviction API with budget waits, then until gone, then (optionally) until replaced. */
-export async function evictPod(c: PodWorkContext, p: PodPlan): Promise<void> {
+/**
+ * evict: Eviction API with budget waits, then until gone, then (optionally) until replaced.
+ * `surgeInstead` fires when the loop's plan of the live state migrates the pod after all (its
+ * budget can no longer allow the eviction): a budget wait then ends, the pod's result is dropped
+ * and the loop starts the migration; an eviction the API server already accepted goes on.
+ */
+export async function evictPod(c: PodWorkContext, p: PodPlan, surgeInstead?: AbortSignal): Promise<void> {
   const r = c.ledger.open(p);
   try {
     const replacement = await watchForReplacement(c, p);
     try {
-      await evictWithBudget(evictionDeps(c), p, r, c.signal);
+      await evictWithBudget({ ...evictionDeps(c), surgeInstead }, p, r, c.signal);
       if (c.options.dryRun) return;
       await awaitGone(c, p, p.podClass === 'finished' ? 'deleted' : 'evicted');
       if (replacement) await waitForReplacement(c, p, replacement);
@@ -156,6 +173,12 @@ export async function evictPod(c: PodWorkContext, p: PodPlan): Promise<void> {
       replacement?.pods.stop();
     }
   } catch (err) {
+    if (err instanceof SurgeInstead && !c.signal.aborted) {
+      c.mark('plan', `${p.namespace}/${p.name}`, `eviction given up after ${r.budgetWaits} budget wait(s): ${err.message}`);
+      c.logger.info(`${p.namespace}/${p.name}: no longer waiting for its PDB: ${err.message}`);
+      c.ledger.reopen(p);
+      return;
+    }
     recordError(c, [p], err);
   }
 }

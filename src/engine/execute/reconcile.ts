@@ -79,6 +79,20 @@ export async function reconcileNode(c: PodWorkContext, input: ReconcileInput): P
   });
   // Another node's task ending frees a run-wide slot this node may be waiting for.
   const unsubscribeSlots = c.slots.onFree(() => wake.notify());
+  // Evictions in flight, by pod UID: one waiting for a budget that can no longer allow it (its
+  // workload scaled down, its PDB tightened, a restore the PDB status had not caught up with) is
+  // given up for a surge when the plan of the live state says so.
+  const evictions = new Map<string, { pod: PodPlan; surge: AbortController }>();
+  const waitingForBudget = (pod: PodPlan) => {
+    const r = c.ledger.result(pod);
+    return r !== undefined && r.outcome === 'blocked' && r.budgetWaits > 0;
+  };
+  const unsubscribePdbs = c.pdbWatch.subscribe((_type, pdb) => {
+    const key = `${pdb.metadata?.namespace}/${pdb.metadata?.name}`;
+    for (const { pod } of evictions.values()) {
+      if (waitingForBudget(pod) && c.ledger.result(pod)?.pdb === key) return wake.notify();
+    }
+  });
   const tasks = new Set<Task>();
   const attemptedWorkloads = new Set(Object.keys(input.workloads));
   let plan: DrainPlan | undefined;
@@ -101,6 +115,12 @@ export async function reconcileNode(c: PodWorkContext, input: ReconcileInput): P
       const live = c.pods.items();
       plan = await replan(c, input, live, attemptedWorkloads);
       const podsByUid = new Map(live.map((p) => [p.metadata?.uid ?? '', p]));
+      for (const p of plan.pods) {
+        const eviction = evictions.get(p.uid);
+        if (p.action !== 'migrate' || !eviction || eviction.surge.signal.aborted || !waitingForBudget(eviction.pod)) continue;
+        c.mark('plan', `${p.namespace}/${p.name}`, `migrate instead: ${p.reason}`);
+        eviction.surge.abort(new Error(p.reason));
+      }
       const todo: PodPlan[] = [];
       for (const p of plan.pods) {
         if (!needsWork(p) && p.action !== 'refuse') continue;
@@ -146,7 +166,9 @@ export async function reconcileNode(c: PodWorkContext, input: ReconcileInput): P
           start(tier, budget, () => migratePods(work, group, readyCount));
         } else {
           c.ledger.open(p);
-          start(tier, budget, () => evictPod(work, p));
+          const surge = new AbortController();
+          evictions.set(p.uid, { pod: p, surge });
+          start(tier, budget, () => evictPod(work, p, surge.signal).finally(() => evictions.delete(p.uid)));
         }
       }
       await wake.next(work.signal);
@@ -157,6 +179,7 @@ export async function reconcileNode(c: PodWorkContext, input: ReconcileInput): P
   } finally {
     unsubscribe();
     unsubscribeSlots();
+    unsubscribePdbs();
     // Every wait inside a task ends on the signal; let them record their outcome first.
     await Promise.allSettled([...tasks].map((t) => t.done));
   }
