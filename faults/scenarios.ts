@@ -465,7 +465,19 @@ const nodeReturns = standard('nodereturns', '5b node dies mid-drain, back after 
 
 // ---- 6. PDB deleted / selector changed while pods wait on it -------------------------------------
 
-function pdbChange(id: string, fault: string, change: (ctx: FaultContext, ns: string) => Promise<void>): Scenario {
+/** Pass conditions of a PDB-change row beyond the standard ones (failure notes). */
+type PdbChangeCheck = (ctx: FaultContext, ns: string, changedAt: number, first: CliResult) => Promise<string[]> | string[];
+
+/** The waiting pods must go once the budget no longer guards them, not when the replacement is Ready (6 s). */
+const evictedPromptly: PdbChangeCheck = (ctx, ns, changedAt) => {
+  const evictions = ctx.recorder.evictions.filter((e) => e.pod.startsWith(`${ns}/`));
+  const lastAt = Math.max(...evictions.map((e) => e.at));
+  return evictions.length >= 3 && lastAt - changedAt < 4000
+    ? []
+    : [`the waiting pods were not evicted promptly after the PDB change (${evictions.length} evictions, last ${secs(lastAt - changedAt)} s after it)`];
+};
+
+function pdbChange(id: string, fault: string, change: (ctx: FaultContext, ns: string) => Promise<void>, check: PdbChangeCheck = evictedPromptly, allowed: Outcome[] = ['completed', 'failed with report']): Scenario {
   const ns = `${NS_PREFIX}${id}`;
   let changedAt = 0;
   return standard(id, fault, {
@@ -473,6 +485,7 @@ function pdbChange(id: string, fault: string, change: (ctx: FaultContext, ns: st
     workloads: [{ name: 'web', replicas: 3, readyDelay: '6s', pdb: { maxUnavailable: 1 } }],
     comparable: false,
     boundMs: 60_000,
+    allowed,
     inject: async (run) => {
       const ctx = currentCtx!;
       const ok = await Promise.race([ctx.recorder.until(() => evictedIn(ctx, ns, 'web') > 0, 30_000), run.done.then(() => false)]);
@@ -483,15 +496,7 @@ function pdbChange(id: string, fault: string, change: (ctx: FaultContext, ns: st
       await run.done;
       return [`PDB changed ${secs(changedAt - run.startedAt)} s into the run`];
     },
-    extraChecks: async () => {
-      const ctx = currentCtx!;
-      // The waiting pods must go once the budget no longer guards them, not when the replacement is Ready (6 s).
-      const evictions = ctx.recorder.evictions.filter((e) => e.pod.startsWith(`${ns}/`));
-      const lastAt = Math.max(...evictions.map((e) => e.at));
-      return evictions.length >= 3 && lastAt - changedAt < 4000
-        ? []
-        : [`the waiting pods were not evicted promptly after the PDB change (${evictions.length} evictions, last ${secs(lastAt - changedAt)} s after it)`];
-    },
+    extraChecks: async (first) => check(currentCtx!, ns, changedAt, first),
   });
 }
 
@@ -506,6 +511,30 @@ const pdbSelector = pdbChange('pdbselector', '6b PDB selector changed while pods
     body: [{ op: 'replace', path: '/spec/selector', value: { matchLabels: { app: 'nothing-here' } } }],
   });
 });
+
+// minAvailable 3 of 3 can never allow an eviction by itself: the waiting pods are migrated
+// (replacement first) instead of waiting until the timeout.
+const pdbTightened = pdbChange(
+  'pdbtightened',
+  '6c PDB tightened to minAvailable 3 of 3 while pods wait on it',
+  async (ctx, ns) => {
+    await ctx.policy.patchNamespacedPodDisruptionBudget({
+      namespace: ns,
+      name: 'web',
+      body: [
+        { op: 'remove', path: '/spec/maxUnavailable' },
+        { op: 'add', path: '/spec/minAvailable', value: 3 },
+      ],
+    });
+  },
+  (_ctx, _ns, _changedAt, first) => {
+    const node = first.report?.nodes.find((n) => n.node === W1);
+    const migrated = node?.results.filter((r) => r.outcome === 'migrated').length ?? 0;
+    const switched = node?.timeline.filter((t) => t.message.startsWith('migrate instead:')).length ?? 0;
+    return migrated > 0 && switched > 0 ? [] : [`the waiting pods were not migrated after the PDB change (${migrated} migrated, ${switched} waits given up)`];
+  },
+  ['completed'],
+);
 
 // ---- 7. two drains at once -----------------------------------------------------------------------
 
@@ -695,6 +724,7 @@ export const SCENARIOS: Scenario[] = [
   nodeReturns,
   pdbDeleted,
   pdbSelector,
+  pdbTightened,
   twoDrains,
   ...PHASES.flatMap((p) => [runnerDies(p, 'SIGTERM'), runnerDies(p, 'SIGKILL')]),
   slowApi,
