@@ -139,7 +139,10 @@ describe('kill anywhere', () => {
       // with its log.
       const rerun = await exitedWithin(startCli(args), RUN_BOUND_MS, `run ${run}'s rerun to end`);
       // Printed as it goes: a run much slower than the others is the thing to look at.
-      console.log(`kill-anywhere run ${run}: ${outcomes[outcomes.length - 1]}; first ${rerunStarted - runStarted} ms, rerun ${Date.now() - rerunStarted} ms (exit ${rerun.code})`);
+      const rerunMs = Date.now() - rerunStarted;
+      console.log(`kill-anywhere run ${run}: ${outcomes[outcomes.length - 1]}; first ${rerunStarted - runStarted} ms, rerun ${rerunMs} ms (exit ${rerun.code})`);
+      // A slow rerun says what it waited for (its budget waits name a stale disruption, if any).
+      if (rerunMs > 30_000) console.log(`kill-anywhere run ${run}: the rerun's waits:\n${rerun.stderr.split('\n').filter((l) => /wait|disrupted|restor/i.test(l)).join('\n')}`);
       expect({ run, anchor, delay, code: rerun.code, stderr: rerun.code === 0 ? '' : rerun.stderr }).toEqual({ run, anchor, delay, code: 0, stderr: '' });
       await check(run, before);
     }
