@@ -5,7 +5,7 @@
 // (Item 12, "DisruptedPods map too big", needs more than 2000 unconfirmed evictions on one PDB:
 // unit-tested on upstream's Status text in test/unit/eviction-answers.test.ts.)
 import { describe, expect, it } from '@jest/globals';
-import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import type { V1ClusterRole, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { BudgetWaiter, type BudgetWake } from '../../src/engine/execute/budget.js';
 import { evictWithBudget, type EvictionDeps } from '../../src/engine/execute/evict-with-budget.js';
 import { evictOnce } from '../../src/engine/execute/evict.js';
@@ -13,7 +13,7 @@ import { KubeClient, type EvictRequest } from '../../src/engine/kube/client.js';
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
 import type { PodPlan, PodResult } from '../../src/engine/types.js';
 import { WaitAborted } from '../../src/engine/execute/abort.js';
-import { deleteNamespace, deployOn, drain, eventually, isPodReady, makeNotReady as makeNotReadyIn, memoryLogger, pdb, podsOf, useCluster } from './support.js';
+import { deleteNamespace, deployOn, drain, eventually, isPodReady, kubeconfigForRole, makeNotReady as makeNotReadyIn, memoryLogger, pdb, podsOf, shippedClusterRole, useCluster } from './support.js';
 
 const W1 = 'w1';
 const tc = useCluster({ nodes: 3 });
@@ -279,30 +279,56 @@ describe('eviction answers of a real API server', () => {
     }
   }, 300_000);
 
-  it('a budget spent on an eviction that did not delete its pod: the wait names that pod and when the controller lets it go', async () => {
-    // The state a client killed mid-eviction can leave (seen in npm run faults, 2026-12-06): the
-    // API server recorded the disruption in status.disruptedPods, then did not delete the pod. The
-    // disruption controller keeps counting it as disrupted for 2 minutes. Made here directly: an
-    // entry written into the status of a real PDB, which the real controller keeps.
-    const ns = 'stale-disruption';
-    await deployOn(tc, W1, ns, 'web', 3);
-    await createPdb(ns, pdb(ns, 'web', 'web', { minAvailable: 2 }), (s) => s.disruptionsAllowed === 1);
-    const victim = (await podsOf(tc, ns, 'web'))[0]!.metadata!.name!;
-    const at = new Date(Date.now() - 10_000).toISOString().replace(/\.\d+Z$/, 'Z');
-    await tc.cluster.kubectl(['-n', ns, 'patch', 'pdb', 'web', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { disruptedPods: { [victim]: at } } })]);
-    await eventually(async () => {
-      const p = await tc.policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: 'web' });
-      return p.status?.currentHealthy === 2 && p.status.disruptionsAllowed === 0;
-    }, 'the controller counting the pod as disrupted');
-
-    const { report } = await drain(tc, { nodes: [W1], migration: 'evict', timeoutMs: 15_000 });
-
-    expect(report.success).toBe(false);
-    const waiting = report.nodes[0]!.results.filter((r) => r.pod.startsWith(`${ns}/`) && r.outcome !== 'evicted');
-    expect(waiting.length).toBeGreaterThan(0);
-    for (const r of waiting) {
-      expect(r.message).toMatch(new RegExp(`the budget still counts ${ns}/${victim} as disrupted by an eviction at ${at.slice(0, 19)}.*that did not delete it .*: the disruption controller stops counting it within \\d+ s`));
+  describe('a budget spent on an eviction that did not delete its pod', () => {
+    // The state a client killed mid-eviction leaves (seen in npm run faults and kill-anywhere,
+    // 2026-12-06): the API server recorded the disruption in status.disruptedPods, then did not
+    // delete the pod. The disruption controller counts it as disrupted for 2 minutes. Made here
+    // directly: an entry written into the status of a real PDB, which the real controller keeps.
+    async function admittedNotDeleted(ns: string): Promise<{ victim: string; at: string }> {
+      await deployOn(tc, W1, ns, 'web', 3);
+      await createPdb(ns, pdb(ns, 'web', 'web', { minAvailable: 2 }), (s) => s.disruptionsAllowed === 1);
+      const victim = (await podsOf(tc, ns, 'web'))[0]!.metadata!.name!;
+      const at = new Date(Date.now() - 10_000).toISOString().replace(/\.\d+Z$/, 'Z');
+      await tc.cluster.kubectl(['-n', ns, 'patch', 'pdb', 'web', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { disruptedPods: { [victim]: at } } })]);
+      await eventually(async () => {
+        const p = await tc.policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: 'web' });
+        return p.status?.currentHealthy === 2 && p.status.disruptionsAllowed === 0;
+      }, 'the controller counting the pod as disrupted');
+      return { victim, at };
     }
-    await deleteNamespace(tc, ns);
-  }, 180_000);
+
+    it('with delete on pods, the admitted eviction is finished at once (that pod only, by UID) and the drain completes', async () => {
+      const ns = 'admitted-eviction';
+      const { victim, at } = await admittedNotDeleted(ns);
+      const { report } = await drain(tc, { nodes: [W1], migration: 'evict', timeoutMs: 60_000 });
+
+      expect({ success: report.success, error: report.nodes[0]!.error }).toEqual({ success: true, error: undefined });
+      const results = report.nodes[0]!.results.filter((r) => r.pod.startsWith(`${ns}/`));
+      expect(results.map((r) => r.outcome)).toEqual(['evicted', 'evicted', 'evicted']);
+      const finished = results.filter((r) => /^deleted: PDB/.test(r.message ?? ''));
+      expect(finished.map((r) => r.pod)).toEqual([`${ns}/${victim}`]);
+      expect(finished[0]!.message).toMatch(new RegExp(`PDB ${ns}/web has counted it as evicted since ${at.slice(0, 19)}`));
+      await deleteNamespace(tc, ns);
+    }, 180_000);
+
+    it('without delete on pods (the shipped role without it), the wait names that pod and when the controller lets it go', async () => {
+      const ns = 'stale-disruption';
+      const { victim, at } = await admittedNotDeleted(ns);
+      const noDelete: V1ClusterRole = {
+        ...shippedClusterRole,
+        rules: shippedClusterRole.rules!.filter((r) => !(r.resources?.includes('pods') && r.verbs.includes('delete'))),
+      };
+      const kubeconfigPath = await kubeconfigForRole(tc, noDelete, 'safe-drain-no-delete');
+      const { report } = await drain(tc, { nodes: [W1], migration: 'evict', timeoutMs: 15_000 }, { kubeconfigPath });
+
+      expect(report.success).toBe(false);
+      const waiting = report.nodes[0]!.results.filter((r) => r.pod.startsWith(`${ns}/`) && r.outcome !== 'evicted');
+      expect(waiting.length).toBeGreaterThan(0);
+      for (const r of waiting) {
+        expect(r.message).toMatch(new RegExp(`the budget still counts ${ns}/${victim} as disrupted by an eviction at ${at.slice(0, 19)}.*that did not delete it .*: the disruption controller stops counting it within \\d+ s`));
+      }
+      expect((await podsOf(tc, ns, 'web')).some((p) => p.metadata?.name === victim && !p.metadata.deletionTimestamp)).toBe(true);
+      await deleteNamespace(tc, ns);
+    }, 180_000);
+  });
 });

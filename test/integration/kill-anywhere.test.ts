@@ -3,7 +3,7 @@
 // marker of a temporary raise is left, and the node is drained. Whatever moment the kill hits
 // (before the cordon, mid-raise, mid-eviction, mid-restore), the next run puts things right.
 import { describe, expect, it } from '@jest/globals';
-import type { V1Deployment, V1Node } from '@kubernetes/client-node';
+import type { V1Deployment, V1Node, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
 import { exitedWithin, startCli } from './cli-process.js';
 import { deployment, ensureNamespace, eventually, pdb, podsOf, useCluster, waitReady } from './support.js';
@@ -132,17 +132,29 @@ describe('kill anywhere', () => {
       for (const t of timers) clearTimeout(t);
       for (const w of watches) w.stop();
       const raisedLeft = await leftRaised(run);
+      // What the budgets held right after the first run ended, said only if the rerun is slow.
+      const budgetsAfterFirst = (await tc.policy.listNamespacedPodDisruptionBudget({ namespace: NS })).items.map(describePdb);
       outcomes.push(`${anchor}+${delay}ms: ${first.signal === 'SIGKILL' ? 'killed' : 'finished first'}${raisedLeft ? ', left a raise' : ''}`);
       const rerunStarted = Date.now();
       // A rerun may wait up to 2 minutes on a budget a killed eviction spent without deleting its
       // pod (the disruption controller's timeout); a rerun still going after RUN_BOUND_MS fails
       // with its log.
-      const rerun = await exitedWithin(startCli(args), RUN_BOUND_MS, `run ${run}'s rerun to end`);
+      // The budgets' statuses while the rerun runs, said only if it is slow.
+      const budgetLog: string[] = [];
+      const budgetWatch = new ResourceWatch<V1PodDisruptionBudget>(tc.kc, { path: `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets` });
+      budgetWatch.subscribe((type, b) => budgetLog.push(`+${Date.now() - rerunStarted}ms ${type} ${describePdb(b)}`));
+      await budgetWatch.start();
+      const rerun = await exitedWithin(startCli(args), RUN_BOUND_MS, `run ${run}'s rerun to end`).finally(() => budgetWatch.stop());
       // Printed as it goes: a run much slower than the others is the thing to look at.
       const rerunMs = Date.now() - rerunStarted;
       console.log(`kill-anywhere run ${run}: ${outcomes[outcomes.length - 1]}; first ${rerunStarted - runStarted} ms, rerun ${rerunMs} ms (exit ${rerun.code})`);
       // A slow rerun says what it waited for (its budget waits name a stale disruption, if any).
-      if (rerunMs > 30_000) console.log(`kill-anywhere run ${run}: the rerun's waits:\n${rerun.stderr.split('\n').filter((l) => /wait|disrupted|restor/i.test(l)).join('\n')}`);
+      if (rerunMs > 30_000) {
+        console.log(
+          `kill-anywhere run ${run}: the rerun's waits:\n${rerun.stderr.split('\n').filter((l) => /wait|disrupted|restor/i.test(l)).join('\n')}\n` +
+            `budgets after the first run:\n${budgetsAfterFirst.join('\n')}\nbudgets during the rerun:\n${budgetLog.join('\n')}\nthe first run's last lines:\n${first.stderr.split('\n').slice(-6).join('\n')}`,
+        );
+      }
       expect({ run, anchor, delay, code: rerun.code, stderr: rerun.code === 0 ? '' : rerun.stderr }).toEqual({ run, anchor, delay, code: 0, stderr: '' });
       await check(run, before);
     }
@@ -156,6 +168,11 @@ describe('kill anywhere', () => {
     // per-run lines above say which run was slow).
   }, 900_000);
 });
+
+function describePdb(b: V1PodDisruptionBudget): string {
+  const s = b.status;
+  return `${b.metadata?.name}: healthy ${s?.currentHealthy}/desired ${s?.desiredHealthy}/expected ${s?.expectedPods}/allowed ${s?.disruptionsAllowed}, disrupted ${JSON.stringify(s?.disruptedPods ?? {})}`;
+}
 
 /** Replicas exactly as before, no marker, nothing movable left on the node. */
 async function check(run: number, before: Record<string, number>): Promise<void> {

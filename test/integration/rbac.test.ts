@@ -1,45 +1,14 @@
 // The shipped ClusterRole is enough, and a missing verb fails the run before any change.
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { RbacAuthorizationV1Api, type V1ClusterRole } from '@kubernetes/client-node';
-import { parse } from 'yaml';
+import type { V1ClusterRole } from '@kubernetes/client-node';
 import { DEFAULT_AVAILABILITY } from '../../src/engine/availability/types.js';
-import { deployOn, drain, eventually, podsOf, useCluster, waitReady } from './support.js';
+import { deployOn, drain, eventually, kubeconfigForRole, podsOf, shippedClusterRole as shipped, useCluster, waitReady } from './support.js';
 
 const W1 = 'w1';
 
 const tc = useCluster({ nodes: 3 }, { uncordonAfterEach: false });
 
-const rbac = () => tc.kc.makeApiClient(RbacAuthorizationV1Api);
-
-const shipped = parse(readFileSync(new URL('../../rbac/safe-drain-clusterrole.yaml', import.meta.url), 'utf8')) as V1ClusterRole;
-
-/** A kubeconfig whose only identity is a ServiceAccount token bound to `role`. */
-async function kubeconfigFor(role: V1ClusterRole, name: string): Promise<string> {
-  await tc.core.createNamespacedServiceAccount({ namespace: 'kube-system', body: { metadata: { name } } });
-  await rbac().createClusterRole({ body: { ...role, metadata: { name } } });
-  await rbac().createClusterRoleBinding({
-    body: {
-      metadata: { name },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
-      subjects: [{ kind: 'ServiceAccount', name, namespace: 'kube-system' }],
-    },
-  });
-  const tr = await tc.core.createNamespacedServiceAccountToken({ namespace: 'kube-system', name, body: { spec: { expirationSeconds: 3600 } } });
-  const cluster = tc.kc.getCurrentCluster()!;
-  const cfg = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'local', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData ?? Buffer.from(readFileSync(cluster.caFile!)).toString('base64') } }],
-    users: [{ name, user: { token: tr.status!.token } }],
-    contexts: [{ name, context: { cluster: 'local', user: name } }],
-    'current-context': name,
-  };
-  const path = join(tc.cluster.stateDir, `${name}.kubeconfig.json`);
-  writeFileSync(path, JSON.stringify(cfg), { mode: 0o600 });
-  return path;
-}
+const kubeconfigFor = (role: V1ClusterRole, name: string) => kubeconfigForRole(tc, role, name);
 
 describe('RBAC', () => {
   it('drains with a ServiceAccount bound only to the shipped ClusterRole', async () => {

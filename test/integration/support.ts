@@ -7,11 +7,16 @@ import {
   CoreV1Api,
   KubeConfig,
   PolicyV1Api,
+  RbacAuthorizationV1Api,
   type KubernetesObject,
+  type V1ClusterRole,
   type V1Deployment,
   type V1Pod,
   type V1PodDisruptionBudget,
 } from '@kubernetes/client-node';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
 import { POD_READY_DELAY_ANNOTATION, startCluster, type LocalCluster } from '../../cluster/src/index.js';
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
 import { runSafeDrain } from '../../src/engine/run.js';
@@ -264,4 +269,34 @@ export async function record<T extends KubernetesObject>(
   watch.subscribe((type, obj) => events.push({ at: Date.now(), type, obj }));
   await watch.start();
   return { events, stop: () => watch.stop() };
+}
+
+/** The ClusterRole this project ships (rbac/safe-drain-clusterrole.yaml). */
+export const shippedClusterRole = parse(readFileSync(new URL('../../rbac/safe-drain-clusterrole.yaml', import.meta.url), 'utf8')) as V1ClusterRole;
+
+/** A kubeconfig whose only identity is a ServiceAccount token bound to `role` (created as `name`). */
+export async function kubeconfigForRole(tc: TestCluster, role: V1ClusterRole, name: string): Promise<string> {
+  const rbac = tc.kc.makeApiClient(RbacAuthorizationV1Api);
+  await tc.core.createNamespacedServiceAccount({ namespace: 'kube-system', body: { metadata: { name } } });
+  await rbac.createClusterRole({ body: { ...role, metadata: { name } } });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: 'kube-system' }],
+    },
+  });
+  const tr = await tc.core.createNamespacedServiceAccountToken({ namespace: 'kube-system', name, body: { spec: { expirationSeconds: 3600 } } });
+  const cluster = tc.kc.getCurrentCluster()!;
+  const cfg = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'local', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData ?? Buffer.from(readFileSync(cluster.caFile!)).toString('base64') } }],
+    users: [{ name, user: { token: tr.status!.token } }],
+    contexts: [{ name, context: { cluster: 'local', user: name } }],
+    'current-context': name,
+  };
+  const path = join(tc.cluster.stateDir, `${name}.kubeconfig.json`);
+  writeFileSync(path, JSON.stringify(cfg), { mode: 0o600 });
+  return path;
 }

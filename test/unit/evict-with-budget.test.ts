@@ -28,9 +28,10 @@ function budgetRefusal(pdbName: string, retryAfter?: number) {
   });
 }
 
-function setup(answers: unknown[], dryRun = false) {
-  const calls: { evictions: number; waits: { pdb?: string; retryAfterSeconds?: number; seen?: string; podReady?: boolean }[]; settled: number; marks: string[]; sleeps: number[] } = {
+function setup(answers: unknown[], dryRun = false, opts: { pdbStatus?: V1PodDisruptionBudget['status']; deleteAnswer?: unknown } = {}) {
+  const calls: { evictions: number; deletes: unknown[]; waits: { pdb?: string; retryAfterSeconds?: number; seen?: string; podReady?: boolean }[]; settled: number; marks: string[]; sleeps: number[] } = {
     evictions: 0,
+    deletes: [],
     waits: [],
     settled: 0,
     marks: [],
@@ -41,6 +42,10 @@ function setup(answers: unknown[], dryRun = false) {
       const a = answers[calls.evictions++];
       if (a) throw a;
     },
+    deletePod: async (req: unknown) => {
+      calls.deletes.push(req);
+      if (opts.deleteAnswer) throw opts.deleteAnswer;
+    },
     // A ready API server: its 403s are final.
     forbiddenWhileStarting: async () => false,
   } as unknown as KubeClient;
@@ -50,7 +55,7 @@ function setup(answers: unknown[], dryRun = false) {
       return { reason: 'budget', settle: () => calls.settled++ };
     },
   } as unknown as BudgetWaiter;
-  const pdbWatch = { get: () => ({ metadata: { resourceVersion: '42' } }) } as unknown as ResourceWatch<V1PodDisruptionBudget>;
+  const pdbWatch = { get: () => ({ metadata: { resourceVersion: '42' }, status: opts.pdbStatus }) } as unknown as ResourceWatch<V1PodDisruptionBudget>;
   const noop = () => undefined;
   const deps: EvictionDeps = {
     client,
@@ -91,6 +96,44 @@ describe('evictWithBudget', () => {
     expect(calls.settled).toBe(2);
     expect(r).toMatchObject({ outcome: 'evicted', budgetWaits: 2, pdb: 'shop/web' });
     expect(calls.marks).toEqual(['wait: waiting for PDB shop/web', 'evict: eviction accepted']);
+  });
+
+  describe('an eviction of this pod the API server admitted but never carried out (its PDB counts it as disrupted)', () => {
+    const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+    const status = (at: string) => ({ disruptionsAllowed: 0, disruptedPods: { 'web-1': at } as unknown as Record<string, Date> });
+
+    it('is finished with a DELETE of that pod (UID precondition, the drain\'s grace period) instead of a 2-minute wait', async () => {
+      const { deps, r, calls } = setup([refused()], false, { pdbStatus: status(ago(10_000)) });
+      await evictWithBudget(deps, pod, r, signal);
+      expect(calls.deletes).toEqual([{ namespace: 'shop', name: 'web-1', uid: 'u1', gracePeriodSeconds: -1 }]);
+      expect(calls.waits).toEqual([]);
+      expect(r).toMatchObject({ outcome: 'evicted', pdb: 'shop/web' });
+      expect(r.message).toMatch(/^deleted: PDB shop\/web has counted it as evicted since /);
+    });
+
+    it('without the permission to delete pods, waits as before and does not ask again', async () => {
+      const forbidden = apiError(403, 'pods "web-1" is forbidden: User "ci" cannot delete resource "pods"');
+      const { deps, r, calls } = setup([refused(), refused(), undefined], false, { pdbStatus: status(ago(10_000)), deleteAnswer: forbidden });
+      await evictWithBudget(deps, pod, r, signal);
+      expect(calls.deletes).toHaveLength(1);
+      expect(calls.waits).toHaveLength(2);
+      expect(r.outcome).toBe('evicted');
+    });
+
+    it('an entry too young to judge (its delete may be under way) is looked at again once old enough, never deleted at once', async () => {
+      const { deps, r, calls } = setup([refused(), undefined], false, { pdbStatus: status(ago(1_000)) });
+      await evictWithBudget(deps, pod, r, signal);
+      expect(calls.deletes).toEqual([]);
+      expect(calls.waits[0]?.retryAfterSeconds).toBeGreaterThanOrEqual(4);
+      expect(calls.waits[0]?.retryAfterSeconds).toBeLessThanOrEqual(6);
+    });
+
+    it('an entry about to expire is left to expire (a delete then would spend the budget again)', async () => {
+      const { deps, r, calls } = setup([refused(), undefined], false, { pdbStatus: status(ago(100_000)) });
+      await evictWithBudget(deps, pod, r, signal);
+      expect(calls.deletes).toEqual([]);
+      expect(calls.waits).toHaveLength(1);
+    });
   });
 
   it('passes Retry-After to the wait', async () => {

@@ -96,6 +96,29 @@ export function staleDisruptions(pdb: V1PodDisruptionBudget, now: number): { pod
   });
 }
 
+/**
+ * An eviction of `pod` the API server admitted earlier whose delete never happened: `pdb` counts
+ * the pod as disrupted (status.disruptedPods) for longer than an eviction takes, and for long
+ * enough still (COMPLETION_MARGIN_MS) that deleting it now spends nothing the budget has not
+ * already counted. `freshInMs`: an entry too young to judge yet becomes so in that many ms.
+ */
+export function admittedEviction(pdb: V1PodDisruptionBudget, pod: string, now: number): { since: string; clearsInMs: number } | { freshInMs: number } | undefined {
+  const at = (pdb.status?.disruptedPods as Record<string, string | Date> | undefined)?.[pod];
+  if (at === undefined) return undefined;
+  const since = new Date(at).getTime();
+  if (!Number.isFinite(since)) return undefined;
+  if (now - since < STALE_DISRUPTION_MS) return { freshInMs: STALE_DISRUPTION_MS - (now - since) };
+  const clearsInMs = since + DISRUPTED_POD_TIMEOUT_MS - now;
+  return clearsInMs >= COMPLETION_MARGIN_MS ? { since: new Date(since).toISOString(), clearsInMs } : undefined;
+}
+
+/**
+ * How long before the disruption controller stops counting an admitted eviction the run still
+ * completes it: once it stops, the pod counts as healthy again and its delete would spend the
+ * budget twice (the margin also covers clock skew between this machine and the API server).
+ */
+export const COMPLETION_MARGIN_MS = 30_000;
+
 /** staleDisruptions as the reason for a budget wait, or undefined when there are none. */
 export function describeStaleDisruptions(pdb: V1PodDisruptionBudget | undefined, now: number): string | undefined {
   const stale = pdb ? staleDisruptions(pdb, now) : [];

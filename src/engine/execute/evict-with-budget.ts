@@ -6,9 +6,10 @@ import type { ResourceWatch } from '../kube/watch.js';
 import { RBAC_FILE } from '../kube/access.js';
 import type { Logger, PodPlan, PodResult, TimelineEvent } from '../types.js';
 import { sleep, throwIfAborted } from './abort.js';
-import { describeStaleDisruptions, type BudgetWaiter } from './budget.js';
+import { admittedEviction, describeStaleDisruptions, type BudgetWaiter } from './budget.js';
 import { evictOnce } from './evict.js';
 import { API_OUTAGE_BOUND_MS } from '../kube/client.js';
+import { describeApiError, statusCode } from '../kube/errors.js';
 
 // Answers that should pass on their own (5xx, no answer, a resourceVersion conflict) are retried
 // 0.5 s .. 10 s apart for as long as the client rides out an outage (API_OUTAGE_BOUND_MS).
@@ -72,6 +73,8 @@ export async function evictWithBudget(deps: EvictionDeps, p: PodPlan, r: PodResu
   let failingSince: number | undefined;
   let busy = 0;
   let settle: (() => void) | undefined;
+  /** The identity may not delete pods: admitted evictions are waited out instead. */
+  let completionRefused = false;
   const surge = deps.surgeInstead;
   const waitSignal = surge ? AbortSignal.any([signal, surge]) : signal;
   // Only a budget wait is given up: an answer that came after a wake is acted on first.
@@ -103,13 +106,27 @@ export async function evictWithBudget(deps: EvictionDeps, p: PodPlan, r: PodResu
         r.budgetWaits++;
         pdbKey = attempt.pdb ?? pdbKey;
         r.pdb = pdbKey;
+        const cachedPdb = r.pdb ? deps.pdbWatch.get(r.pdb) : undefined;
         // A budget spent on an eviction that did not delete its pod is held for up to 2 minutes: say so.
-        const stale = describeStaleDisruptions(r.pdb ? deps.pdbWatch.get(r.pdb) : undefined, Date.now());
+        const stale = describeStaleDisruptions(cachedPdb, Date.now());
         r.message = stale ? `${attempt.message}; ${stale}` : attempt.message;
         if (dryRun) {
           r.outcome = 'blocked';
           r.message = `would wait: ${r.message}`;
           return;
+        }
+        // This very pod's eviction was admitted earlier (e.g. by a run killed mid-request) and its
+        // delete never happened: the budget already counts it as gone, so finish that eviction.
+        const admitted = cachedPdb && !completionRefused ? admittedEviction(cachedPdb, p.name, Date.now()) : undefined;
+        if (admitted && 'since' in admitted) {
+          const done = await completeAdmittedEviction(deps, p, r.pdb!, admitted.since);
+          if (done.completed) {
+            r.outcome = 'evicted';
+            r.message = done.message;
+            mark('evict', key, `admitted eviction completed: ${done.message}`);
+            return;
+          }
+          if (done.refused) completionRefused = true;
         }
         if (r.budgetWaits === 1) {
           logger.info(`${key}: waiting for PDB ${r.pdb ?? '(unnamed)'} to allow the eviction (${r.message})`);
@@ -117,10 +134,12 @@ export async function evictWithBudget(deps: EvictionDeps, p: PodPlan, r: PodResu
         }
         // `seen` is the status of the PDB we knew before the attempt; for a PDB first named by
         // this answer there is none, and the waiter judges the cached status as it is.
+        // An entry for this pod too young to judge: look again once it is old enough.
+        const judgeIn = admitted && 'freshInMs' in admitted ? Math.ceil(admitted.freshInMs / 1000) + 1 : undefined;
         const wake = await deps.budgets
           .wait(r.pdb, {
             signal: waitSignal,
-            retryAfterSeconds: attempt.retryAfterSeconds,
+            retryAfterSeconds: judgeIn !== undefined ? Math.max(judgeIn, attempt.retryAfterSeconds ?? 0) : attempt.retryAfterSeconds,
             seenResourceVersion: r.pdb === asked ? seen : undefined,
             podReady,
             podLabels,
@@ -167,5 +186,31 @@ export async function evictWithBudget(deps: EvictionDeps, p: PodPlan, r: PodResu
         await sleep(backoffMs(transient, attempt.retryAfterSeconds), signal);
         continue;
     }
+  }
+}
+
+/**
+ * Finishes an eviction the API server admitted for `p` but never carried out: a DELETE with the
+ * pod's UID as precondition and the drain's grace period, as the eviction itself would have
+ * deleted it. The budget counted the pod as disrupted since `since`, so this spends nothing more.
+ * `refused`: the identity may not delete pods (the optional permission in the ClusterRole).
+ */
+async function completeAdmittedEviction(deps: EvictionDeps, p: PodPlan, pdb: string, since: string): Promise<{ completed: boolean; refused?: boolean; message?: string }> {
+  const key = `${p.namespace}/${p.name}`;
+  const why = `PDB ${pdb} has counted it as evicted since ${since} (an eviction the API server admitted whose delete never happened, e.g. of a run killed mid-request)`;
+  try {
+    await deps.client.deletePod({ namespace: p.namespace, name: p.name, uid: p.uid, gracePeriodSeconds: deps.gracePeriodSeconds });
+    deps.logger.info(`${key}: deleted: ${why}`);
+    return { completed: true, message: `deleted: ${why}` };
+  } catch (err) {
+    const code = statusCode(err);
+    if (code === 404) return { completed: true, message: 'already gone' };
+    if (code === 403) {
+      deps.logger.info(`${key}: ${why}; this identity may not delete pods (${describeApiError(err)}), so the run waits until the disruption controller stops counting it (grant delete on pods, ${RBAC_FILE}, to finish such evictions at once)`);
+      return { completed: false, refused: true };
+    }
+    // 409: not that pod any more (the UID precondition); anything else: the eviction is tried again.
+    deps.logger.debug(`${key}: completing its admitted eviction failed (${describeApiError(err)}); trying the eviction again`);
+    return { completed: false };
   }
 }

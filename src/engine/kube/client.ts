@@ -488,6 +488,16 @@ export class KubeClient {
     );
   }
 
+  /**
+   * DELETE of a pod, only ever for one whose eviction the API server already admitted (its PDB
+   * lists it in status.disruptedPods) but never carried out; the UID precondition makes sure it
+   * is that pod, not a same-named successor.
+   */
+  async deletePod(req: Omit<EvictRequest, 'dryRun'>): Promise<void> {
+    const body = { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: req.uid }, ...(req.gracePeriodSeconds >= 0 ? { gracePeriodSeconds: req.gracePeriodSeconds } : {}) };
+    await this.count(() => this.send('DELETE', `${collection('v1', 'pods', req.namespace)}/${enc(req.name)}`, { body }), { retry: false });
+  }
+
   patchDeployment(namespace: string, name: string, body: object, dryRun: boolean): Promise<V1Deployment> {
     return this.count(() =>
       this.send<V1Deployment>('PATCH', `${collection('apps/v1', 'deployments', namespace)}/${enc(name)}`, { body, contentType: MERGE_PATCH, query: dryRunQuery(dryRun) }),
