@@ -158,6 +158,9 @@ export async function reconcileNode(c: PodWorkContext, input: ReconcileInput): P
         const p = ready.splice(nextToStart(ready, c.slots, allowed), 1)[0]!;
         if (c.ledger.has(p.uid)) continue;
         const budget = p.pdbs[0];
+        // Pods of the same Deployment still giving up their budget waits join this migration once
+        // they have: one migration per Deployment and node, never two raising it at once.
+        if (p.action === 'migrate' && [...evictions.values()].some((e) => e.surge.signal.aborted && sameWorkload(e.pod, p))) continue;
         if (!c.slots.take(budget)) break;
         if (p.action === 'migrate' && p.workload?.kind === 'Deployment') {
           const group = movers.filter((x) => x.action === 'migrate' && sameWorkload(x, p) && evictionTier(x) === tier && !c.ledger.has(x.uid));
