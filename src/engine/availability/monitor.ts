@@ -316,10 +316,13 @@ export class AvailabilityMonitor {
     w.outageTimer = undefined;
     if (last !== undefined && (last.serving ?? last.ready) === 0 && max !== undefined) {
       const sofar = seriesFigures(w.series, this.now()).downtimeMs;
-      // +1: the limit is "longer than max-downtime".
+      // +1: the limit is "longer than max-downtime". Judged again when it fires, and armed again
+      // if the outage has not yet outlasted the limit: a timer can fire up to a millisecond before
+      // Date.now() shows its delay passed, and an outage judged 0 ms long must not go unjudged
+      // until the Service recovers (the gate abort test saw that at max-downtime 0s).
       w.outageTimer = setTimeout(() => {
-        const failure = this.failureNow(w);
-        if (failure) this.broke(failure);
+        w.outageTimer = undefined;
+        this.judgeLive(w);
       }, Math.max(0, max - sofar) + 1);
     }
   }
