@@ -14,9 +14,10 @@ import { changesBeforeError, failedRunReport } from '../engine/report/failed-run
 import { renderPlanText, renderResultText } from '../engine/report/text.js';
 import { runSafeDrain } from '../engine/run.js';
 import { InputError, type DrainOptions, type Logger, type RunReport } from '../engine/types.js';
-import { EXIT_BAD_INPUT, EXIT_DRAIN_FAILED, EXIT_SUCCESS } from './exit-codes.js';
+import { EXIT_CODES, SafeDrainError, outcomeOfError } from '../engine/errors.js';
+import { EXIT_BAD_INPUT, EXIT_SUCCESS } from './exit-codes.js';
 
-export { EXIT_BAD_INPUT, EXIT_DRAIN_FAILED, EXIT_SUCCESS };
+export { EXIT_BAD_INPUT, EXIT_DRAIN_FAILED, EXIT_SUCCESS } from './exit-codes.js';
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
@@ -159,11 +160,11 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       io.stderr.write(`error: availability gate failed: ${report.availability.failures.join('; ')}\n`);
     }
     io.stdout.write(`${invocation.output === 'json' ? JSON.stringify(report, null, 2) : renderText(report)}\n`);
-    return report.success ? EXIT_SUCCESS : EXIT_DRAIN_FAILED;
+    return EXIT_CODES[report.outcome];
   } catch (err) {
-    const message = err instanceof InputError ? flagMessage(err) : `safe-drain failed: ${errorText(err)}`;
+    const message = err instanceof InputError ? flagMessage(err) : err instanceof SafeDrainError ? err.message : `safe-drain failed: ${errorText(err)}`;
     printFailedRun(failedRunReport({ options: invocation.options, error: err, startedAt: started, message }), err, invocation.output, io);
-    return err instanceof InputError ? EXIT_BAD_INPUT : EXIT_DRAIN_FAILED;
+    return EXIT_CODES[outcomeOfError(err)];
   } finally {
     cancellation.dispose();
   }

@@ -47,6 +47,7 @@ import { packReplacements } from './plan/packing.js';
 import { renderPlanText } from './report/text.js';
 import { describeFinalState } from './report/state.js';
 import type { AvailabilityReport } from './availability/types.js';
+import { CancelledBeforeChange, ClusterUnreachable } from './errors.js';
 import { InputError, type DrainOptions, type DrainPlan, type Logger, type NodeReport, type RunReport, type WorkloadChange } from './types.js';
 
 /** Cordon patches in flight at once. */
@@ -69,13 +70,7 @@ export interface RunContext {
   onPlan?: (plan: DrainPlan) => void;
 }
 
-/** The run was cancelled before it changed anything. */
-export class CancelledBeforeChange extends Error {
-  constructor(why: string, phase: string) {
-    super(`${why} ${phase}: nothing was changed`);
-    this.name = 'CancelledBeforeChange';
-  }
-}
+export { CancelledBeforeChange } from './errors.js';
 
 export async function runSafeDrain(options: DrainOptions, ctx: RunContext): Promise<RunReport> {
   const release = holdProcessAlive();
@@ -113,13 +108,7 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
       watchAvailability = await checkPermissions(client, options, watchAvailability, logger);
     } catch (err) {
       checkFailed.abort(new Error('the permission check failed'));
-      if (statusCode(err) === undefined && !(err instanceof Error && err.name === 'PermissionError')) {
-        throw new InputError(
-          'kubeconfig',
-          `cannot reach the API server ${server} (${describeApiError(err)})`,
-          'Check that the kubeconfig points at a reachable cluster and that its credentials are valid.',
-        );
-      }
+      if (statusCode(err) === undefined && !(err instanceof PermissionError)) throw new ClusterUnreachable(server, describeApiError(err));
       throw err;
     }
     logger.info(`permissions for "${options.operation}" verified on ${server}`);
@@ -261,8 +250,10 @@ function runReport(
   facts: RunFacts,
   gate?: AvailabilityReport,
 ): RunReport {
+  const drained = reports.length > 0 && reports.every((r) => r.success);
   const run: RunReport = {
     version: 1,
+    outcome: !drained ? 'incomplete' : gate && !gate.passed ? 'gate-failed' : 'ok',
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
     options,
@@ -475,7 +466,7 @@ async function checkPermissions(client: KubeClient, options: DrainOptions, watch
     logger.warn(`availability: not measured in this run: missing ${gateMissing.join(', ')}. Grant them (${RBAC_FILE}) or set availability: off to silence this.`);
   }
   const requiredMissing = [...new Set(required.map(describeAccess))].filter((p) => missing.has(p));
-  if (requiredMissing.length > 0) throw new PermissionError(requiredMissing);
+  if (requiredMissing.length > 0) throw new PermissionError(requiredMissing, RBAC_FILE);
   return watchAvailability && gateMissing.length === 0;
 }
 

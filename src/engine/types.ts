@@ -1,6 +1,7 @@
 // Shared vocabulary of the engine. Everything here is plain data: the planner, the executor,
 // the report and the two shells (src/action, src/cli) all speak in these types.
 import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import type { RunOutcome } from './errors.js';
 import { DEFAULT_AVAILABILITY, type AvailabilityOptions, type AvailabilityReport } from './availability/types.js';
 
 export type Operation = 'drain' | 'cordon' | 'uncordon' | 'plan';
@@ -280,6 +281,8 @@ export interface NodeReport {
 
 export interface RunReport {
   version: 1;
+  /** What the run came to, in the words a workflow branches on (errors.ts RunOutcome; the CLI's exit code). */
+  outcome: RunOutcome;
   startedAt: string; // ISO
   durationMs: number;
   options: DrainOptions;
@@ -315,14 +318,4 @@ export interface Logger {
   group<T>(name: string, fn: () => Promise<T>): Promise<T>;
 }
 
-/** An error caused by the user's input: names the input and the fix. */
-export class InputError extends Error {
-  constructor(
-    readonly input: string,
-    message: string,
-    readonly fix: string,
-  ) {
-    super(`Input "${input}": ${message}. ${fix}`);
-    this.name = 'InputError';
-  }
-}
+export { InputError } from './errors.js';

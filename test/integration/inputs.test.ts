@@ -15,6 +15,7 @@ import {
 import { DiscoveryV1Api } from '@kubernetes/client-node';
 import type { AvailabilityReport } from '../../src/engine/availability/types.js';
 import { InputError, type RunReport } from '../../src/engine/types.js';
+import { ClusterUnreachable } from '../../src/engine/errors.js';
 import { deleteNamespace, deployOn, deployment, drain, ensureNamespace, eventually, pinTo, useCluster, waitReady } from './support.js';
 
 const tc = useCluster(
@@ -54,9 +55,11 @@ describe('cluster-checked inputs', () => {
     const path = `${tc.cluster.stateDir}/nowhere.kubeconfig`;
     const { writeFileSync } = await import('node:fs');
     writeFileSync(path, `apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: { server: "https://127.0.0.1:1" }\nusers:\n- name: u\n  user: { token: t }\ncontexts:\n- name: c\n  context: { cluster: x, user: u }\ncurrent-context: c\n`);
-    const e = await inputError(drain(tc, { nodes: ['w1'] }, { kubeconfigPath: path }));
-    expect(e.input).toBe('kubeconfig');
-    expect(e.message).toMatch(/cannot reach the API server https:\/\/127\.0\.0\.1:1/);
+    // Not bad input: the kubeconfig is well formed; the server does not answer (exit code 4).
+    const e = await drain(tc, { nodes: ['w1'] }, { kubeconfigPath: path }).then(() => undefined, (err: unknown) => err);
+    expect(e).toBeInstanceOf(ClusterUnreachable);
+    expect((e as ClusterUnreachable).outcome).toBe('no-access');
+    expect((e as Error).message).toMatch(/cannot reach the API server https:\/\/127\.0\.0\.1:1/);
   }, 60_000);
 });
 
@@ -348,10 +351,11 @@ describe('a run that stops on an error still publishes its results', () => {
     const path = join(tc.cluster.stateDir, 'unreachable.kubeconfig');
     writeFileSync(path, UNREACHABLE_KUBECONFIG);
     const run = await runEntry('src/cli/main.ts', ['plan', '--node', 'w1', '--kubeconfig', path, '--output', 'json']);
-    expect(run.status).toBe(2);
+    expect(run.status).toBe(4);
     const report = JSON.parse(run.stdout) as RunReport;
-    expect(report).toMatchObject({ success: false, options: { operation: 'plan' } });
-    expect(report.error).toMatch(/^option --kubeconfig: cannot reach the API server/);
+    expect(report).toMatchObject({ success: false, outcome: 'no-access', options: { operation: 'plan' } });
+    expect(report.error).toMatch(/^cannot reach the API server/);
+    expect(report.error).not.toContain('--kubeconfig:');
     expect(report.summary).toContain('Nothing was changed');
   }, 120_000);
 });

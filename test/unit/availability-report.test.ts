@@ -68,6 +68,7 @@ const node: NodeReport = {
 function run(availability?: AvailabilityReport): RunReport {
   return {
     version: 1,
+    outcome: availability && !availability.passed ? 'gate-failed' : 'ok',
     startedAt: '2026-11-28T00:00:00.000Z',
     durationMs: 6000,
     options: { ...DEFAULT_OPTIONS, nodes: ['w1'] },

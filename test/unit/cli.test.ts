@@ -4,6 +4,7 @@ import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { RunContext } from '../../src/engine/run.js';
 import { DEFAULT_OPTIONS, InputError, type DrainOptions, type RunReport } from '../../src/engine/types.js';
 import { runReport } from './fixtures/run-report.js';
+import { ClusterUnreachable } from '../../src/engine/errors.js';
 
 const runSafeDrain = jest.fn<(options: DrainOptions, ctx: RunContext) => Promise<RunReport>>();
 jest.unstable_mockModule('../../src/engine/run.js', () => ({ runSafeDrain }));
@@ -261,11 +262,12 @@ describe('main', () => {
   });
 
   it('prints a failed JSON report when the engine refuses an input (unknown node, unreachable cluster)', async () => {
-    runSafeDrain.mockRejectedValue(new InputError('kubeconfig', 'cannot reach the API server https://127.0.0.1:1 (ECONNREFUSED)', 'Check the kubeconfig.'));
+    runSafeDrain.mockRejectedValue(new ClusterUnreachable('https://127.0.0.1:1', 'ECONNREFUSED'));
     const { io, stdout } = capture();
-    expect(await main(['--node', 'w1', '-o', 'json'], io)).toBe(EXIT_BAD_INPUT);
+    expect(await main(['--node', 'w1', '-o', 'json'], io)).toBe(4);
     const printed = JSON.parse(stdout()) as RunReport;
-    expect(printed.error).toBe('option --kubeconfig: cannot reach the API server https://127.0.0.1:1 (ECONNREFUSED). Check the kubeconfig.');
+    expect(printed.outcome).toBe('no-access');
+    expect(printed.error).toMatch(/^cannot reach the API server https:\/\/127\.0\.0\.1:1: ECONNREFUSED\. Nothing was changed/);
     expect(printed.summary).toContain('Nothing was changed');
   });
 

@@ -60,6 +60,7 @@ function largeRun(): RunReport {
   }
   const report: RunReport = {
     version: 1,
+    outcome: 'incomplete',
     startedAt: '2026-01-01T00:00:00.000Z',
     durationMs: 900_000,
     options: { ...DEFAULT_OPTIONS, nodes: [], selector: 'pool=scale', maxUnavailableNodes: { count: 10 } },

@@ -61,6 +61,7 @@ function nodeReport(fields: Partial<NodeReport> = {}): NodeReport {
 function runReport(nodes: NodeReport[], fields: Partial<RunReport> = {}): RunReport {
   const report: RunReport = {
     version: 1,
+    outcome: nodes.every((n) => n.success) ? 'ok' : 'incomplete',
     startedAt: '2025-01-01T00:00:00.000Z',
     durationMs: 12_345,
     options: { ...DEFAULT_OPTIONS, nodes: nodes.map((n) => n.node) },

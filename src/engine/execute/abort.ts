@@ -1,12 +1,7 @@
 // Small helpers for waiting that ends on an AbortSignal (timeout or cancellation).
 
-/** The reason a wait ended early: the drain timeout or a cancellation. */
-export class WaitAborted extends Error {
-  constructor(readonly why: string) {
-    super(why);
-    this.name = 'WaitAborted';
-  }
-}
+export { WaitAborted } from '../errors.js';
+import { WaitAborted } from '../errors.js';
 
 export function abortReason(signal: AbortSignal): string {
   const r: unknown = signal.reason;

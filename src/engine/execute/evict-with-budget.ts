@@ -26,8 +26,8 @@ function backoffMs(n: number, retryAfterSeconds?: number): number {
   return Math.max(Math.min(MAX_BACKOFF_MS, 250 * 2 ** n), (retryAfterSeconds ?? 0) * 1000);
 }
 
-/** A pod failure the user must act on (not a budget wait). */
-export class PodFailure extends Error {}
+export { PodFailure } from '../errors.js';
+import { PodFailure } from '../errors.js';
 
 /** The budget wait ended because the pod is to be migrated instead (EvictionDeps.surgeInstead); the message says why. */
 export class SurgeInstead extends Error {}

@@ -79,13 +79,8 @@ export function isRolloutComplete(d: V1Deployment): boolean {
 
 // ---- Waiting on a Deployment that safe-drain changed: ends on its own evidence ----
 
-/** A Deployment wait that can never end; the message names the workload and why. */
-export class MigrationStuck extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MigrationStuck';
-  }
-}
+export { MigrationStuck } from '../errors.js';
+import { MigrationStuck } from '../errors.js';
 
 /**
  * How long a new pod of the Deployment may stay Unschedulable before the wait gives up. The

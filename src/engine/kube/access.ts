@@ -96,21 +96,7 @@ export function describeAccess(q: AccessQuery): string {
   return `${q.verb} ${q.group ? `${res}.${q.group}` : res}`;
 }
 
-export class PermissionError extends Error {
-  constructor(readonly missing: string[]) {
-    super(
-      `missing Kubernetes permissions: ${missing.join(', ')} (cluster-wide). Nothing was changed. ` +
-        `Bind the identity in your kubeconfig to the ClusterRole shipped in ${RBAC_FILE}.`,
-    );
-    this.name = 'PermissionError';
-  }
-}
-
-/** Throws PermissionError naming every missing permission. */
-export async function checkAccess(client: KubeClient, operation: Operation, surge: boolean, waitForReplacements = false, availability = false): Promise<void> {
-  const missing = await missingAccess(client, requiredAccess(operation, surge, waitForReplacements, availability));
-  if (missing.length > 0) throw new PermissionError(missing);
-}
+export { PermissionError } from '../errors.js';
 
 /** The availability gate's own permissions, apart from the operation's. */
 export function availabilityAccess(operation: Operation): AccessQuery[] {

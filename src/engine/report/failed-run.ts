@@ -2,7 +2,8 @@
 // bad input, a missing permission, an unreachable cluster, or an error the engine did not expect.
 // Both shells publish it like any other report, so outputs, job summary, report file and the
 // CLI's JSON exist on every path.
-import { InputError, type DrainOptions, type RunReport } from '../types.js';
+import { SafeDrainError, outcomeOfError } from '../errors.js';
+import type { DrainOptions, RunReport } from '../types.js';
 import { errorText } from '../kube/errors.js';
 
 export const NOTHING_CHANGED = 'Nothing was changed';
@@ -12,7 +13,7 @@ export const NOTHING_CHANGED = 'Nothing was changed';
  * (including those the cluster judges: unknown node, unreachable server) and the permission check.
  */
 export function stoppedBeforeAnyChange(error: unknown): boolean {
-  return error instanceof InputError || (error instanceof Error && error.name === 'PermissionError');
+  return error instanceof SafeDrainError && (error.outcome === 'bad-input' || error.outcome === 'no-access');
 }
 
 /** One sentence on what the cluster was left with, for a run that ended on `error`. */
@@ -43,6 +44,7 @@ export function failedRunReport({ options, error, startedAt, message, now = Date
   const changes = changesBeforeError(error, options);
   return {
     version: 1,
+    outcome: outcomeOfError(error),
     startedAt: new Date(startedAt).toISOString(),
     durationMs: Math.max(0, now - startedAt),
     options,
