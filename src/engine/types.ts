@@ -296,6 +296,11 @@ export interface RunReport {
   /** One-paragraph account of the cluster state at the end: what is cordoned, evicted, left. */
   summary: string;
   /**
+   * What went wrong without changing the outcome, each once (a drain lock that could not be
+   * released, an Event not recorded...): the Action's `warnings` output.
+   */
+  warnings?: string[];
+  /**
    * The nodes in the order their drains start (max-unavailable-nodes at a time), and why that
    * order (plan/node-order.ts).
    */
