@@ -8,12 +8,15 @@ import {
   type KubernetesObject,
   type V1DaemonSet,
   type V1Deployment,
+  type V1EndpointSlice,
+  type V1Namespace,
   type V1Node,
   type V1ObjectReference,
   type V1Pod,
   type V1PodDisruptionBudget,
   type V1ReplicaSet,
   type V1SelfSubjectAccessReview,
+  type V1Service,
   type V1StatefulSet,
   type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
@@ -599,5 +602,35 @@ export class KubeClient {
     };
     const res = await this.count(() => this.send<V1SelfSubjectAccessReview>('POST', collection('authorization.k8s.io/v1', 'selfsubjectaccessreviews'), { body }));
     return { allowed: res.status?.allowed === true, reason: res.status?.reason };
+  }
+
+  // --- what the availability gate reads (availability/monitor.ts) ---------------------------
+
+  getService(namespace: string, name: string): Promise<V1Service> {
+    return this.getAt(`${collection('v1', 'services', namespace)}/${enc(name)}`);
+  }
+
+  getNamespace(name: string): Promise<V1Namespace> {
+    return this.getAt(`${collection('v1', 'namespaces')}/${enc(name)}`);
+  }
+
+  /** The Services of a namespace (undefined: the whole cluster's), of a label selector when given. */
+  listServices(namespace: string | undefined, labelSelector?: string): Promise<V1Service[]> {
+    return this.collect<V1Service>(collection('v1', 'services', namespace), { labelSelector });
+  }
+
+  /** The EndpointSlices of a label selector, with the list's resourceVersion. */
+  listEndpointSlices(labelSelector: string): Promise<{ items: V1EndpointSlice[]; resourceVersion: string }> {
+    return this.listAt<V1EndpointSlice>(collection('discovery.k8s.io/v1', 'endpointslices'), { labelSelector });
+  }
+
+  /** A list+watch of the EndpointSlices of a label selector, not yet started. */
+  watchEndpointSlices(labelSelector: string, onError: (message: string) => void): Pick<ResourceWatch<V1EndpointSlice>, 'start' | 'stop' | 'items' | 'subscribe'> {
+    return this.watch<V1EndpointSlice>({
+      path: collection('discovery.k8s.io/v1', 'endpointslices'),
+      labelSelector,
+      list: () => this.listEndpointSlices(labelSelector),
+      onError,
+    });
   }
 }
