@@ -161,6 +161,7 @@ function startGate(env: RunEnv, nodes: V1Node[], started: number, gateStop: Abor
       dryRun: options.dryRun,
       nodes: nodes.map((n) => n.metadata?.name ?? ''),
       runStart: started,
+      clock: env.clock,
       ...(options.availability.abortOnDowntime && {
         onBreach: (failure: string) => gateStop.abort(new Error(`availability gate broken (abort-on-downtime): ${failure}`)),
       }),
