@@ -82,7 +82,7 @@ describe('an admitted eviction is finished only when the budget, read now, allow
     const { report } = await drain(tc, { nodes: [W1], migration: 'evict', timeoutMs: 20_000 });
 
     const still = (await podsOf(tc, ns, 'web')).find((p) => p.metadata?.uid === a!.metadata!.uid);
-    expect(still?.metadata?.deletionTimestamp).toBeUndefined();
+    expect({ present: still !== undefined, deleting: still?.metadata?.deletionTimestamp !== undefined }).toEqual({ present: true, deleting: false });
     expect(report.success).toBe(false);
     const result = report.nodes[0]!.results.find((r) => r.pod === `${ns}/${a!.metadata!.name}`);
     expect(result?.outcome).toBe('blocked');
@@ -154,15 +154,16 @@ describe('a run that lost its drain lock makes no further change for that node',
       await takeLockOver(W1);
       const { report } = await drained;
 
-      expect(report.success).toBe(false);
-      expect(report.outcome).toBe('incomplete');
-      expect(report.nodes[0]!.error).toMatch(/drain lock of node w1 is no longer this run's/);
-      expect(report.warnings?.join('\n')).toMatch(/node w1: the drain lock was taken over mid-run/);
       const node = await tc.core.readNode({ name: W1 });
       expect(node.spec?.unschedulable).toBe(true); // neither uncordon-on-failure nor restore-after
       expect(JSON.parse(node.metadata?.annotations?.[ANNOTATION_DRAIN_LOCK] ?? '{}')).toMatchObject({ holder: 'another-run' });
       const d = await readDeployment(ns, 'web');
-      expect(raiseOf(d)).toMatchObject({ original: 1, raised: 2, nodes: [W1] }); // left for the lock's new holder
+      expect(d.spec?.replicas).toBe(2); // the raise is left for the lock's new holder
+      expect(raiseOf(d)).toMatchObject({ original: 1, raised: 2, nodes: [W1] });
+      expect(report.success).toBe(false);
+      expect(report.outcome).toBe('incomplete');
+      expect(report.nodes[0]!.error).toMatch(/drain lock of node w1 is no longer this run's/);
+      expect(report.warnings?.join('\n')).toMatch(/node w1: the drain lock was taken over mid-run/);
       expect(report.nodes[0]!.workloadChanges.find((c) => c.workload === `Deployment/${ns}/web`)).toMatchObject({ restored: false });
     } finally {
       await unpin();
