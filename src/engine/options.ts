@@ -192,14 +192,6 @@ export function parseNodeCount(text: string | undefined, input: string): NodeCou
   return { count };
 }
 
-/**
- * How many of `selected` nodes a NodeCount allows at once: a percentage rounds down (as a
- * Deployment's maxUnavailable does) but is never below 1, so the drain always progresses.
- */
-export function resolveNodeCount(value: NodeCount, selected: number): number {
-  const n = 'count' in value ? value.count : Math.floor((selected * value.percent) / 100);
-  return Math.max(1, Math.min(n, Math.max(1, selected)));
-}
 
 /** kubectl semantics: -1 means each pod's own terminationGracePeriodSeconds, 0 means immediately. */
 function parseGracePeriod(text: string | undefined): number | undefined {
@@ -401,3 +393,5 @@ function parseRatio(text: string): number {
   if (!(value > 0 && value <= 1)) throw new InputError('min-ready-ratio', `${text} is not above 0 and at most 1`, fix);
   return value;
 }
+
+export { resolveNodeCount } from './plan/node-order.js';

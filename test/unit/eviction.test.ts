@@ -8,26 +8,10 @@ import { evictWithBudget, type EvictionApi, type EvictionEnv } from '../../src/e
 import { API_OUTAGE_BOUND_MS } from '../../src/engine/kube/client.js';
 import type { Watch } from '../../src/engine/kube/watch.js';
 import type { PodPlan, PodResult } from '../../src/engine/types.js';
+import { apiError, budgetRefusal } from './fixtures/api-errors.js';
 import { FakeClock } from './fixtures/fake-clock.js';
 
 const pod: PodPlan = { namespace: 'shop', name: 'web-1', uid: 'u1', podClass: 'movable', action: 'evict', reason: '', priority: 0, pdbs: ['shop/web'] };
-
-/** An ApiException as client-node raises it; `details` as the API server writes them (cause types under "reason"). */
-function apiError(code: number, message: string, headers: Record<string, string> = {}, details?: Record<string, unknown>) {
-  return Object.assign(new Error(`HTTP ${code}`), { code, body: JSON.stringify({ kind: 'Status', code, message, details }), headers });
-}
-
-const BUDGET_MESSAGE = "Cannot evict pod as it would violate the pod's disruption budget.";
-/** A 429 as the eviction handler sends it: the PDB is named only in the DisruptionBudget cause. */
-function budgetRefusal(pdbName: string, retryAfter?: number) {
-  const cause = retryAfter
-    ? `The disruption budget ${pdbName} is still being processed by the server.`
-    : `The disruption budget ${pdbName} needs 1 healthy pods and has 1 currently`;
-  return apiError(429, BUDGET_MESSAGE, retryAfter ? { 'retry-after': String(retryAfter) } : {}, {
-    causes: [{ reason: 'DisruptionBudget', message: cause }],
-    ...(retryAfter ? { retryAfterSeconds: retryAfter } : {}),
-  });
-}
 
 interface Calls {
   evictions: number;

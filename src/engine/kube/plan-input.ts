@@ -1,7 +1,7 @@
 // Gathers what the planner needs, as plain objects: the workloads owning the drained pods, and
 // the planner's input for one node from what the run gathered once (kube/cluster-pods.ts: the
 // pods, and what every node has room for; the PDBs from the shared watch cache).
-import type { V1DaemonSet, V1Deployment, V1Node, V1Pod, V1PodDisruptionBudget, V1ReplicaSet } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1Deployment, V1Node, V1Pod, V1PodDisruptionBudget, V1ReplicaSet, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import type { NodeCapacity, PlanInput, WorkloadInfo } from '../types.js';
 import type { KubeClient } from './client.js';
 import { controllerOf, workloadKeyOf } from '../plan/pod.js';
@@ -170,7 +170,13 @@ export async function fetchWorkloads(
     if (result.status === 'rejected') throw result.reason;
     if (result.value) workloads[keys[i]!] = result.value;
   }
-  for (const hpa of await hpasListed) {
+  noteHpas(workloads, await hpasListed);
+  return { ...known, ...workloads };
+}
+
+/** Marks the Deployments an HPA scales (a hand-made raise would fight it). */
+function noteHpas(workloads: Record<string, WorkloadInfo>, hpas: V2HorizontalPodAutoscaler[]): void {
+  for (const hpa of hpas) {
     const ns = hpa.metadata?.namespace ?? '';
     const target = hpa.spec?.scaleTargetRef;
     if (target?.kind !== 'Deployment') continue;
@@ -178,7 +184,6 @@ export async function fetchWorkloads(
       if (w.kind === 'Deployment' && w.namespace === ns && w.name === target.name) w.hpa = `${ns}/${hpa.metadata?.name}`;
     }
   }
-  return { ...known, ...workloads };
 }
 
 /**
