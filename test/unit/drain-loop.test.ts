@@ -115,8 +115,7 @@ describe('drainNode: the loop over the node\'s live pods', () => {
   });
 
   it('on a NotReady node, a deletion no kubelet confirms is reported not confirmed, NOT_READY_NODE_DELETE_WAIT_MS after it was asked for', async () => {
-    let r: ReturnType<typeof rig>;
-    r = rig([makePod('a')], {
+    const r: ReturnType<typeof rig> = rig([makePod('a')], {
       ready: 'Unknown',
       evict: async () => {
         const pod = r.podWatch.get('default/a')!;
