@@ -19,7 +19,7 @@ import type { V1Node, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { AvailabilityMonitor, monitorsAvailability } from './availability/monitor.js';
 import { availabilityAccess, describeAccess, missingAccess, PermissionError, RBAC_FILE, requiredAccess } from './kube/access.js';
 import { API_OUTAGE_BOUND_MS, KubeClient } from './kube/client.js';
-import { loadKubeConfig } from './kube/config.js';
+import { kubeconfigOrigin, loadKubeConfig, type Shell } from './kube/config.js';
 import { describeApiError, statusCode } from './kube/errors.js';
 import { abortReason, holdProcessAlive } from './execute/abort.js';
 import { BudgetWaiter } from './execute/budget.js';
@@ -47,7 +47,7 @@ import { packReplacements } from './plan/packing.js';
 import { renderPlanText } from './report/text.js';
 import { describeFinalState } from './report/state.js';
 import type { AvailabilityReport } from './availability/types.js';
-import { CancelledBeforeChange, ClusterUnreachable } from './errors.js';
+import { CancelledBeforeChange, ClusterUnreachable, CredentialsRefused } from './errors.js';
 import { InputError, type DrainOptions, type DrainPlan, type Logger, type NodeReport, type RunReport, type WorkloadChange } from './types.js';
 
 /** Cordon patches in flight at once. */
@@ -60,6 +60,8 @@ export interface RunContext {
   /** Path of a kubeconfig file; default KUBECONFIG / ~/.kube/config. */
   kubeconfigPath?: string;
   context?: string;
+  /** Which shell runs the engine: its errors speak of flags (CLI) or inputs (Action). Default: cli. */
+  shell?: Shell;
   logger: Logger;
   /** Who runs the drain (workflow run URL, CLI user@host): goes into Events on the node. */
   origin?: string;
@@ -89,7 +91,7 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     if (signal.aborted) throw new CancelledBeforeChange(abortReason(signal), phase);
   };
   stopIfCancelled('before the permission check');
-  const kc = loadKubeConfig({ path: ctx.kubeconfigPath, context: ctx.context });
+  const kc = loadKubeConfig({ path: ctx.kubeconfigPath, context: ctx.context, shell: ctx.shell });
   const client = new KubeClient(kc);
   const server = kc.getCurrentCluster()?.server ?? '(unknown server)';
   client.onRetry = (m) => logger.info(`API server: ${m}`);
@@ -108,7 +110,8 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
       watchAvailability = await checkPermissions(client, options, watchAvailability, logger);
     } catch (err) {
       checkFailed.abort(new Error('the permission check failed'));
-      if (statusCode(err) === undefined && !(err instanceof PermissionError)) throw new ClusterUnreachable(server, describeApiError(err));
+      if (statusCode(err) === undefined && !(err instanceof PermissionError)) throw new ClusterUnreachable(server, describeApiError(err), kubeconfigOrigin(kc));
+      if (statusCode(err) === 401) throw new CredentialsRefused(server, kubeconfigOrigin(kc));
       throw err;
     }
     logger.info(`permissions for "${options.operation}" verified on ${server}`);
