@@ -10,6 +10,7 @@ import type { ResourceWatch } from '../kube/watch.js';
 import { planDrain } from '../plan/plan.js';
 import { NOT_READY_NODE_DELETE_WAIT_MS, isNodeReady, podKey } from '../plan/pod.js';
 import { renderPlanText } from '../report/text.js';
+import { blockerLogLine, groupBlockers } from '../report/labels.js';
 import type { BlockedPod, DrainOptions, DrainPlan, NodeCapacity, NodeReport, PodResult, WorkloadInfo } from '../types.js';
 import type { EvictionSlots } from './semaphore.js';
 import type { PoolWatch } from './pool-watch.js';
@@ -230,10 +231,11 @@ export async function finishNode(ctx: NodeDrainContext, report: NodeReport): Pro
 export function showPlan(ctx: NodeDrainContext, plan: DrainPlan): void {
   if (ctx.onPlan) ctx.onPlan(plan);
   else ctx.logger.info(renderPlanText({ ...plan, blockers: [] }));
-  for (const b of plan.blockers) {
-    const line = `${b.fatal ? 'BLOCKS' : 'warning'} [${b.kind}] ${b.message}`;
-    if (b.fatal) ctx.logger.error(line, { node: plan.node, pod: b.pod });
-    else ctx.logger.warn(line, { node: plan.node, pod: b.pod });
+  // One line per distinct cause (report/labels.ts groupBlockers), its pods counted and named.
+  for (const cause of groupBlockers(plan.blockers)) {
+    const where = { node: plan.node, ...(cause.pods.length === 1 && { pod: cause.pods[0] }) };
+    if (cause.fatal) ctx.logger.error(blockerLogLine(cause), where);
+    else ctx.logger.warn(blockerLogLine(cause), where);
   }
 }
 
