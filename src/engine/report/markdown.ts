@@ -221,7 +221,7 @@ export function escapeMermaid(text: string): string {
 
 // --- markdown helpers --------------------------------------------------------------------------
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
@@ -237,6 +237,6 @@ export function escapeCell(text: string): string {
 }
 
 /** Kubernetes names never contain backticks, so a code span needs no escaping beyond `|`. */
-function code(text: string): string {
+export function code(text: string): string {
   return `\`${text.replace(/`/g, "'").replace(/\|/g, '\\|')}\``;
 }
