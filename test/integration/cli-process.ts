@@ -2,6 +2,7 @@
 // SIGKILL hits the process that talks to the API server), for tests that kill it mid-drain.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { expectValidReport } from '../report-schema.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -23,9 +24,22 @@ export function startCli(args: string[]): CliRun {
   child.stderr!.on('data', (d) => (stderr += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      // A process that ended on its own with --output json printed a report: it must match the schema.
+      try {
+        if (code !== null && asksForJson(args)) expectValidReport(JSON.parse(stdout) as unknown, `the CLI's JSON report (safe-drain ${args.join(' ')})`);
+        resolve({ code, signal, stdout, stderr });
+      } catch (err) {
+        reject(err as Error);
+      }
+    });
   });
   return { child, exited };
+}
+
+/** `-o json`, `--output json`, `--output=json`. */
+export function asksForJson(args: string[]): boolean {
+  return args.some((arg, i) => ((arg === '-o' || arg === '--output') && args[i + 1] === 'json') || arg === '--output=json' || arg === '-ojson');
 }
 
 /**

@@ -2,8 +2,7 @@
 // fix; and what a run leaves for people: Events on the node, wait-for-replacements.
 import { describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -17,6 +16,8 @@ import type { AvailabilityReport } from '../../src/engine/availability/types.js'
 import { InputError, type RunReport } from '../../src/engine/types.js';
 import { ClusterUnreachable } from '../../src/engine/errors.js';
 import { deleteNamespace, deployOn, deployment, drain, ensureNamespace, eventually, pinTo, useCluster, waitReady } from './support.js';
+import { expectValidReport } from '../report-schema.js';
+import { runActionStep } from './action-step.js';
 
 const tc = useCluster(
   { nodes: [{ name: 'w1', labels: { pool: 'blue' } }, { name: 'w2', labels: { pool: 'green' } }, { name: 'w3', labels: { pool: 'green' } }] },
@@ -147,31 +148,6 @@ function runEntry(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): P
   });
 }
 
-/** The Action's main step (or, with entry src/action/post-entry.ts, its post step) as the runner runs it: inputs in INPUT_*, outputs and summary in files. */
-async function runActionStep(inputs: Record<string, string>, entry = 'src/action/index.ts') {
-  const dir = mkdtempSync(join(tmpdir(), 'safe-drain-step-'));
-  const outputFile = join(dir, 'output');
-  const summaryFile = join(dir, 'summary.md');
-  writeFileSync(outputFile, '');
-  writeFileSync(summaryFile, '');
-  const env = Object.fromEntries(Object.entries(inputs).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value]));
-  try {
-    const exited = await runEntry(entry, [], { ...env, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, RUNNER_TEMP: dir, KUBECONFIG: '' });
-    const outputs = parseOutputFile(readFileSync(outputFile, 'utf8'));
-    const report = outputs.report ? (JSON.parse(readFileSync(outputs.report, 'utf8')) as RunReport) : undefined;
-    return { ...exited, outputs, report, summary: readFileSync(summaryFile, 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** GITHUB_OUTPUT's `name<<DELIMITER\nvalue\nDELIMITER` entries. */
-function parseOutputFile(text: string): Record<string, string> {
-  const outputs: Record<string, string> = {};
-  for (const m of text.matchAll(/^([^<\n]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) outputs[m[1]!] = m[3]!;
-  return outputs;
-}
-
 /** What would show that the node was touched: its resourceVersion and cordon. */
 async function nodeState(name: string) {
   const node = await tc.core.readNode({ name });
@@ -217,7 +193,7 @@ describe('inputs the engine cannot honour are refused before any change', () => 
     try {
       const run = await runEntry('src/cli/main.ts', ['drain', '--node', 'w1', ...flags, '--kubeconfig', tc.cluster.kubeconfigPath, '-o', 'json']);
       expect(run.stderr).toContain(`error: ${message}`);
-      const report = JSON.parse(run.stdout) as RunReport;
+      const report = expectValidReport(JSON.parse(run.stdout) as RunReport, 'the CLI\'s JSON report');
       expect(report.success).toBe(false);
       expect(report.error).toContain(message);
       expect(report.summary).toContain('Nothing was changed');
@@ -293,7 +269,7 @@ describe('the availability gate in the Action', () => {
     await tc.core.deleteNamespace({ name: ns });
   }, 180_000);
 
-  it('the CLI: the same gate failure exits 1, names the Service on stderr, and --output json carries availability', async () => {
+  it('the CLI: the same gate failure exits 3 (gate-failed), names the Service on stderr, and --output json carries availability', async () => {
     const ns = 'cli-gate';
     await singleReplicaBehindService(ns);
     const run = await runEntry('src/cli/main.ts', [
@@ -314,9 +290,10 @@ describe('the availability gate in the Action', () => {
       '-o',
       'json',
     ]);
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(3);
     expect(run.stderr).toMatch(/error: availability gate failed: cli-gate\/web: down [0-9.]+ s \(max-downtime 0s\)/);
-    const report = JSON.parse(run.stdout) as RunReport;
+    const report = expectValidReport(JSON.parse(run.stdout) as RunReport, 'the CLI\'s JSON report');
+    expect(report.outcome).toBe('gate-failed');
     expect(report.availability).toMatchObject({ passed: false, services: [expect.objectContaining({ service: `${ns}/web`, passed: false })] });
     expect((await nodeState('w1')).unschedulable).toBe(false);
     await tc.core.deleteNamespace({ name: ns });
@@ -344,7 +321,8 @@ describe('a run that stops on an error still publishes its results', () => {
     const step = await runActionStep({ node: 'w1', kubeconfig: UNREACHABLE_KUBECONFIG });
     expect(step.status).toBe(1);
     expect(step.outputs).toMatchObject({ evicted: '[]', skipped: '[]', blocked: '[]' });
-    expect(step.report?.error).toMatch(/cannot reach the API server https:\/\/127\.0\.0\.1:1/);
+    expect(step.report?.error).toMatch(/cannot reach the API server https:\/\/127\.0\.0\.1:1 \(kubeconfig from the kubeconfig input\)/);
+    expect(step.outputs.outcome).toBe('no-access');
     expect(step.summary).toContain('cannot reach the API server');
     expect(step.summary).toContain('Nothing was changed');
 
@@ -352,9 +330,9 @@ describe('a run that stops on an error still publishes its results', () => {
     writeFileSync(path, UNREACHABLE_KUBECONFIG);
     const run = await runEntry('src/cli/main.ts', ['plan', '--node', 'w1', '--kubeconfig', path, '--output', 'json']);
     expect(run.status).toBe(4);
-    const report = JSON.parse(run.stdout) as RunReport;
+    const report = expectValidReport(JSON.parse(run.stdout) as RunReport, 'the CLI\'s JSON report');
     expect(report).toMatchObject({ success: false, outcome: 'no-access', options: { operation: 'plan' } });
-    expect(report.error).toMatch(/^cannot reach the API server/);
+    expect(report.error).toMatch(new RegExp(`^cannot reach the API server https://127\\.0\\.0\\.1:1 \\(kubeconfig from --kubeconfig ${path}\\)`));
     expect(report.error).not.toContain('--kubeconfig:');
     expect(report.summary).toContain('Nothing was changed');
   }, 120_000);

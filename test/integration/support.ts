@@ -21,6 +21,7 @@ import { POD_READY_DELAY_ANNOTATION, startCluster, type LocalCluster } from '../
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
 import { runSafeDrain } from '../../src/engine/run.js';
 import { DEFAULT_OPTIONS, type DrainOptions, type Logger, type RunReport } from '../../src/engine/types.js';
+import { expectValidReport } from '../report-schema.js';
 
 export interface TestCluster {
   cluster: LocalCluster;
@@ -100,6 +101,8 @@ export async function drain(
     { ...DEFAULT_OPTIONS, nodes: [], ...opts },
     { kubeconfigPath: extra.kubeconfigPath ?? tc.cluster.kubeconfigPath, logger, origin: 'integration-test', ...(extra.signal && { signal: extra.signal }) },
   );
+  // The report as it would be written to a file: every report a test sees matches the published schema.
+  expectValidReport(JSON.parse(JSON.stringify(report)) as unknown, 'the run report');
   return { report, log: logger.lines };
 }
 
