@@ -1,13 +1,13 @@
 // A step of the Action run as the runner runs it: a node process with its inputs in INPUT_*, its
 // outputs, job summary and state in files, and the report file it names read back (and checked
 // against the published schema).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunReport } from '../../src/engine/types.js';
 import { expectValidReport } from '../report-schema.js';
 import { REPO } from './bundle.js';
+import { runProcess } from './cli-process.js';
 
 export interface StepRun {
   status: number | null;
@@ -28,28 +28,14 @@ export async function runActionStep(inputs: Record<string, string>, entry = 'src
   for (const path of Object.values(files)) writeFileSync(path, '');
   const inputEnv = Object.fromEntries(Object.entries(inputs).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value]));
   try {
-    const exited = await run(entry, { ...inputEnv, ...files, RUNNER_TEMP: dir, KUBECONFIG: '', ...env });
+    const args = entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry];
+    const exited = await runProcess(process.execPath, args, { ...inputEnv, ...files, RUNNER_TEMP: dir, KUBECONFIG: '', ...env }, REPO);
     const outputs = parseOutputFile(readFileSync(files.GITHUB_OUTPUT, 'utf8'));
     const report = outputs.report ? expectValidReport(JSON.parse(readFileSync(outputs.report, 'utf8')) as RunReport, "the Action's report file") : undefined;
     return { ...exited, outputs, ...(report && { report }), summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function run(entry: string, env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    // Async (the cluster's processes log through this process's pipes); NODE_OPTIONS cleared:
-    // jest's --experimental-vm-modules is not for the shells.
-    const args = entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry];
-    const child = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, NODE_OPTIONS: '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
 }
 
 /** GITHUB_OUTPUT's `name<<DELIMITER\nvalue\nDELIMITER` entries. */

@@ -9,10 +9,10 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DiscoveryV1Api } from '@kubernetes/client-node';
 import type { RunReport } from '../../src/engine/types.js';
-import { bundleDist, removeDir, runProcess } from './bundle.js';
-import { createPdb, deleteNamespace, deployOn, eventually, pdb, useCluster } from './support.js';
+import { bundleDist, removeDir } from './bundle.js';
+import { runProcess } from './cli-process.js';
+import { createPdb, deleteNamespace, deployOn, exposeWithReadyEndpoint, pdb, useCluster } from './support.js';
 
 const tc = useCluster({
   nodes: [
@@ -158,12 +158,7 @@ describe('exit codes', () => {
   it('3 (gate-failed): a plain drain takes the only replica behind a Service down; max-downtime 0s fails', async () => {
     const ns = 'gate';
     await deployOn(tc, 'w2', ns, 'web', 1, { readyDelay: '3s' });
-    await tc.core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } } });
-    const discovery = tc.kc.makeApiClient(DiscoveryV1Api);
-    await eventually(async () => {
-      const slices = await discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: 'kubernetes.io/service-name=web' });
-      return slices.items.some((s) => s.endpoints?.some((e) => e.conditions?.ready));
-    }, 'the Service web with a ready endpoint');
+    await exposeWithReadyEndpoint(tc, ns, 'web');
     try {
       const run = await safeDrain(['drain', 'w2', '--migration', 'evict', '--availability', `${ns}/web`, '--max-downtime', '0s', '--timeout', '2m', '-o', 'json']);
       expect(run.status).toBe(3);

@@ -1,23 +1,22 @@
 // Bad input that only the cluster can judge fails before any change, naming the input and the
 // fix; and what a run leaves for people: Events on the node, wait-for-replacements.
 import { describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   ANNOTATION_ORIGINAL_REPLICAS,
   ANNOTATION_RAISED_REPLICAS,
   ANNOTATION_SCALED_FOR_NODE,
   LABEL_SCALED,
 } from '../../src/engine/execute/restore.js';
-import { DiscoveryV1Api } from '@kubernetes/client-node';
 import type { AvailabilityReport } from '../../src/engine/availability/types.js';
 import { InputError, type RunReport } from '../../src/engine/types.js';
 import { ClusterUnreachable } from '../../src/engine/errors.js';
-import { deleteNamespace, deployOn, deployment, drain, ensureNamespace, eventually, pinTo, useCluster, waitReady } from './support.js';
+import { deleteNamespace, deployOn, deployment, drain, ensureNamespace, exposeWithReadyEndpoint, pinTo, useCluster, waitReady } from './support.js';
 import { expectValidReport } from '../report-schema.js';
 import { runActionStep } from './action-step.js';
+import { REPO } from './bundle.js';
+import { runProcess } from './cli-process.js';
 
 const tc = useCluster(
   { nodes: [{ name: 'w1', labels: { pool: 'blue' } }, { name: 'w2', labels: { pool: 'green' } }, { name: 'w3', labels: { pool: 'green' } }] },
@@ -125,27 +124,9 @@ describe('what a drain leaves behind', () => {
 
 // --- the shells as real processes ------------------------------------------------------------------
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-interface Exited {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs a TypeScript entry of a shell as its own process (node with tsx), as users and the runner start it. */
-function runEntry(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Exited> {
-  return new Promise((resolve, reject) => {
-    // Async, not spawnSync: the cluster's processes log through this process's pipes.
-    // NODE_OPTIONS cleared: jest's --experimental-vm-modules is not for the shells.
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: root, env: { ...process.env, NODE_OPTIONS: '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+function runEntry(entry: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  return runProcess(process.execPath, ['--import', 'tsx', entry, ...args], env, REPO);
 }
 
 /** What would show that the node was touched: its resourceVersion and cordon. */
@@ -234,12 +215,7 @@ describe('the availability gate in the Action', () => {
     await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'web', 1, { readyDelay: '3s' }) });
     await waitReady(tc, ns, 'web', 1);
     await unpin();
-    await tc.core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } } });
-    const discovery = tc.kc.makeApiClient(DiscoveryV1Api);
-    await eventually(async () => {
-      const slices = await discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: 'kubernetes.io/service-name=web' });
-      return slices.items.some((s) => s.endpoints?.some((e) => e.conditions?.ready));
-    }, 'the Service web with a ready endpoint');
+    await exposeWithReadyEndpoint(tc, ns, 'web');
   }
 
   it('a drain that takes a Service down fails the step at max-downtime 0s, naming it; outputs, summary and restore-after', async () => {

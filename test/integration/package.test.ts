@@ -7,7 +7,8 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import packageJson from '../../package.json' with { type: 'json' };
-import { REPO, bundleDist, removeDir, runProcess } from './bundle.js';
+import { REPO, bundleDist, removeDir } from './bundle.js';
+import { runProcess } from './cli-process.js';
 import { useCluster } from './support.js';
 
 const tc = useCluster({ nodes: 2 });
