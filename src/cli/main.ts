@@ -148,10 +148,11 @@ function reportStartupError(err: unknown, argv: string[], started: number, io: C
   if (err instanceof CommanderError) {
     // --help and --version end parsing through the same path, successfully.
     if (err.exitCode === 0) return EXIT_SUCCESS;
-    // commander has already printed the usage error (or, without a command, the help) on stderr;
-    // the result still goes to stdout.
+    // Without a command, commander has printed the help on stderr: that says it all, in text.
+    if (err.code === 'commander.help' && requestedOutput(argv) === 'text') return EXIT_BAD_INPUT;
+    // commander has already printed the usage error on stderr; the result still goes to stdout.
     const error = err.code === 'commander.help' ? missingCommand() : usageError(err);
-    printResult(failedRunReport({ options: options(), error, startedAt: started }), error, requestedOutput(argv), io, commandIn(argv));
+    printResult(failedRunReport({ options: options(), error, startedAt: started, message: flagMessage(error) }), error, requestedOutput(argv), io, commandIn(argv));
     return EXIT_BAD_INPUT;
   }
   if (err instanceof InputError) {

@@ -238,8 +238,14 @@ describe('main', () => {
     expect(runSafeDrain).not.toHaveBeenCalled();
   });
 
-  it('exits 2 when neither --node nor --selector is given', async () => {
-    expect(await main([], capture().io)).toBe(EXIT_BAD_INPUT);
+  it('exits 2 without a command, showing the help on stderr', async () => {
+    const bare = capture();
+    expect(await main([], bare.io)).toBe(EXIT_BAD_INPUT);
+    expect(bare.stderr()).toContain('Usage: safe-drain <command> [NODE...] [flags]');
+    expect(bare.stdout()).toBe('');
+    const json = capture();
+    expect(await main(['-o', 'json'], json.io)).toBe(EXIT_BAD_INPUT);
+    expect(JSON.parse(json.stdout())).toMatchObject({ outcome: 'bad-input', error: "usage: unknown option '-o'. See `safe-drain <command> --help`." });
   });
 
   it('exits 2 for an unknown flag or a stray argument', async () => {
