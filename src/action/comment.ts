@@ -5,8 +5,7 @@
 import * as core from '@actions/core';
 import * as github from '@actions/github';
 import { renderPullRequestComment } from '../engine/report/comment.js';
-import type { RunReport } from '../engine/types.js';
-import { InputError } from '../engine/types.js';
+import { InputError, type RunReport } from '../engine/types.js';
 
 const PULL_REQUEST_EVENTS = ['pull_request', 'pull_request_target'];
 /** Bound on all the requests of one comment: a GitHub API that does not answer does not hold the job. */
