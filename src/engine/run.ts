@@ -21,6 +21,7 @@ import { availabilityAccess, describeAccess, missingAccess, PermissionError, RBA
 import { API_OUTAGE_BOUND_MS, KubeClient } from './kube/client.js';
 import { loadKubeConfig } from './kube/config.js';
 import { describeApiError, statusCode } from './kube/errors.js';
+import { judgeVersionRead, SUPPORTED_RANGE_TEXT } from './kube/server-version.js';
 import { abortReason, holdProcessAlive } from './execute/abort.js';
 import { BudgetWaiter } from './execute/budget.js';
 import { setCordon } from './execute/cordon.js';
@@ -47,7 +48,7 @@ import { packReplacements } from './plan/packing.js';
 import { renderPlanText } from './report/text.js';
 import { describeFinalState } from './report/state.js';
 import type { AvailabilityReport } from './availability/types.js';
-import { CancelledBeforeChange, ClusterUnreachable } from './errors.js';
+import { CancelledBeforeChange, ClusterUnreachable, UnsupportedCluster } from './errors.js';
 import { InputError, type DrainOptions, type DrainPlan, type Logger, type NodeReport, type RunReport, type WorkloadChange } from './types.js';
 
 /** Cordon patches in flight at once. */
@@ -103,6 +104,8 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
   const checkFailed = new AbortController();
   const nodesRead = client.readsBoundBy(AbortSignal.any([checkFailed.signal, signal]), () => resolveNodes(client, options));
   nodesRead.catch(() => undefined); // awaited below, unless the check fails first
+  // The server's Kubernetes version, judged against the supported range (never rejects).
+  const versionJudged = judgeVersionRead(client.readsBoundBy(AbortSignal.any([checkFailed.signal, signal]), () => client.serverVersion()));
   await logger.group('Checking permissions', async () => {
     try {
       watchAvailability = await checkPermissions(client, options, watchAvailability, logger);
@@ -114,6 +117,11 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
     logger.info(`permissions for "${options.operation}" verified on ${server}`);
   });
   stopIfCancelled('after the permission check');
+  const version = await versionJudged;
+  if (version.kind === 'unusable') throw new UnsupportedCluster(version.message);
+  const warnings = version.kind === 'untested' ? [version.message] : [];
+  if (version.kind === 'untested') logger.warn(version.message);
+  else logger.info(`Kubernetes ${version.version}: supported (safe-drain supports ${SUPPORTED_RANGE_TEXT})`);
   const nodes = await nodesRead;
   logger.info(`nodes: ${nodes.map((n) => n.metadata?.name).join(', ')}`);
   stopIfCancelled('after resolving the nodes');
@@ -173,7 +181,7 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
         r.error = taken.find((t) => t.node === r.node)?.message ?? `node ${r.node}: nothing was changed, because another run holds the drain lock of ${taken.map((t) => t.node).join(', ')}`;
       }
       await Promise.all([stopGate(), stopPdbWatch()]);
-      return runReport(started, options, reports, client, {});
+      return runReport(started, options, reports, client, { warnings });
     }
     locks = taken;
     for (const a of locks.acquired) {
@@ -212,7 +220,7 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
       },
     }),
   };
-  const facts: RunFacts = {};
+  const facts: RunFacts = { warnings };
   try {
     await runPhases(nodeCtx, nodes, reports, facts);
   } catch (err) {
@@ -264,6 +272,7 @@ function runReport(
     apiRequests: client.requests,
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     ...(gate && { availability: gate }),
+    ...(facts.warnings?.length ? { warnings: facts.warnings } : {}),
   };
   run.summary = describeFinalState(run);
   return run;
@@ -272,6 +281,8 @@ function runReport(
 /** What the phases learn for the run's report. */
 interface RunFacts {
   drainOrder?: RunReport['drainOrder'];
+  /** RunReport.warnings (an API server outside the supported range). */
+  warnings?: string[];
 }
 
 async function runPhases(ctx: NodeDrainContext, nodes: V1Node[], reports: NodeReport[], run: RunFacts): Promise<void> {
