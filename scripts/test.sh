@@ -3,7 +3,8 @@
 # everything its tests need: Node 24, npm packages, the cluster binaries (Go build, cached
 # outside the repo), Docker Engine for the container tests, actionlint. Then: typecheck, lint,
 # dist freshness, workflow lint, unit tests, Docker tests, integration tests on a real control
-# plane, and the e2e suite on the local backend. Ends with one line: "N passed, N failed".
+# plane, the compatibility subset on the oldest supported Kubernetes, and the e2e suite. Ends with
+# one line: "N passed, N failed".
 #   SAFE_DRAIN_SKIP_E2E=1   leave out the e2e suite (it takes several minutes: the 300 s path is real)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +55,10 @@ fi
 # background while the stages that do not need a cluster run (typecheck ... Docker tests).
 bash cluster/build/build-binaries.sh >"$results/binaries.out" 2>"$results/binaries.log" &
 binaries_pid=$!
+# Compatibility (scripts/compat.sh): the oldest supported release's binaries, built in the
+# background too (after the default ones: the build lock takes one build at a time).
+bash scripts/compat.sh build >"$results/compat-binaries.out" 2>"$results/compat-binaries.log" &
+compat_binaries_pid=$!
 
 check "typecheck" npm run --silent typecheck
 check "lint" npm run --silent lint
@@ -86,6 +91,14 @@ fi
 # per cluster): the tests mostly wait on controllers and timers, so two share 2 cores well
 # (integration stage ~36 min -> ~25 min measured under extra load).
 FAULT_ROWS=ci KILL_ANYWHERE_RUNS=9 jest_stage "integration tests (real control plane)" --selectProjects integration --maxWorkers=2
+stage "compatibility subset on the oldest supported Kubernetes (scripts/compat.sh; binaries built since the install)"
+wait "$compat_binaries_pid" && cat "$results/compat-binaries.out" || tail -n 30 "$results/compat-binaries.log"
+bash scripts/compat.sh run | tee "$results/compat.out"
+compat_rc=${PIPESTATUS[0]}
+read -r p _ f _ < <(tail -n 1 "$results/compat.out")
+[[ ${p:-} =~ ^[0-9]+$ && ${f:-} =~ ^[0-9]+$ ]] || { p=0; f=1; }
+passed=$((passed + p)); failed=$((failed + f))
+[ "$compat_rc" -eq 0 ] || failed_stages+=("compat")
 if [ "${SAFE_DRAIN_SKIP_E2E:-0}" = 1 ]; then
   echo "!!!!! SAFE_DRAIN_SKIP_E2E=1: the e2e suite was NOT run (counted as skipped) !!!!!"
   skipped=$((skipped + 3))

@@ -148,8 +148,9 @@ k8s_module() {
 }
 minor_of() { echo "$1" | cut -d. -f1,2; }
 
-# Prints one line per 100 packages compiled, so a person can follow a long cold build.
-progress() { awk -v what="$1" '{ n++ } n % 100 == 0 { printf "[build-binaries] %s: %d packages compiled\n", what, n; fflush() } END { printf "[build-binaries] %s: %d packages compiled\n", what, n }' >&2; }
+# Prints one line per 100 packages compiled, so a person can follow a long cold build; every other
+# line of go's output (an error, a download) is passed through.
+progress() { awk -v what="$1" '!/^[A-Za-z0-9._~\/-]+$/ { print; fflush(); next } { n++ } n % 100 == 0 { printf "[build-binaries] %s: %d packages compiled\n", what, n; fflush() } END { printf "[build-binaries] %s: %d packages compiled\n", what, n }' >&2; }
 
 minor=$(echo "$k8s_version" | cut -d. -f2)
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$k8s_version"

@@ -7,6 +7,8 @@ import { KubeClient } from '../../src/engine/kube/client.js';
 import type { RunReport } from '../../src/engine/types.js';
 import { fetchWorkloads } from '../../src/engine/kube/plan-input.js';
 import { planClusterPods, scanClusterPods } from '../../src/engine/kube/cluster-pods.js';
+import { nodeCapacities } from '../../src/engine/kube/plan-input.js';
+import { rejectReason } from '../../src/engine/plan/capacity.js';
 import { deleteNamespace, deployOn, drain, ensureNamespace, eventually, isPodReady, pdb, podsOf, useCluster } from './support.js';
 
 const W1 = 'w1';
@@ -246,6 +248,8 @@ describe('planner parity with the API server and kubectl drain', () => {
       namespace: ns,
       body: podOnW1(ns, 'shaped', {}, {
         runtimeClassName: `${ns}-overhead`,
+        // Pod-level requests (PodSpec field 40): kept by the API server from 1.34, dropped before.
+        resources: { requests: { cpu: '2500m', memory: '300Mi' } },
         initContainers: [
           { name: 'init', image: 'registry.invalid/init:1', ...requests('2', '10Mi') },
           { name: 'sidecar', image: 'registry.invalid/sidecar:1', restartPolicy: 'Always', ...requests('100m', '32Mi') },
@@ -294,6 +298,11 @@ describe('planner parity with the API server and kubectl drain', () => {
           allocatable: n.status?.allocatable,
           conditions: n.status?.conditions?.map((c) => ({ type: c.type, status: c.status })),
         });
+        // The node lifecycle controller adds the unschedulable taint some time after the cordon.
+        await eventually(
+          async () => (await client.getNode('w3')).spec?.taints?.some((t) => t.key === 'node.kubernetes.io/unschedulable'),
+          'the unschedulable taint on the cordoned w3',
+        );
         const [jsonNodes, footprints] = await Promise.all([client.listNodes(), client.listNodeFootprints()]);
         expect(footprints.map(seen)).toEqual(jsonNodes.map(seen));
         expect(footprints.find((n) => n.metadata?.name === 'w3')?.spec?.taints?.map((t) => t.key)).toEqual(['parity', 'empty-value', 'node.kubernetes.io/unschedulable']);
@@ -306,4 +315,44 @@ describe('planner parity with the API server and kubectl drain', () => {
       await runtimeClasses.deleteRuntimeClass({ name: `${ns}-overhead` });
     }
   }, 240_000);
+
+  // Pod-level requests (spec.resources; PodLevelResources is beta and on by default from 1.34,
+  // alpha and off in 1.32-1.33, where the API server drops the field): the scheduler counts them
+  // instead of the containers' sum. The capacity check must judge a node as full as the
+  // scheduler does, on every supported minor.
+  it('pod-level requests: the capacity check judges a node as the scheduler does (counted from 1.34, dropped by the API server before)', async () => {
+    const ns = testNamespace('pod-level');
+    await ensureNamespace(tc, ns);
+    const client = new KubeClient(tc.kc);
+    try {
+      const minor = (await client.serverVersion())?.minor ?? 0;
+      const container = (cpu: string) => [{ name: 'c', image: 'registry.invalid/c:1', resources: { requests: { cpu } } }];
+      // w2 has 8 CPUs: a pod asking 6 for the whole pod, its container 100m.
+      await tc.core.createNamespacedPod({
+        namespace: ns,
+        body: { metadata: { name: 'big', namespace: ns }, spec: { nodeName: 'w2', resources: { requests: { cpu: '6' } }, containers: container('100m') } },
+      });
+      const kept = (await readPod(ns, 'big'))?.spec?.resources?.requests?.cpu !== undefined;
+      expect(kept).toBe(minor >= 34);
+
+      // A pod asking 4 CPUs, only for w2: first the engine's judgment (a plan's protobuf scan)...
+      const probe: V1Pod = { metadata: { name: 'probe', namespace: ns }, spec: { nodeSelector: { 'kubernetes.io/hostname': 'w2' }, containers: container('4') } };
+      const [nodes, pods] = await Promise.all([client.listNodeFootprints(), planClusterPods(client, [W1])]);
+      const w2 = nodeCapacities(nodes, pods.requested).find((c) => c.node.metadata?.name === 'w2')!;
+      const engineRejects = rejectReason(probe, w2);
+      // ...then the scheduler's, on the same pod.
+      await tc.core.createNamespacedPod({ namespace: ns, body: probe });
+      const scheduled = await eventually(
+        async () => (await readPod(ns, 'probe'))?.status?.conditions?.find((c) => c.type === 'PodScheduled')?.status,
+        'the scheduler to decide on the probe pod',
+      );
+      expect(scheduled).toBe(kept ? 'False' : 'True');
+      expect({ fits: engineRejects === undefined, why: engineRejects ?? 'fits' }).toEqual({
+        fits: scheduled === 'True',
+        why: scheduled === 'True' ? 'fits' : expect.stringMatching(/cpu/),
+      });
+    } finally {
+      client.close();
+    }
+  }, 180_000);
 });
