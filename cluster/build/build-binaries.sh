@@ -116,11 +116,13 @@ work="$cache_root/work"
 rm -rf "$dest.tmp" && mkdir -p "$dest.tmp/bin" "$work"
 export GOFLAGS=-mod=mod CGO_ENABLED=0
 
-# Writes the build module for Kubernetes $k8s_version into dir $1 and sets k8s_toolchain. Upstream's
-# go.mod replaces its staging modules (k8s.io/api, client-go, ...) with ./staging paths; from the
-# module proxy they come as the matching v0.MINOR.PATCH releases, one replace each.
+# Writes the build module for Kubernetes $k8s_version into dir $1, for packages $2...; sets
+# k8s_toolchain. Upstream's go.mod replaces its staging modules (k8s.io/api, client-go, ...) with
+# ./staging paths; from the module proxy they come as the matching v0.MINOR.PATCH releases, one
+# replace each.
 k8s_module() {
   local dir=$1 info upstream src go_version
+  shift
   info=$(cd "$work" && GOFLAGS= go mod download -json "k8s.io/kubernetes@$k8s_version") || {
     log "k8s.io/kubernetes@$k8s_version is not on the Go module proxy"; return 1; }
   upstream=$(printf '%s\n' "$info" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
@@ -145,8 +147,30 @@ k8s_module() {
   if [ -n "$go_version" ] && [ "$(minor_of "$go_version")" != "$(minor_of "$(go env GOVERSION | sed 's/^go//')")" ]; then
     k8s_toolchain=go$go_version
   fi
+  resolve_missing_staging "$dir" "$@"
 }
 minor_of() { echo "$1" | cut -d. -f1,2; }
+
+# A staging release the module proxy cannot serve (seen: k8s.io/endpointslice v0.32.13, "not
+# available") is replaced by the newest earlier patch of the same minor it serves, and said so.
+# Only modules the packages import matter (go list -deps names the ones it could not fetch).
+resolve_missing_staging() {
+  local dir=$1 round missing m v candidate
+  shift
+  for round in 1 2 3 4 5; do
+    missing=$(cd "$dir" && GOTOOLCHAIN=$k8s_toolchain go list -deps "$@" 2>&1 >/dev/null |
+      sed -n 's/.*\(k8s\.io\/[a-z0-9-]*\)@\(v0\.[0-9]*\.[0-9]*\): reading .*/\1 \2/p' | sort -u || true)
+    [ -n "$missing" ] || return 0
+    while read -r m v; do
+      candidate=$(GOFLAGS= go list -m -versions "$m" | tr ' ' '\n' | grep -E "^${v%.*}\.[0-9]+$" |
+        { cat; echo "$v"; } | sort -V | awk -v v="$v" '$0 == v { print prev; exit } { prev = $0 }' || true)
+      [ -n "$candidate" ] || { log "$m $v is not on the Go module proxy, nor any earlier patch of it"; return 1; }
+      log "$m $v is not on the Go module proxy: using $candidate, the newest earlier patch it has"
+      sed -i "s|^\t$m => $m $v\$|\t$m => $m $candidate|" "$dir/go.mod"
+    done <<<"$missing"
+  done
+  log "staging modules still missing after 5 rounds"; return 1
+}
 
 # Prints one line per 100 packages compiled, so a person can follow a long cold build; every other
 # line of go's output (an error, a download) is passed through.
@@ -158,7 +182,7 @@ start=$(date +%s)
 
 if [ "$mode" = node ]; then
   log "building Kubernetes $k8s_version node binaries (kubelet, kube-proxy)"
-  k8s_module "$work/k8s-node"
+  k8s_module "$work/k8s-node" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
   (cd "$work/k8s-node" && export GOTOOLCHAIN=$k8s_toolchain && go build -v -trimpath -ldflags "$ldflags" -o "$dest.tmp/bin/" \
     k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy 2>&1 | progress kubernetes-node)
   date -u +%FT%TZ > "$dest.tmp/.complete"
@@ -173,7 +197,8 @@ if [ "$mode" = node ]; then
 fi
 
 log "building Kubernetes $k8s_version (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl); a cold build takes a long time on 2 cores"
-k8s_module "$work/k8s"
+k8s_module "$work/k8s" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 log "Go toolchain for Kubernetes $k8s_version: $k8s_toolchain ($(cd "$work/k8s" && GOTOOLCHAIN=$k8s_toolchain go version))"
 (cd "$work/k8s" && export GOTOOLCHAIN=$k8s_toolchain && go build -v -trimpath -ldflags "$ldflags" -o "$dest.tmp/bin/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
