@@ -2,12 +2,11 @@
 // API server and kubectl drain decide about the same pods.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { V1Deployment, V1Node, V1Pod } from '@kubernetes/client-node';
-import { POD_READY_DELAY_ANNOTATION } from '../../cluster/src/index.js';
+import { K8S_VERSION_ENV, POD_READY_DELAY_ANNOTATION } from '../../cluster/src/index.js';
 import { KubeClient } from '../../src/engine/kube/client.js';
 import type { RunReport } from '../../src/engine/types.js';
-import { fetchWorkloads } from '../../src/engine/kube/plan-input.js';
+import { fetchWorkloads, nodeCapacities } from '../../src/engine/kube/plan-input.js';
 import { planClusterPods, scanClusterPods } from '../../src/engine/kube/cluster-pods.js';
-import { nodeCapacities } from '../../src/engine/kube/plan-input.js';
 import { rejectReason } from '../../src/engine/plan/capacity.js';
 import { deleteNamespace, deployOn, drain, ensureNamespace, eventually, isPodReady, pdb, podsOf, useCluster } from './support.js';
 
@@ -355,4 +354,14 @@ describe('planner parity with the API server and kubectl drain', () => {
       client.close();
     }
   }, 180_000);
+
+  // The run reads /version before any change (kube/server-version.ts): a release of the supported
+  // range is logged as such and adds no warning. npm run compat runs this on each release.
+  it('a run names the API server\'s Kubernetes version, the one kubectl reads, as supported, with no warning', async () => {
+    const server = (JSON.parse(await tc.cluster.kubectl(['version', '-o', 'json'])) as { serverVersion: { gitVersion: string } }).serverVersion.gitVersion;
+    if (process.env[K8S_VERSION_ENV]) expect(server).toBe(process.env[K8S_VERSION_ENV]);
+    const { report, log } = await drain(tc, { nodes: [W1], operation: 'plan' });
+    expect(log).toContainEqual(expect.stringContaining(`info: Kubernetes ${server}: supported (safe-drain supports 1.32–1.37)`));
+    expect(report.warnings).toBeUndefined();
+  }, 120_000);
 });
