@@ -315,6 +315,23 @@ describe('planner parity with the API server and kubectl drain', () => {
     }
   }, 240_000);
 
+  /**
+   * A pod asking `cpu`, only for `node`: first the engine's judgment of that node (from a plan's
+   * protobuf scan), then the real scheduler's on the same pod.
+   */
+  async function judgedByBoth(ns: string, client: KubeClient, node: string, cpu: string): Promise<{ engine: string; scheduler: string }> {
+    const probe: V1Pod = { metadata: { name: `probe-${node}`, namespace: ns }, spec: { nodeSelector: { 'kubernetes.io/hostname': node }, containers: asking(cpu) } };
+    const [nodes, pods] = await Promise.all([client.listNodeFootprints(), planClusterPods(client, [W1])]);
+    const rejects = rejectReason(probe, nodeCapacities(nodes, pods.requested).find((c) => c.node.metadata?.name === node)!);
+    await tc.core.createNamespacedPod({ namespace: ns, body: probe });
+    const scheduled = await eventually(
+      async () => (await readPod(ns, `probe-${node}`))?.status?.conditions?.find((c) => c.type === 'PodScheduled')?.status,
+      `the scheduler to decide on probe-${node}`,
+    );
+    return { engine: rejects === undefined ? 'fits' : /cpu/.test(rejects) ? 'no cpu' : rejects, scheduler: scheduled === 'True' ? 'fits' : 'no cpu' };
+  }
+  const asking = (cpu: string) => [{ name: 'c', image: 'registry.invalid/c:1', resources: { requests: { cpu } } }];
+
   // Pod-level requests (spec.resources; PodLevelResources is beta and on by default from 1.34,
   // alpha and off in 1.32-1.33, where the API server drops the field): the scheduler counts them
   // instead of the containers' sum. The capacity check must judge a node as full as the
@@ -325,31 +342,46 @@ describe('planner parity with the API server and kubectl drain', () => {
     const client = new KubeClient(tc.kc);
     try {
       const minor = (await client.serverVersion())?.minor ?? 0;
-      const container = (cpu: string) => [{ name: 'c', image: 'registry.invalid/c:1', resources: { requests: { cpu } } }];
       // w2 has 8 CPUs: a pod asking 6 for the whole pod, its container 100m.
       await tc.core.createNamespacedPod({
         namespace: ns,
-        body: { metadata: { name: 'big', namespace: ns }, spec: { nodeName: 'w2', resources: { requests: { cpu: '6' } }, containers: container('100m') } },
+        body: { metadata: { name: 'big', namespace: ns }, spec: { nodeName: 'w2', resources: { requests: { cpu: '6' } }, containers: asking('100m') } },
       });
       const kept = (await readPod(ns, 'big'))?.spec?.resources?.requests?.cpu !== undefined;
       expect(kept).toBe(minor >= 34);
+      const judged = await judgedByBoth(ns, client, 'w2', '4');
+      expect(judged.scheduler).toBe(kept ? 'no cpu' : 'fits');
+      expect(judged.engine).toBe(judged.scheduler);
+    } finally {
+      client.close();
+    }
+  }, 180_000);
 
-      // A pod asking 4 CPUs, only for w2: first the engine's judgment (a plan's protobuf scan)...
-      const probe: V1Pod = { metadata: { name: 'probe', namespace: ns }, spec: { nodeSelector: { 'kubernetes.io/hostname': 'w2' }, containers: container('4') } };
-      const [nodes, pods] = await Promise.all([client.listNodeFootprints(), planClusterPods(client, [W1])]);
-      const w2 = nodeCapacities(nodes, pods.requested).find((c) => c.node.metadata?.name === 'w2')!;
-      const engineRejects = rejectReason(probe, w2);
-      // ...then the scheduler's, on the same pod.
-      await tc.core.createNamespacedPod({ namespace: ns, body: probe });
-      const scheduled = await eventually(
-        async () => (await readPod(ns, 'probe'))?.status?.conditions?.find((c) => c.type === 'PodScheduled')?.status,
-        'the scheduler to decide on the probe pod',
-      );
-      expect(scheduled).toBe(kept ? 'False' : 'True');
-      expect({ fits: engineRejects === undefined, why: engineRejects ?? 'fits' }).toEqual({
-        fits: scheduled === 'True',
-        why: scheduled === 'True' ? 'fits' : expect.stringMatching(/cpu/),
+  // Sidecars (init containers with restartPolicy Always; on by default since 1.29): they run
+  // beside the containers and under every init container after them, so the scheduler reserves
+  // max(5 + 1, 5 + 0.5) = 6 CPUs here; counted as a plain init container it would be 5.
+  it('sidecar containers: the capacity check judges a node as the scheduler does', async () => {
+    const ns = testNamespace('sidecar');
+    await ensureNamespace(tc, ns);
+    const client = new KubeClient(tc.kc);
+    try {
+      await tc.core.createNamespacedPod({
+        namespace: ns,
+        body: {
+          metadata: { name: 'with-sidecar', namespace: ns },
+          spec: {
+            nodeName: 'w3',
+            initContainers: [
+              { name: 'proxy', image: 'registry.invalid/proxy:1', restartPolicy: 'Always', resources: { requests: { cpu: '5' } } },
+              { name: 'setup', image: 'registry.invalid/setup:1', resources: { requests: { cpu: '1' } } },
+            ],
+            containers: asking('500m'),
+          },
+        },
       });
+      expect((await readPod(ns, 'with-sidecar'))?.spec?.initContainers?.[0]?.restartPolicy).toBe('Always');
+      const judged = await judgedByBoth(ns, client, 'w3', '3'); // 8 - 6 = 2 CPUs free
+      expect(judged).toEqual({ engine: 'no cpu', scheduler: 'no cpu' });
     } finally {
       client.close();
     }
