@@ -162,6 +162,7 @@ function startGate(env: RunEnv, nodes: V1Node[], started: number, gateStop: Abor
       nodes: nodes.map((n) => n.metadata?.name ?? ''),
       runStart: started,
       clock: env.clock,
+      watchPdbs: () => api.watchPdbs((m) => logger.debug(m)),
       ...(options.availability.abortOnDowntime && {
         onBreach: (failure: string) => gateStop.abort(new Error(`availability gate broken (abort-on-downtime): ${failure}`)),
       }),

@@ -5,9 +5,11 @@
 // pods, compared with those healthy when the pod was deleted.
 import type { V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { Clock } from '../clock.js';
+import { WaitAborted } from '../errors.js';
 import type { Watch } from '../kube/watch.js';
 import { budgetStatus, pdbKey } from '../plan/pdb.js';
 import type { BudgetBypass } from '../types.js';
+import { waitWithin } from '../wait.js';
 import { durationText, round3, seconds, type Gate } from './figures.js';
 import type { BypassAvailability } from './types.js';
 
@@ -45,33 +47,36 @@ export function bypassFailure(b: BudgetBypass, healthyBefore: number | undefined
   return `pod ${b.pod} deleted bypassing PDB ${b.pdb} (${b.by}): ${reasons.join('; ')}`;
 }
 
-/** One forced deletion, followed on the PDB watch from the moment it was made. */
+/** One forced deletion, followed on the gate's PDB watch from the moment it was made. */
 class FollowedBypass {
   readonly points: BudgetPoint[] = [];
   readonly healthyBefore?: number;
-  private readonly unsubscribe: () => void;
+  private unsubscribe = (): void => undefined;
 
   constructor(
     readonly bypass: BudgetBypass,
     readonly at: number,
-    pdbs: PdbSource | undefined,
+    /** The PDB as the run saw it when it deleted the pod (its status still counts the pod). */
+    before: V1PodDisruptionBudget | undefined,
     private readonly now: () => number,
-    changed: () => void,
   ) {
-    const key = bypass.pdb;
-    const first = key !== undefined ? pdbs?.get(key) : undefined;
-    if (first) {
-      this.healthyBefore = budgetStatus(first).healthy;
-      this.record(first);
+    if (before) {
+      this.healthyBefore = budgetStatus(before).healthy;
+      this.record(before);
     }
-    this.unsubscribe =
-      key !== undefined && pdbs
-        ? pdbs.subscribe((_type, pdb) => {
-            if (pdbKey(pdb) !== key) return;
-            this.record(pdb);
-            changed();
-          })
-        : () => undefined;
+  }
+
+  /** Follows the PDB's status on `pdbs` from now on; `changed` after each change. */
+  follow(pdbs: PdbSource, changed: () => void): void {
+    const key = this.bypass.pdb;
+    if (key === undefined) return;
+    const current = pdbs.get(key);
+    if (current) this.record(current);
+    this.unsubscribe = pdbs.subscribe((_type, pdb) => {
+      if (pdbKey(pdb) !== key) return;
+      this.record(pdb);
+      changed();
+    });
   }
 
   private record(pdb: V1PodDisruptionBudget): void {
@@ -79,6 +84,11 @@ class FollowedBypass {
     const point = { at: this.now(), healthy: b.healthy, met: b.healthy >= b.desired };
     const last = this.points[this.points.length - 1];
     if (!last || last.healthy !== point.healthy || last.met !== point.met) this.points.push(point);
+  }
+
+  /** Its budget is unmet at the last status seen. */
+  get unmet(): boolean {
+    return this.bypass.pdb !== undefined && this.points[this.points.length - 1]?.met === false;
   }
 
   stop(): void {
@@ -105,24 +115,48 @@ class FollowedBypass {
 }
 
 /**
- * The run's forced deletions, each followed on the PDB watch. `onChange` is told after every
- * status change of a followed PDB (abort-on-downtime judges then), and `failureNow` says whether
- * one breaks the gate at this moment; `timeToBreach` when an unmet budget would, if nothing changes.
+ * The run's forced deletions, each followed on a PDB watch of the gate's own (opened at the first
+ * one: the run's watch ends with the drain, and a budget is met again only later). `onChange` is
+ * told after every status change of a followed PDB (abort-on-downtime judges then).
  */
 export class BypassRecords {
   private readonly followed: FollowedBypass[] = [];
+  private watch?: Watch<V1PodDisruptionBudget>;
+  private started?: Promise<PdbSource | undefined>;
 
   constructor(
     private readonly clock: Clock,
     private readonly runStart: number,
+    /** Opens a list+watch of the cluster's PDBs (absent: budgets are judged on what `note` was given). */
+    private readonly openWatch?: () => Watch<V1PodDisruptionBudget>,
+    private readonly onError: (message: string) => void = () => undefined,
   ) {}
 
   private now(): number {
     return this.clock.now() - this.runStart;
   }
 
-  note(bypass: BudgetBypass, pdbs: PdbSource | undefined, onChange: () => void): void {
-    this.followed.push(new FollowedBypass(bypass, this.now(), pdbs, () => this.now(), onChange));
+  note(bypass: BudgetBypass, before: V1PodDisruptionBudget | undefined, onChange: () => void): void {
+    const followed = new FollowedBypass(bypass, this.now(), before, () => this.now());
+    this.followed.push(followed);
+    void this.pdbs().then((pdbs) => pdbs && followed.follow(pdbs, onChange));
+  }
+
+  /** The gate's PDB watch, started once; undefined without one, or when it could not start. */
+  private pdbs(): Promise<PdbSource | undefined> {
+    this.started ??= (async () => {
+      if (!this.openWatch) return undefined;
+      const watch = this.openWatch();
+      this.watch = watch;
+      try {
+        await watch.start();
+        return watch;
+      } catch (err) {
+        this.onError(`the PDBs bypassed could not be watched: ${(err as Error).message}`);
+        return undefined;
+      }
+    })();
+    return this.started;
   }
 
   get count(): number {
@@ -137,14 +171,25 @@ export class BypassRecords {
   /** ms from now until an unmet budget would break max-downtime if it stays unmet; undefined: none pending. */
   timeToBreach(gate: Gate): number | undefined {
     if (gate.maxDowntimeMs === undefined) return undefined;
-    const waits = this.followed
-      .filter((f) => f.bypass.pdb !== undefined && f.points[f.points.length - 1]?.met === false)
-      .map((f) => Math.max(0, gate.maxDowntimeMs! - budgetFigures(f.points, this.now()).unmetMs) + 1);
+    const waits = this.followed.filter((f) => f.unmet).map((f) => Math.max(0, gate.maxDowntimeMs! - budgetFigures(f.points, this.now()).unmetMs) + 1);
     return waits.length > 0 ? Math.min(...waits) : undefined;
+  }
+
+  /** Waits until every bypassed budget is met again, at most `boundMs`, so each outage is measured to its end. */
+  async settle(boundMs: number, signal: AbortSignal | undefined): Promise<void> {
+    if (this.followed.length === 0) return;
+    const pdbs = await this.pdbs();
+    if (!pdbs || signal?.aborted) return;
+    try {
+      await waitWithin(() => !this.followed.some((f) => f.unmet), boundMs, { subscribe: (changed) => pdbs.subscribe(changed), signal: signal ?? new AbortController().signal, clock: this.clock });
+    } catch (err) {
+      if (!(err instanceof WaitAborted)) throw err;
+    }
   }
 
   stop(): void {
     for (const f of this.followed) f.stop();
+    this.watch?.stop();
   }
 
   report(gate: Gate): BypassAvailability[] {

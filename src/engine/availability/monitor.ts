@@ -6,12 +6,12 @@
 // stops evicting. At the end the figures and the verdict go into the RunReport. Every `now`, timer
 // and wait is on the injected Clock, and the API is the few calls of GateApi, so a unit test
 // drives the gate with a fake clock and a fake watch.
-import type { V1EndpointSlice } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../clock.js';
 import { WaitAborted } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { describeApiError, statusCode } from '../kube/errors.js';
-import { objectKey } from '../kube/watch.js';
+import { objectKey, type Watch } from '../kube/watch.js';
 import type { BudgetBypass, DrainPlan, Logger, Operation } from '../types.js';
 import { InputError } from '../types.js';
 import { waitWithin } from '../wait.js';
@@ -36,7 +36,7 @@ import {
   type ProbeSample,
   type ReadyEndpoint,
 } from './figures.js';
-import { BypassRecords, type PdbSource } from './bypasses.js';
+import { BypassRecords } from './bypasses.js';
 import { Prober } from './probe.js';
 import type { AvailabilityOptions, AvailabilityReport, ReadyPoint, ServiceAvailability } from './types.js';
 
@@ -73,6 +73,8 @@ export interface MonitorContext {
   clock?: Clock;
   /** abort-on-downtime: told once, at the first breach of the gate. */
   onBreach?: (failure: string) => void;
+  /** Opens a list+watch of the cluster's PDBs: how the gate follows a budget a forced deletion bypassed. */
+  watchPdbs?: () => Watch<V1PodDisruptionBudget>;
 }
 
 interface Watched {
@@ -110,7 +112,7 @@ export class AvailabilityMonitor {
   private constructor(private readonly ctx: MonitorContext) {
     this.measured = ctx.operation === 'drain' && !ctx.dryRun;
     this.clock = ctx.clock ?? systemClock;
-    this.bypasses = new BypassRecords(this.clock, ctx.runStart);
+    this.bypasses = new BypassRecords(this.clock, ctx.runStart, ctx.watchPdbs, (m) => ctx.logger.warn(`availability: ${m}`));
   }
 
   /** Resolves the selection and starts watching; throws InputError (nothing changed yet) for a Service that does not exist. */
@@ -144,9 +146,9 @@ export class AvailabilityMonitor {
    * A pod the run deleted without its PDB's consent (disable-eviction, force-after): followed on
    * the PDB watch from now on and judged like an outage (availability/bypasses.ts).
    */
-  noteBypass(bypass: BudgetBypass, pdbs: PdbSource | undefined): void {
-    if (!this.measured) return;
-    this.bypasses.note(bypass, pdbs, () => this.judgeBypassesLive());
+  noteBypass(bypass: BudgetBypass, pdbBefore: V1PodDisruptionBudget | undefined): void {
+    if (!this.measured || !this.live) return;
+    this.bypasses.note(bypass, pdbBefore, () => this.judgeBypassesLive());
     this.ctx.logger.warn(`availability: pod ${bypass.pod} was deleted without the consent of ${bypass.pdb ? `PDB ${bypass.pdb}` : 'a PDB'} (${bypass.by}); the gate judges it like an outage`);
     this.judgeBypassesLive();
   }
@@ -171,6 +173,7 @@ export class AvailabilityMonitor {
       if (this.measured) {
         await this.awaitSlicesCaughtUp(new Set(removedPods), signal);
         await this.awaitRecovery(signal);
+        await this.bypasses.settle(RECOVERY_WAIT_MS, signal);
       }
     } finally {
       await this.prober?.stop();

@@ -15,7 +15,7 @@ export function withForcedDeletions(run: Run, node: string): Pick<PodWorkContext
     force,
     onBypass: (bypass: BudgetBypass) => {
       nodeEvent(run, node, 'Warning', 'SafeDrainBudgetBypassed', `Pod ${bypass.pod} ${describeBypass(bypass)}. ${run.env.origin}`);
-      run.services.gate?.noteBypass(bypass, run.services.pdbs);
+      run.services.gate?.noteBypass(bypass, bypass.pdb !== undefined ? run.services.pdbs?.get(bypass.pdb) : undefined);
     },
   };
 }

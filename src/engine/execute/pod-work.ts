@@ -246,6 +246,7 @@ export async function awaitCompletion(c: PodWorkContext, p: PodPlan): Promise<vo
   r.message = `${c.options.dryRun ? 'would wait' : 'waiting'} for it to complete: ${p.reason}`;
   if (c.options.dryRun) return;
   c.mark('wait', key, `waiting for it to complete (${p.reason})`);
+  c.logger.info(`${key} is not evicted (${p.reason}): waiting until it completes`);
   try {
     const how = await waitFor<string>({
       check: () => {
