@@ -119,6 +119,7 @@ async function checks(env: RunEnv, signal: AbortSignal): Promise<Checked> {
   api.outageBoundMs = CHECKS_OUTAGE_BOUND_MS;
   const server = api.kubeConfig.getCurrentCluster()?.server ?? '(unknown server)';
   const pdbs = options.operation === 'drain' || options.operation === 'plan' ? api.watchPdbs((m) => logger.debug(m)) : undefined;
+  let gate: AvailabilityMonitor | undefined;
   const [access, nodes, watched] = await Promise.allSettled([
     logger.group('Checking permissions', () => checkPermissions(api, options, logger)),
     resolveNodes(api, options),
@@ -136,12 +137,15 @@ async function checks(env: RunEnv, signal: AbortSignal): Promise<Checked> {
     if (watched.status === 'rejected') throw watched.reason;
     logger.info(`nodes: ${nodes.value.map((n) => n.metadata?.name).join(', ')}`);
     const gateStop = new AbortController();
-    const gate = access.value ? await startGate(env, nodes.value, started, gateStop) : undefined;
+    gate = access.value ? await startGate(env, nodes.value, started, gateStop) : undefined;
     stopIfCancelled('after resolving the Services to watch');
     api.outageBoundMs = API_OUTAGE_BOUND_MS;
     return { started, nodes: nodes.value, pdbs, gate, gateStop };
   } catch (err) {
+    // Nothing was changed; nothing may keep watching (an open watch holds the process).
     pdbs?.stop();
+    gate?.stopWatching();
+    api.close();
     throw err;
   }
 }

@@ -283,8 +283,12 @@ describe('eviction answers of a real API server', () => {
     async function admittedNotDeleted(ns: string): Promise<{ victim: string; at: string }> {
       await deployOn(tc, W1, ns, 'web', 3);
       await createPdb(ns, pdb(ns, 'web', 'web', { minAvailable: 2 }), (s) => s.disruptionsAllowed === 1);
-      const victim = (await podsOf(tc, ns, 'web'))[0]!.metadata!.name!;
-      const at = new Date(Date.now() - 10_000).toISOString().replace(/\.\d+Z$/, 'Z');
+      const victimPod = (await podsOf(tc, ns, 'web'))[0]!;
+      const victim = victimPod.metadata!.name!;
+      // Admitted after the pod was created (an entry from before it would be a same-named
+      // predecessor's), and older than an eviction takes by the time the drain looks.
+      const at = new Date(new Date(victimPod.metadata!.creationTimestamp!).getTime() + 1_000).toISOString().replace(/\.\d+Z$/, 'Z');
+      await eventually(async () => Date.now() > Date.parse(at) + 6_000, 'the entry older than an eviction takes');
       await tc.cluster.kubectl(['-n', ns, 'patch', 'pdb', 'web', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { disruptedPods: { [victim]: at } } })]);
       await eventually(async () => {
         const p = await tc.policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: 'web' });

@@ -293,7 +293,7 @@ describe('the availability gate in the Action', () => {
     await tc.core.deleteNamespace({ name: ns });
   }, 180_000);
 
-  it('the CLI: the same gate failure exits 1, names the Service on stderr, and --output json carries availability', async () => {
+  it('the CLI: the same gate failure exits 3, names the Service on stderr, and --output json carries availability', async () => {
     const ns = 'cli-gate';
     await singleReplicaBehindService(ns);
     const run = await runEntry('src/cli/main.ts', [
@@ -314,9 +314,10 @@ describe('the availability gate in the Action', () => {
       '-o',
       'json',
     ]);
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(3); // the drain completed; the gate failed (errors.ts EXIT_CODES)
     expect(run.stderr).toMatch(/error: availability gate failed: cli-gate\/web: down [0-9.]+ s \(max-downtime 0s\)/);
     const report = JSON.parse(run.stdout) as RunReport;
+    expect(report.outcome).toBe('gate-failed');
     expect(report.availability).toMatchObject({ passed: false, services: [expect.objectContaining({ service: `${ns}/web`, passed: false })] });
     expect((await nodeState('w1')).unschedulable).toBe(false);
     await tc.core.deleteNamespace({ name: ns });

@@ -8,9 +8,9 @@ import { AvailabilityMonitor, RECOVERY_WAIT_MS, SLICES_CATCH_UP_MS, type GateApi
 import { DEFAULT_AVAILABILITY, type AvailabilityOptions } from '../../src/engine/availability/types.js';
 import type { Clock } from '../../src/engine/clock.js';
 import { InputError } from '../../src/engine/errors.js';
-import type { WatchEventType, WatchListener } from '../../src/engine/kube/watch.js';
 import type { Logger } from '../../src/engine/types.js';
 import { FakeClock, flush } from './fixtures/fake-clock.js';
+import { FakeWatch } from './fixtures/fake-watch.js';
 
 const DRAINED = 'w1';
 
@@ -35,44 +35,12 @@ function webSlice(endpoints: Endpoint[], resourceVersion = '1'): V1EndpointSlice
   };
 }
 
-/** What a ResourceWatch is to the gate: a cache, its listeners, and events the test emits. */
-class FakeSliceWatch {
-  private readonly cache = new Map<string, V1EndpointSlice>();
-  private readonly listeners = new Set<WatchListener<V1EndpointSlice>>();
-  stopped = false;
-
-  constructor(initial: V1EndpointSlice[]) {
-    for (const s of initial) this.cache.set(s.metadata!.name!, s);
-  }
-
-  async start(): Promise<void> {}
-
-  stop(): void {
-    this.stopped = true;
-    this.listeners.clear();
-  }
-
-  items(): V1EndpointSlice[] {
-    return [...this.cache.values()];
-  }
-
-  subscribe(listener: WatchListener<V1EndpointSlice>): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  emit(type: WatchEventType, slice: V1EndpointSlice): void {
-    if (type === 'DELETED') this.cache.delete(slice.metadata!.name!);
-    else this.cache.set(slice.metadata!.name!, slice);
-    for (const l of [...this.listeners]) l(type, slice);
-  }
-}
 
 const notFound = () => Object.assign(new Error('not found'), { code: 404 });
 
 /** A cluster with `services` (namespace/name) in namespace default and one watch of slices. */
 function fakeApi(slices: V1EndpointSlice[], services = ['default/web']) {
-  const watch = new FakeSliceWatch(slices);
+  const watch = new FakeWatch<V1EndpointSlice>(slices);
   const service = (key: string): V1Service => ({ metadata: { namespace: key.split('/')[0], name: key.split('/')[1] } });
   const api: GateApi = {
     getService: async (namespace, name) => (services.includes(`${namespace}/${name}`) ? service(`${namespace}/${name}`) : Promise.reject(notFound())),

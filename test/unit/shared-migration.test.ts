@@ -20,13 +20,15 @@ function conflict(): Error {
 type Patch = { metadata?: { resourceVersion?: string; labels?: Record<string, string | null>; annotations?: Record<string, string | null> }; spec?: { replicas?: number } };
 
 /** One Deployment in memory; `afterWrite` may turn a landed write into a lost answer. */
-function deploymentStore(o: { afterWrite?: (n: number) => void } = {}) {
+function deploymentStore(o: { afterWrite?: (n: number) => void; statusReady?: number } = {}) {
   let d: V1Deployment = {
     metadata: { namespace: 'shop', name: 'web', uid: 'd1', resourceVersion: '1', generation: 1, labels: {}, annotations: {} },
     spec: { replicas: 2, strategy: { type: 'Recreate' }, selector: { matchLabels: { app: 'web' } }, template: {} },
-    status: { replicas: 2, readyReplicas: 2, observedGeneration: 1 },
+    status: { replicas: 2, readyReplicas: o.statusReady ?? 2, observedGeneration: 1 },
   };
   const watch = new FakeWatch<V1Deployment>([d]);
+  const readyPod = (i: number): V1Pod => ({ metadata: { namespace: 'shop', name: `web-${i}`, uid: `p${i}` }, status: { conditions: [{ type: 'Ready', status: 'True' }] } });
+  const pods = new FakeWatch<V1Pod>([readyPod(0), readyPod(1)]);
   const written: number[] = [];
   const merge = (into: Record<string, string>, from: Record<string, string | null> = {}) => {
     for (const [k, v] of Object.entries(from)) {
@@ -53,15 +55,14 @@ function deploymentStore(o: { afterWrite?: (n: number) => void } = {}) {
     },
     workloadEvent: async () => undefined,
     watchWorkload: () => watch,
-    watchPodsMatching: () => new FakeWatch<V1Pod>(),
+    watchPodsMatching: () => pods,
     listReplicaSetsMatching: async () => [],
     listDeploymentsLabelled: async () => [],
     unbounded: <T>(fn: () => Promise<T>) => fn(),
   } as unknown as MigrateApi;
-  /** The controller's status: `ready` replicas Ready. */
+  /** The controllers' work: `n` pods of the Deployment Ready (new ones added). */
   const ready = (n: number) => {
-    d = { ...structuredClone(d), status: { ...d.status, readyReplicas: n } };
-    watch.emit('MODIFIED', d);
+    for (let i = pods.items().length; i < n; i++) pods.emit('ADDED', readyPod(i));
   };
   return { api, ready, written, current: () => d };
 }
@@ -135,6 +136,22 @@ describe('WorkloadMigrations', () => {
     await done;
     expect(store.written).toEqual([3, 2]);
     expect(changes[0]!.change).toMatchObject({ change: 'replicas 2 → 3 → 2', restored: true });
+  });
+
+  it("waits for Ready pods counted from the pods, not the status's readyReplicas, which trails them (right after a restore it still counts removed pods)", async () => {
+    const clock = new FakeClock();
+    const store = deploymentStore({ statusReady: 4 }); // 2 pods serve; the status still says 4
+    const changes: { node: string; change: WorkloadChange }[] = [];
+    const m = migrations(store.api, clock, changes);
+    const w1 = request('w1');
+    const done = m.migrate(w1);
+    await flush();
+    store.ready(3); // the raised pod is Ready: 2 + the 1 moved
+    await flush();
+    expect(w1.asked()).toBe(true);
+    w1.evicted();
+    await done;
+    expect(store.written).toEqual([3, 2]);
   });
 
   it('a raise for a node whose drain lock the run lost is not restored by this run: left for the lock\'s new holder, and said', async () => {

@@ -24,7 +24,7 @@ import type { KubeClient } from '../kube/client.js';
 import { statusCode } from '../kube/errors.js';
 import type { Watch } from '../kube/watch.js';
 import { chooseMigrationFor, rolloutStrategy, type MigrationChoice } from '../plan/migration.js';
-import { workloadIdentity } from '../plan/pod.js';
+import { isPodReady, workloadIdentity } from '../plan/pod.js';
 import type { Logger, WorkloadChange, WorkloadInfo } from '../types.js';
 import { ANNOTATION_MIGRATION, MAX_CONFLICT_RETRIES, raiseMetadata, raiseOf, restoreRaise, type RestoreApi, type TemporaryRaise } from './restore.js';
 import { isRolloutComplete, pausedRolloutCanFinish, progressDeadlineExceeded, waitForDeployment, watchWorkloadPods, type DeploymentWatchApi } from './workload-watch.js';
@@ -145,6 +145,11 @@ async function watchPodsFromNow(api: DeploymentWatchApi, d: V1Deployment): Promi
     throw err;
   }
   return { pods, before: new Set(pods.items().map((p) => p.metadata?.uid ?? '')) };
+}
+
+/** The Deployment's pods that serve: Ready and not terminating. */
+function servingPods(pods: Watch<V1Pod>): number {
+  return pods.items().filter((p) => !p.metadata?.deletionTimestamp && isPodReady(p)).length;
 }
 
 async function event(env: MigrationEnv, d: V1Deployment, reason: string, message: string): Promise<void> {
@@ -310,7 +315,7 @@ class SharedRaise implements Migration {
       const d = await this.env.api.getDeployment(this.w.namespace, this.w.name);
       const watched = this.env.dryRun ? undefined : await watchPodsFromNow(this.env.api, d);
       try {
-        const readyNeeded = await this.serialized(() => this.raise());
+        const readyNeeded = await this.serialized(() => this.raise(watched?.pods));
         if (!watched) return;
         await this.waitReady(req, watched, readyNeeded);
         await req.evictOldPods();
@@ -338,11 +343,11 @@ class SharedRaise implements Migration {
    * answer finds its own marker and value, and writes nothing more). Returns how many Ready pods
    * the joining node waits for.
    */
-  private async raise(): Promise<number> {
+  private async raise(pods: Watch<V1Pod> | undefined): Promise<number> {
     const { api, dryRun } = this.env;
     this.writing = true;
     try {
-      const d = await withFreshDeployment(api, this.w, (fresh) => this.raiseOn(fresh));
+      const d = await withFreshDeployment(api, this.w, (fresh) => this.raiseOn(fresh, pods));
       if (d && !dryRun) await event(this.env, d, 'SafeDrainScaleUp', this.note(this.target));
     } finally {
       this.writing = false;
@@ -352,32 +357,40 @@ class SharedRaise implements Migration {
     return readyBefore + this.moving.ready;
   }
 
-  /** One attempt at the raise on a fresh read; undefined when the Deployment already holds it. */
-  private async raiseOn(fresh: V1Deployment): Promise<V1Deployment | undefined> {
+  /**
+   * One attempt at the raise on a fresh read; undefined when the Deployment already holds it.
+   * Until a raise of this run has landed, every attempt is computed from what it reads (a value
+   * someone set meanwhile is the one raised); once one has, replicas must still be this run's.
+   */
+  private async raiseOn(fresh: V1Deployment, pods: Watch<V1Pod> | undefined): Promise<V1Deployment | undefined> {
     const replicas = fresh.spec?.replicas ?? 1;
     const marker = raiseOf(fresh);
     const ours = marker?.run === this.env.run;
-    if (!this.base) {
+    // A write of this run landed though its answer was lost (the retry met a conflict).
+    if (ours && this.target === undefined && this.attempted) {
+      if (replicas !== marker.raised) throw new MigrationStuck(this.changedBySomeoneElse(fresh));
+      this.target = marker.raised;
+    }
+    if (this.target === undefined) {
       // Another run's raise still in effect (it drains another node): ours goes on top of it,
       // and its original stays the original, so replicas never ratchet up.
       if (marker && !ours) this.env.logger.warn(`${this.id}: already raised by safe-drain from ${marker.original} to ${replicas} for node ${marker.nodes.join(', ') || '(unknown)'}; raising on top, restoring to ${marker.original}`);
       this.base = {
         replicas,
         original: marker?.original ?? replicas,
-        readyBefore: fresh.status?.readyReplicas ?? 0,
+        // Counted from the pods, not status.readyReplicas, which trails them (right after a
+        // scale-down it still counts the pods being removed, and the wait would never end).
+        readyBefore: pods ? servingPods(pods) : (fresh.status?.readyReplicas ?? 0),
         deadlineBefore: progressDeadlineExceeded(fresh),
         progressDeadlineSeconds: fresh.spec?.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS,
       };
-    } else if (this.target !== undefined && (!ours || replicas !== this.target)) {
+    } else if (!ours || replicas !== this.target) {
       throw new MigrationStuck(this.changedBySomeoneElse(fresh));
     }
     const want = this.intended();
-    if (ours && replicas === want && marker.raised === want) {
-      this.target = want; // an earlier attempt landed though its answer was lost
-      return undefined;
-    }
+    if (replicas === want && this.target === want) return undefined;
     this.attempted = true;
-    const raise: TemporaryRaise = { original: this.base.original, raised: want, nodes: this.nodes, run: this.env.run };
+    const raise: TemporaryRaise = { original: this.base!.original, raised: want, nodes: this.nodes, run: this.env.run };
     const d = await this.env.api.patchDeployment(this.w.namespace, this.w.name, { metadata: raiseMetadata(raise, this.note(want), fresh.metadata?.resourceVersion), spec: { replicas: want } }, this.env.dryRun);
     this.target = want;
     return d;
@@ -393,7 +406,7 @@ class SharedRaise implements Migration {
     return `${this.id}: replicas was changed to ${d.spec?.replicas ?? 1} by someone else while safe-drain waited for its ${this.target} (a GitOps controller or an HPA reverting it?); safe-drain stopped its migration`;
   }
 
-  /** Until as many more pods are Ready as were Ready among every joined node's moved pods. */
+  /** Until as many more pods serve as were Ready among every joined node's moved pods (counted from its pods). */
   private async waitReady(req: MigrationRequest, watched: { pods: Watch<V1Pod>; before: Set<string> }, readyNeeded: number): Promise<void> {
     const { deadlineBefore, progressDeadlineSeconds } = this.base!;
     const { w } = this;
@@ -403,7 +416,7 @@ class SharedRaise implements Migration {
       w,
       {
         id: this.id,
-        done: (obj) => (obj.status?.readyReplicas ?? 0) >= readyNeeded,
+        done: () => servingPods(watched.pods) >= readyNeeded,
         stuck: (obj) => {
           // A join's own raise is under way: the value in flight is this run's, not someone else's.
           if (this.writing) return undefined;

@@ -85,7 +85,7 @@ function nodeError(run: Run, n: NodeRun, blocked: BlockedPod[]): string {
         : end?.why;
   const unfinished = unfinishedPods(n);
   const notRestored = n.changes.filter((c) => !c.restored);
-  const lockLost = run.services.locks !== undefined && !run.mayWrite(n.name);
+  const lockLost = run.services.locks?.lostLocks.includes(n.name) === true;
   return [
     head,
     unfinished.length ? `${unfinished.length} pod(s) not evicted: ${sayOnce(unfinished.map((r) => ({ pod: r.pod, message: r.outcome === 'blocked' ? (blocked.find((b) => b.pod === r.pod)?.message ?? r.message ?? 'blocked') : (r.message ?? 'failed') })))}` : undefined,
