@@ -27,6 +27,7 @@ import {
 import { DEFAULT_AVAILABILITY, type ServiceAvailability } from '../src/engine/availability/types.js';
 import { ResourceWatch } from '../src/engine/kube/watch.js';
 import { runSafeDrain } from '../src/engine/run.js';
+import { reportSchemaProblems } from '../test/report-schema.js';
 import { DEFAULT_OPTIONS, type DrainOptions, type Logger } from '../src/engine/types.js';
 import type { AvailabilitySample, ClusterBackend } from './backend.js';
 import {
@@ -341,6 +342,7 @@ async function drainScenario(ctx: Ctx, id: ScenarioId, title: string, ns: string
   const disagreement = reported ? Math.abs(reported.downtimeSeconds - downtime.totalSeconds) : undefined;
   const checks: Check[] = [
     check('safe-drain reported success', report.success, report.summary),
+    check("safe-drain's report matches docs/report.schema.json", reportSchemaProblems(report) === undefined, reportSchemaProblems(report) ?? 'it does'),
     check(
       `safe-drain's reported downtime for ${service} agrees with the harness's measurement within ${AVAILABILITY_AGREEMENT_SECONDS} s`,
       disagreement !== undefined && disagreement <= AVAILABILITY_AGREEMENT_SECONDS,

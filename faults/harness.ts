@@ -13,6 +13,7 @@ import {
 import { parse } from 'yaml';
 import { POD_READY_DELAY_ANNOTATION, type LocalCluster } from '../cluster/src/index.js';
 import type { RunReport } from '../src/engine/types.js';
+import { expectValidReport } from '../test/report-schema.js';
 import { isReady, Recorder } from './recorder.js';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -310,7 +311,7 @@ export function startDrain(args: string[], hardBoundMs: number): CliRun {
     child.kill('SIGKILL');
   }, hardBoundMs);
   let killTimer: NodeJS.Timeout | undefined;
-  const done = new Promise<CliResult>((resolve) => {
+  const done = new Promise<CliResult>((resolve, reject) => {
     child.on('close', (code, signal) => {
       clearTimeout(bound);
       if (killTimer) clearTimeout(killTimer);
@@ -320,6 +321,13 @@ export function startDrain(args: string[], hardBoundMs: number): CliRun {
         report = JSON.parse(stdout) as RunReport;
       } catch {
         report = undefined;
+      }
+      // A report the CLI printed must match the published schema (a killed run may print none).
+      try {
+        if (report) expectValidReport(report, `the CLI's JSON report (safe-drain ${args.join(' ')})`);
+      } catch (err) {
+        reject(err as Error);
+        return;
       }
       resolve({ code, signal, stdout, stderr, report, ms: Date.now() - startedAt, hung });
     });

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: set up (Node 24, npm packages, the cluster binaries, built once
-# into a cache outside the repo), start a local cluster (real control plane + kwok nodes), deploy a
-# sample app (Deployment helloworld with a PDB minAvailable 1 and a Service), then drain the node it
-# runs on with safe-drain: the plan first, then the drain. The cluster is left running for a look
-# around; `npm run cluster -- down` removes it.
+# The main job on a fresh machine (`npm run demo`): set up (scripts/setup.sh: Node 24, npm
+# packages, the cluster binaries, built once into a cache outside the repo), start a local
+# cluster (real control plane + kwok nodes), deploy a sample app (Deployment helloworld with a
+# PDB minAvailable 1 and a Service), then drain the node it runs on with safe-drain: the plan
+# first, then the drain. The cluster is left running for a look around; `npm run cluster -- down`
+# removes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-node24.sh
-[ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
-bin=$(bash cluster/build/build-binaries.sh | tail -n 1)
+bin=$(bash scripts/setup.sh | tail -n 1)
 kubectl() { "$bin/kubectl" "$@"; }
 
 npm run --silent cluster -- up
@@ -23,10 +23,10 @@ kubectl -n demo get pods -o wide
 
 echo
 echo "== safe-drain: plan for node $node (changes nothing)"
-node dist/cli.js plan --node "$node" --kubeconfig "$KUBECONFIG" || true
+node dist/cli.js plan "$node" || true
 echo
 echo "== safe-drain: drain node $node"
-node dist/cli.js drain --node "$node" --kubeconfig "$KUBECONFIG" --timeout 3m
+node dist/cli.js drain "$node" --timeout 3m
 echo
 kubectl get nodes
 kubectl -n demo get pods -o wide

@@ -39,7 +39,7 @@ for image in "$@"; do
     fi
     if [ "$attempt" -eq "$attempts" ]; then
       if $rate_limited; then
-        annotate error "could not pull $image: Docker Hub rate-limited this runner's pulls. Set the repository secrets DOCKERHUB_USERNAME and DOCKERHUB_TOKEN (a Docker Hub access token) so the workflow pulls as a user (README, Workflows and secrets), or re-run later."
+        annotate error "could not pull $image: Docker Hub rate-limited this runner's pulls. Set the repository secrets DOCKERHUB_USERNAME and DOCKERHUB_TOKEN (a Docker Hub access token) so the workflow pulls as a user (CONTRIBUTING.md, This repository's workflows and secrets), or re-run later."
       else
         annotate error "could not pull $image after $attempts attempts: $last"
       fi

@@ -12,6 +12,7 @@ import { computeOutputs } from '../engine/report/outputs.js';
 import { renderSummary } from '../engine/report/markdown.js';
 import { runSafeDrain } from '../engine/run.js';
 import { InputError, type DrainOptions, type Logger, type RunReport } from '../engine/types.js';
+import { commentOnPullRequest, commentRequested } from './comment.js';
 
 /**
  * Publishes outputs, the job summary and the report file on every path: a refused input, a
@@ -26,8 +27,10 @@ export async function run(): Promise<void> {
   let options: DrainOptions | undefined;
   let report: RunReport;
   let failure: string | undefined;
+  let comment = false;
   try {
     options = parseOptions(input);
+    comment = commentRequested(core.getInput('comment'));
     kubeconfig = writeKubeconfig(core.getInput('kubeconfig'));
     const context = core.getInput('context').trim();
     // Saved before the run: if this step is killed, the post step knows the drain locks it left.
@@ -37,6 +40,7 @@ export async function run(): Promise<void> {
       lockHolder,
       ...(kubeconfig && { kubeconfigPath: kubeconfig.path }),
       ...(context && { context }),
+      shell: 'action',
       logger: actionsLogger(),
       origin: workflowRunOrigin(),
       signal: cancellation.signal,
@@ -51,6 +55,7 @@ export async function run(): Promise<void> {
     cancellation.dispose();
   }
   await publish(report);
+  if (comment) await commentOnPullRequest(report, core.getInput('github-token'));
   if (failure !== undefined) core.setFailed(failure);
 }
 
@@ -164,6 +169,8 @@ function listenForCancellation(): Cancellation {
 /** Never throws: a report that cannot be written is warned about, and the other parts still go out. */
 async function publish(report: RunReport): Promise<void> {
   const outputs = computeOutputs(report);
+  core.setOutput('outcome', report.outcome);
+  core.setOutput('warnings', JSON.stringify(report.warnings ?? []));
   core.setOutput('evicted', JSON.stringify(outputs.evicted));
   core.setOutput('skipped', JSON.stringify(outputs.skipped));
   core.setOutput('blocked', JSON.stringify(outputs.blocked));

@@ -82,6 +82,22 @@ export class ClusterUnreachable extends SafeDrainError {
   }
 }
 
+/** The API server refused the kubeconfig's credentials (401) before any change. */
+export class CredentialsRefused extends SafeDrainError {
+  readonly outcome = 'no-access';
+
+  constructor(
+    readonly server: string,
+    /** Where the kubeconfig came from, as ClusterUnreachable's `source`. */
+    readonly source?: string,
+  ) {
+    super(
+      `the API server ${server} refused the credentials of the kubeconfig${source ? ` from ${source}` : ''} (401 Unauthorized). Nothing was changed. ` +
+        'Renew them (an expired token or certificate, a cloud login that ran out) or use a kubeconfig made for this cluster.',
+    );
+  }
+}
+
 /** The run was cancelled (signal, abort-on-downtime) before it changed anything. */
 export class CancelledBeforeChange extends SafeDrainError {
   readonly outcome = 'incomplete';

@@ -12,13 +12,13 @@ import type { V1Node, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { AvailabilityMonitor, monitorsAvailability } from './availability/monitor.js';
 import type { AvailabilityReport } from './availability/types.js';
 import { systemClock, type Clock } from './clock.js';
-import { CancelledBeforeChange, ClusterUnreachable, InputError, PermissionError } from './errors.js';
+import { CancelledBeforeChange, ClusterUnreachable, CredentialsRefused, InputError, PermissionError } from './errors.js';
 import { localIdentity } from './execute/drain-lock.js';
 import { FINISH, PHASES, firstDeadline } from './execute/phases.js';
 import { Run, type RunEnv } from './execute/run-state.js';
 import { availabilityAccess, describeAccess, missingAccess, RBAC_FILE, requiredAccess } from './kube/access.js';
 import { API_OUTAGE_BOUND_MS, KubeClient } from './kube/client.js';
-import { loadKubeConfig } from './kube/config.js';
+import { kubeconfigOrigin, loadKubeConfig, type Shell } from './kube/config.js';
 import { describeApiError, statusCode } from './kube/errors.js';
 import type { ResourceWatch } from './kube/watch.js';
 import { buildReport } from './report/build.js';
@@ -34,6 +34,8 @@ export interface RunContext {
   /** Path of a kubeconfig file; default KUBECONFIG / ~/.kube/config. */
   kubeconfigPath?: string;
   context?: string;
+  /** Which shell runs the engine: its errors speak of flags (CLI) or inputs (Action). Default: cli. */
+  shell?: Shell;
   logger: Logger;
   /** Who runs the drain (workflow run URL, CLI user@host): goes into Events on the node. */
   origin?: string;
@@ -68,7 +70,7 @@ export async function runSafeDrain(options: DrainOptions, ctx: RunContext): Prom
 
 function environment(options: DrainOptions, ctx: RunContext): RunEnv {
   const clock = ctx.clock ?? systemClock;
-  const api = new KubeClient(loadKubeConfig({ path: ctx.kubeconfigPath, context: ctx.context }), clock);
+  const api = new KubeClient(loadKubeConfig({ path: ctx.kubeconfigPath, context: ctx.context, shell: ctx.shell }), clock);
   api.onRetry = (m) => ctx.logger.info(`API server: ${m}`);
   const origin = ctx.origin ?? 'safe-drain';
   return { api, clock, logger: ctx.logger, options, origin, identity: localIdentity(ctx.lockHolder ?? randomUUID(), ctx.origin), ...(ctx.onPlan && { onPlan: ctx.onPlan }) };
@@ -128,7 +130,8 @@ async function checks(env: RunEnv, signal: AbortSignal): Promise<Checked> {
   try {
     if (access.status === 'rejected') {
       const err = access.reason as unknown;
-      if (statusCode(err) === undefined && !(err instanceof PermissionError)) throw new ClusterUnreachable(server, describeApiError(err));
+      if (statusCode(err) === undefined && !(err instanceof PermissionError)) throw new ClusterUnreachable(server, describeApiError(err), kubeconfigOrigin(api.kubeConfig));
+      if (statusCode(err) === 401) throw new CredentialsRefused(server, kubeconfigOrigin(api.kubeConfig));
       throw err;
     }
     logger.info(`permissions for "${options.operation}" verified on ${server}`);

@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { FakeGitHub } from './fake-github.js';
 import { deleteNamespace, useCluster } from './support.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -114,7 +115,7 @@ interface ActRun {
  * Runs one derived workflow through act in a fresh git repository; the log is kept in `work`.
  * Asynchronous: this process keeps serving what the workflow requests meanwhile (a probe URL).
  */
-async function runAct(name: string, workflow: Workflow, args: string[] = []): Promise<ActRun> {
+async function runAct(name: string, workflow: Workflow, args: string[] = [], event = 'workflow_dispatch'): Promise<ActRun> {
   const dir = join(work, name);
   mkdirSync(join(dir, '.github/workflows'), { recursive: true });
   writeFileSync(join(dir, '.github/workflows/run.yml'), stringify(workflow));
@@ -128,7 +129,7 @@ async function runAct(name: string, workflow: Workflow, args: string[] = []): Pr
   const child = spawn(
     act,
     [
-      'workflow_dispatch',
+      event,
       '-W', '.github/workflows/run.yml',
       '-P', 'ubuntu-latest=-self-hosted',
       '--no-cache-server',
@@ -272,6 +273,37 @@ describe('the example workflows through nektos/act (after cluster creation, loca
       server.close();
       await deleteNamespace(tc, 'demo');
       await tc.cluster.kubectl(['label', 'node', pool, 'safe-drain.io/release-gate-']);
+    }
+  }, 660_000);
+});
+
+describe('the pull-request comment through nektos/act (a pull_request event, a loopback GitHub API)', () => {
+  it('plans, comments once on the pull request with the plan and the verdict, and keeps the outcome', async () => {
+    const github = new FakeGitHub();
+    const apiUrl = await github.start();
+    try {
+      const wf = readWorkflow('test/integration/fixtures/pr-comment-workflow.yml');
+      const j = wf.jobs.plan;
+      if (!j) throw new Error('pr-comment-workflow.yml has no job "plan"');
+      const event = join(work, 'pull-request-event.json');
+      writeFileSync(event, JSON.stringify({ action: 'synchronize', number: 7, pull_request: { number: 7, head: { ref: 'change' }, base: { ref: 'main' } } }));
+      const run = await runAct('pr-comment', { ...wf, jobs: { plan: { ...j, steps: withCheckout(j.steps) } } }, [
+        '-e', event,
+        '--env', `GITHUB_API_URL=${apiUrl}`,
+        '--env', 'GITHUB_REPOSITORY=your-org/app',
+        '--secret', 'GITHUB_TOKEN=act-token',
+        '--var', `SAFE_DRAIN_NODE=${tc.cluster.nodes[0]}`,
+      ], 'pull_request');
+      expectSucceeded(run, 'pr-comment-workflow.yml');
+      expect(run.log).toContain('Success - Main the comment did not change the outcome');
+      expect(github.requests.map((r) => `${r.method} ${r.path.split('?')[0]}`)).toEqual(['GET /repos/your-org/app/issues/7/comments', 'POST /repos/your-org/app/issues/7/comments']);
+      expect(github.requests.every((r) => r.authorization === 'token act-token')).toBe(true);
+      expect(github.comments).toHaveLength(1);
+      expect(github.comments[0]?.body).toMatch(/^<!-- safe-drain comment: pr-comment\/plan -->\n\n### safe-drain plan: passed/);
+      expect(github.comments[0]?.body).toContain(`Plan for node ${tc.cluster.nodes[0]}`);
+      expect(run.log).toContain('Commented on pull request #7');
+    } finally {
+      await github.stop();
     }
   }, 660_000);
 });

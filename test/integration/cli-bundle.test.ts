@@ -5,13 +5,11 @@
 // No cluster: nothing here reaches an API server.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import packageJson from '../../package.json' with { type: 'json' };
+import { bundleDist, removeDir } from './bundle.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const requiredMajor = Number(/\d+/.exec(packageJson.engines.node)?.[0]);
 
 /** A Node.js older than the supported one: SAFE_DRAIN_OLD_NODE, else the system node (v20 on our machines). */
@@ -27,12 +25,10 @@ function findOldNode(): { path: string; version: string } | { missing: string } 
 let dist: string;
 
 beforeAll(() => {
-  dist = mkdtempSync(join(tmpdir(), 'safe-drain-dist-'));
-  const build = spawnSync(process.execPath, ['scripts/bundle.mjs', '--outdir', dist], { cwd: root, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`bundle failed: ${build.stderr}`);
+  dist = bundleDist();
 }, 300_000);
 
-afterAll(() => rmSync(dist, { recursive: true, force: true }));
+afterAll(() => removeDir(dist));
 
 /** Runs dist/cli.js with `node` from a directory without node_modules. */
 function cli(node: string, args: string[]) {
@@ -63,9 +59,11 @@ describe('bundled CLI', () => {
     expect(version.stdout.trim()).toBe(packageJson.version);
     expect(version.status).toBe(0);
     // Past the version check and the option parser: the engine itself refuses the kubeconfig.
-    const run = cli(process.execPath, ['plan', '--node', 'w1', '-o', 'json']);
-    expect(run.stderr).toContain('error: option --kubeconfig: /nonexistent is not a valid kubeconfig');
-    expect(JSON.parse(run.stdout)).toMatchObject({ success: false, options: { operation: 'plan', nodes: ['w1'] } });
+    // KUBECONFIG names a file that is not there: the error blames KUBECONFIG, not --kubeconfig (not given).
+    const run = cli(process.execPath, ['plan', 'w1', '-o', 'json']);
+    expect(run.stderr).toContain('error: KUBECONFIG=/nonexistent is not a valid kubeconfig (/nonexistent does not exist). Nothing was changed.');
+    expect(run.stderr).not.toContain('--kubeconfig:');
+    expect(JSON.parse(run.stdout)).toMatchObject({ success: false, outcome: 'bad-input', options: { operation: 'plan', nodes: ['w1'] } });
     expect(run.status).toBe(2);
   });
 });

@@ -1,22 +1,22 @@
 // Bad input that only the cluster can judge fails before any change, naming the input and the
 // fix; and what a run leaves for people: Events on the node, wait-for-replacements.
 import { describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   ANNOTATION_ORIGINAL_REPLICAS,
   ANNOTATION_RAISED_REPLICAS,
   ANNOTATION_SCALED_FOR_NODE,
   LABEL_SCALED,
 } from '../../src/engine/execute/restore.js';
-import { DiscoveryV1Api } from '@kubernetes/client-node';
 import type { AvailabilityReport } from '../../src/engine/availability/types.js';
 import { InputError, type RunReport } from '../../src/engine/types.js';
 import { ClusterUnreachable } from '../../src/engine/errors.js';
-import { deleteNamespace, deployOn, deployment, drain, ensureNamespace, eventually, pinTo, useCluster, waitReady } from './support.js';
+import { deleteNamespace, deployOn, deployment, drain, ensureNamespace, exposeWithReadyEndpoint, pinTo, useCluster, waitReady } from './support.js';
+import { expectValidReport } from '../report-schema.js';
+import { runActionStep } from './action-step.js';
+import { REPO } from './bundle.js';
+import { runProcess } from './cli-process.js';
 
 const tc = useCluster(
   { nodes: [{ name: 'w1', labels: { pool: 'blue' } }, { name: 'w2', labels: { pool: 'green' } }, { name: 'w3', labels: { pool: 'green' } }] },
@@ -124,52 +124,9 @@ describe('what a drain leaves behind', () => {
 
 // --- the shells as real processes ------------------------------------------------------------------
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-interface Exited {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs a TypeScript entry of a shell as its own process (node with tsx), as users and the runner start it. */
-function runEntry(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Exited> {
-  return new Promise((resolve, reject) => {
-    // Async, not spawnSync: the cluster's processes log through this process's pipes.
-    // NODE_OPTIONS cleared: jest's --experimental-vm-modules is not for the shells.
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: root, env: { ...process.env, NODE_OPTIONS: '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
-/** The Action's main step (or, with entry src/action/post-entry.ts, its post step) as the runner runs it: inputs in INPUT_*, outputs and summary in files. */
-async function runActionStep(inputs: Record<string, string>, entry = 'src/action/index.ts') {
-  const dir = mkdtempSync(join(tmpdir(), 'safe-drain-step-'));
-  const outputFile = join(dir, 'output');
-  const summaryFile = join(dir, 'summary.md');
-  writeFileSync(outputFile, '');
-  writeFileSync(summaryFile, '');
-  const env = Object.fromEntries(Object.entries(inputs).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value]));
-  try {
-    const exited = await runEntry(entry, [], { ...env, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, RUNNER_TEMP: dir, KUBECONFIG: '' });
-    const outputs = parseOutputFile(readFileSync(outputFile, 'utf8'));
-    const report = outputs.report ? (JSON.parse(readFileSync(outputs.report, 'utf8')) as RunReport) : undefined;
-    return { ...exited, outputs, report, summary: readFileSync(summaryFile, 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** GITHUB_OUTPUT's `name<<DELIMITER\nvalue\nDELIMITER` entries. */
-function parseOutputFile(text: string): Record<string, string> {
-  const outputs: Record<string, string> = {};
-  for (const m of text.matchAll(/^([^<\n]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) outputs[m[1]!] = m[3]!;
-  return outputs;
+function runEntry(entry: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  return runProcess(process.execPath, ['--import', 'tsx', entry, ...args], env, REPO);
 }
 
 /** What would show that the node was touched: its resourceVersion and cordon. */
@@ -217,7 +174,7 @@ describe('inputs the engine cannot honour are refused before any change', () => 
     try {
       const run = await runEntry('src/cli/main.ts', ['drain', '--node', 'w1', ...flags, '--kubeconfig', tc.cluster.kubeconfigPath, '-o', 'json']);
       expect(run.stderr).toContain(`error: ${message}`);
-      const report = JSON.parse(run.stdout) as RunReport;
+      const report = expectValidReport(JSON.parse(run.stdout) as RunReport, 'the CLI\'s JSON report');
       expect(report.success).toBe(false);
       expect(report.error).toContain(message);
       expect(report.summary).toContain('Nothing was changed');
@@ -258,12 +215,7 @@ describe('the availability gate in the Action', () => {
     await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'web', 1, { readyDelay: '3s' }) });
     await waitReady(tc, ns, 'web', 1);
     await unpin();
-    await tc.core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } } });
-    const discovery = tc.kc.makeApiClient(DiscoveryV1Api);
-    await eventually(async () => {
-      const slices = await discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: 'kubernetes.io/service-name=web' });
-      return slices.items.some((s) => s.endpoints?.some((e) => e.conditions?.ready));
-    }, 'the Service web with a ready endpoint');
+    await exposeWithReadyEndpoint(tc, ns, 'web');
   }
 
   it('a drain that takes a Service down fails the step at max-downtime 0s, naming it; outputs, summary and restore-after', async () => {
@@ -293,7 +245,7 @@ describe('the availability gate in the Action', () => {
     await tc.core.deleteNamespace({ name: ns });
   }, 180_000);
 
-  it('the CLI: the same gate failure exits 3, names the Service on stderr, and --output json carries availability', async () => {
+  it('the CLI: the same gate failure exits 3 (gate-failed), names the Service on stderr, and --output json carries availability', async () => {
     const ns = 'cli-gate';
     await singleReplicaBehindService(ns);
     const run = await runEntry('src/cli/main.ts', [
@@ -314,9 +266,9 @@ describe('the availability gate in the Action', () => {
       '-o',
       'json',
     ]);
-    expect(run.status).toBe(3); // the drain completed; the gate failed (errors.ts EXIT_CODES)
+    expect(run.status).toBe(3);
     expect(run.stderr).toMatch(/error: availability gate failed: cli-gate\/web: down [0-9.]+ s \(max-downtime 0s\)/);
-    const report = JSON.parse(run.stdout) as RunReport;
+    const report = expectValidReport(JSON.parse(run.stdout) as RunReport, 'the CLI\'s JSON report');
     expect(report.outcome).toBe('gate-failed');
     expect(report.availability).toMatchObject({ passed: false, services: [expect.objectContaining({ service: `${ns}/web`, passed: false })] });
     expect((await nodeState('w1')).unschedulable).toBe(false);
@@ -345,7 +297,8 @@ describe('a run that stops on an error still publishes its results', () => {
     const step = await runActionStep({ node: 'w1', kubeconfig: UNREACHABLE_KUBECONFIG });
     expect(step.status).toBe(1);
     expect(step.outputs).toMatchObject({ evicted: '[]', skipped: '[]', blocked: '[]' });
-    expect(step.report?.error).toMatch(/cannot reach the API server https:\/\/127\.0\.0\.1:1/);
+    expect(step.report?.error).toMatch(/cannot reach the API server https:\/\/127\.0\.0\.1:1 \(kubeconfig from the kubeconfig input\)/);
+    expect(step.outputs.outcome).toBe('no-access');
     expect(step.summary).toContain('cannot reach the API server');
     expect(step.summary).toContain('Nothing was changed');
 
@@ -353,9 +306,9 @@ describe('a run that stops on an error still publishes its results', () => {
     writeFileSync(path, UNREACHABLE_KUBECONFIG);
     const run = await runEntry('src/cli/main.ts', ['plan', '--node', 'w1', '--kubeconfig', path, '--output', 'json']);
     expect(run.status).toBe(4);
-    const report = JSON.parse(run.stdout) as RunReport;
+    const report = expectValidReport(JSON.parse(run.stdout) as RunReport, 'the CLI\'s JSON report');
     expect(report).toMatchObject({ success: false, outcome: 'no-access', options: { operation: 'plan' } });
-    expect(report.error).toMatch(/^cannot reach the API server/);
+    expect(report.error).toMatch(new RegExp(`^cannot reach the API server https://127\\.0\\.0\\.1:1 \\(kubeconfig from --kubeconfig ${path}\\)`));
     expect(report.error).not.toContain('--kubeconfig:');
     expect(report.summary).toContain('Nothing was changed');
   }, 120_000);

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import {
   AppsV1Api,
   CoreV1Api,
+  DiscoveryV1Api,
   KubeConfig,
   PolicyV1Api,
   RbacAuthorizationV1Api,
@@ -21,6 +22,7 @@ import { POD_READY_DELAY_ANNOTATION, startCluster, type LocalCluster } from '../
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
 import { runSafeDrain } from '../../src/engine/run.js';
 import { DEFAULT_OPTIONS, type DrainOptions, type Logger, type RunReport } from '../../src/engine/types.js';
+import { expectValidReport } from '../report-schema.js';
 
 export interface TestCluster {
   cluster: LocalCluster;
@@ -100,6 +102,8 @@ export async function drain(
     { ...DEFAULT_OPTIONS, nodes: [], ...opts },
     { kubeconfigPath: extra.kubeconfigPath ?? tc.cluster.kubeconfigPath, logger, origin: 'integration-test', ...(extra.signal && { signal: extra.signal }) },
   );
+  // The report as it would be written to a file: every report a test sees matches the published schema.
+  expectValidReport(report, 'the run report');
   return { report, log: logger.lines };
 }
 
@@ -209,6 +213,16 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false | nu
 
 export async function podsOf(tc: TestCluster, namespace: string, app: string): Promise<V1Pod[]> {
   return (await tc.core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items;
+}
+
+/** A Service `name` over the pods labelled app=`name`, once its EndpointSlices show a ready endpoint (setup). */
+export async function exposeWithReadyEndpoint(tc: TestCluster, namespace: string, name: string): Promise<void> {
+  await tc.core.createNamespacedService({ namespace, body: { metadata: { name }, spec: { selector: { app: name }, ports: [{ port: 80, targetPort: 8080 }] } } });
+  const discovery = tc.kc.makeApiClient(DiscoveryV1Api);
+  await eventually(async () => {
+    const slices = await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${name}` });
+    return slices.items.some((s) => s.endpoints?.some((e) => e.conditions?.ready));
+  }, `the Service ${namespace}/${name} with a ready endpoint`);
 }
 
 /** Waits until the Deployment has `n` ready pods (setup). */

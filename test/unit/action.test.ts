@@ -159,6 +159,26 @@ describe('run', () => {
     expect(core.setFailed).toHaveBeenCalledWith('Input "node": no node "w9" in the cluster. Check the name. Nothing was changed.');
   });
 
+  it('refuses a comment input that is not a boolean, before the engine runs', async () => {
+    inputs = { node: 'w1', comment: 'please' };
+    await run();
+    expect(runSafeDrain).not.toHaveBeenCalled();
+    expect(core.setFailed).toHaveBeenCalledWith('Input "comment": "please" is not a boolean. Use true or false. Nothing was changed.');
+    expect(outputs().outcome).toBe('bad-input');
+  });
+
+  it('sets the outcome output and the warnings output (a JSON array), and runs the engine as the Action', async () => {
+    runSafeDrain.mockResolvedValue(report({ success: false, outcome: 'gate-failed', warnings: ['the drain lock of w1 could not be released: 409 Conflict'] }));
+    await run();
+    expect(outputs().outcome).toBe('gate-failed');
+    expect(JSON.parse(outputs().warnings as string)).toEqual(['the drain lock of w1 could not be released: 409 Conflict']);
+    expect(runSafeDrain.mock.calls[0]![1].shell).toBe('action');
+    runSafeDrain.mockResolvedValue(report());
+    core.setOutput.mockClear();
+    await run();
+    expect(outputs()).toMatchObject({ outcome: 'ok', warnings: '[]' });
+  });
+
   it('refuses a kubeconfig that is neither YAML nor base64', async () => {
     inputs = { node: 'w1', kubeconfig: '!!! not a kubeconfig !!!' };
     await run();

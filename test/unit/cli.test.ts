@@ -10,6 +10,7 @@ const runSafeDrain = jest.fn<(options: DrainOptions, ctx: RunContext) => Promise
 jest.unstable_mockModule('../../src/engine/run.js', () => ({ runSafeDrain }));
 
 const { EXIT_BAD_INPUT, EXIT_DRAIN_FAILED, EXIT_SUCCESS, main, normalizeBooleanFlags, parseCliArgs, requestedOutput } = await import('../../src/cli/main.js');
+const { COMMANDS } = await import('../../src/cli/commands.js');
 
 const { minimumNodeMajor, unsupportedNodeMessage } = await import('../../src/cli/node-version.js');
 
@@ -32,17 +33,28 @@ beforeEach(() => {
 });
 
 describe('parseCliArgs', () => {
-  it('gives the defaults for a bare --node', () => {
-    expect(parseCliArgs(['--node', 'w1'])).toEqual({ options: { ...DEFAULT_OPTIONS, nodes: ['w1'] }, output: 'text', verbose: false });
+  it('gives the defaults for `drain NODE`', () => {
+    expect(parseCliArgs(['drain', 'w1'])).toEqual({ options: { ...DEFAULT_OPTIONS, nodes: ['w1'] }, output: 'text', verbose: false });
   });
 
-  it('collects repeated and comma-separated --node flags', () => {
-    expect(parseCliArgs(['--node', 'w1', '--node=w2,w3']).options.nodes).toEqual(['w1', 'w2', 'w3']);
+  it('takes node names as arguments, and --node (repeated, comma-separated) as an alias', () => {
+    expect(parseCliArgs(['drain', 'w1', 'w2']).options.nodes).toEqual(['w1', 'w2']);
+    expect(parseCliArgs(['cordon', '--node', 'w1', '--node=w2,w3']).options).toMatchObject({ operation: 'cordon', nodes: ['w1', 'w2', 'w3'] });
+    expect(parseCliArgs(['uncordon', 'w1', '--node', 'w2']).options).toMatchObject({ operation: 'uncordon', nodes: ['w1', 'w2'] });
+  });
+
+  it('selects nodes with -l, as kubectl', () => {
+    expect(parseCliArgs(['plan', '-l', 'pool=blue']).options).toMatchObject({ operation: 'plan', nodes: [], selector: 'pool=blue' });
+  });
+
+  it('refuses node names together with -l, and neither, in the words of the command line', () => {
+    expect(() => parseCliArgs(['drain', 'w1', '-l', 'pool=blue'])).toThrow('node names (w1) and a selector are both given');
+    expect(() => parseCliArgs(['drain'])).toThrow('Name the nodes (`safe-drain drain w1 w2`) or select them with -l');
   });
 
   it('maps every flag onto the shared option names', () => {
     const parsed = parseCliArgs([
-      'plan',
+      'drain',
       '-l',
       'pool=blue',
       '--no-ignore-daemonsets',
@@ -89,7 +101,7 @@ describe('parseCliArgs', () => {
       options: {
         nodes: [],
         selector: 'pool=blue',
-        operation: 'plan',
+        operation: 'drain',
         ignoreDaemonsets: false,
         deleteEmptydirData: true,
         force: true,
@@ -120,18 +132,25 @@ describe('parseCliArgs', () => {
     });
   });
 
-  it('takes the operation from --operation or the first argument', () => {
-    expect(parseCliArgs(['--operation', 'cordon', '--node', 'w1']).options.operation).toBe('cordon');
-    expect(parseCliArgs(['uncordon', '--node', 'w1']).options.operation).toBe('uncordon');
-    expect(parseCliArgs(['drain', '--operation', 'drain', '--node', 'w1']).options.operation).toBe('drain');
+  it('takes the operation from the command; --operation is refused naming the command that replaced it', () => {
+    for (const command of COMMANDS) expect(parseCliArgs([command, 'w1']).options.operation).toBe(command);
+    expect(() => parseCliArgs(['--operation', 'cordon', '--node', 'w1'])).toThrow('--operation was replaced by commands. Write the operation first: `safe-drain cordon NODE...`');
+    expect(() => parseCliArgs(['plan', 'w1', '--operation=plan'])).toThrow(InputError);
   });
 
-  it('refuses a positional operation that disagrees with --operation', () => {
-    expect(() => parseCliArgs(['plan', '--operation', 'drain', '--node', 'w1'])).toThrow(InputError);
+  it('offers each command only its own flags', () => {
+    expect(() => parseCliArgs(['cordon', 'w1', '--force'])).toThrow("unknown option '--force=true'");
+    expect(() => parseCliArgs(['plan', 'w1', '--timeout', '5m'])).toThrow("unknown option '--timeout'");
+    expect(parseCliArgs(['plan', 'w1', '--max-downtime', '0s']).options.availability.maxDowntimeMs).toBe(0);
   });
 
-  it('does not let a boolean flag swallow the operation after it', () => {
-    expect(parseCliArgs(['--force', 'plan', '--node', 'w1']).options).toMatchObject({ force: true, operation: 'plan' });
+  it('does not let a boolean flag swallow the node name after it', () => {
+    expect(parseCliArgs(['plan', '--force', 'w1']).options).toMatchObject({ force: true, operation: 'plan', nodes: ['w1'] });
+  });
+
+  it("reads kubectl's -v=N as --verbose", () => {
+    expect(parseCliArgs(['plan', 'w1', '-v=6']).verbose).toBe(true);
+    expect(parseCliArgs(['plan', 'w1', '--v=2']).verbose).toBe(true);
   });
 
   it('leaves values after -- alone', () => {
@@ -140,9 +159,9 @@ describe('parseCliArgs', () => {
   });
 
   it('refuses bad values with the shared parser', () => {
-    expect(() => parseCliArgs(['--node', 'w1', '--timeout', '90'])).toThrow('Input "timeout": "90" has no unit');
-    expect(() => parseCliArgs(['--node', 'w1', '--force=maybe'])).toThrow('"maybe" is not a boolean');
-    expect(() => parseCliArgs(['delete', '--node', 'w1'])).toThrow('Input "operation": unknown value "delete"');
+    expect(() => parseCliArgs(['drain', 'w1', '--timeout', '90'])).toThrow('Input "timeout": "90" has no unit');
+    expect(() => parseCliArgs(['drain', 'w1', '--force=maybe'])).toThrow('"maybe" is not a boolean');
+    expect(() => parseCliArgs(['delete', 'w1'])).toThrow("unknown command 'delete'");
   });
 });
 
@@ -169,7 +188,7 @@ describe('unsupportedNodeMessage', () => {
 describe('main', () => {
   it('runs the engine and prints the result text; exit 0', async () => {
     const { io, stdout } = capture();
-    expect(await main(['--node', 'w1', '--kubeconfig', '/tmp/kc'], io)).toBe(EXIT_SUCCESS);
+    expect(await main(['drain', 'w1', '--kubeconfig', '/tmp/kc'], io)).toBe(EXIT_SUCCESS);
     const [options, ctx] = runSafeDrain.mock.calls[0]!;
     expect(options.nodes).toEqual(['w1']);
     expect(ctx.kubeconfigPath).toBe('/tmp/kc');
@@ -180,7 +199,7 @@ describe('main', () => {
 
   it('prints the RunReport as JSON with --output json', async () => {
     const { io, stdout } = capture();
-    await main(['--node', 'w1', '--output', 'json'], io);
+    await main(['drain', 'w1', '--output', 'json'], io);
     expect(JSON.parse(stdout())).toEqual(report());
   });
 
@@ -192,60 +211,66 @@ describe('main', () => {
       return report();
     });
     const quiet = capture();
-    await main(['--node', 'w1'], quiet.io);
+    await main(['drain', 'w1'], quiet.io);
     expect(quiet.stderr()).toBe('cordoning w1\nwarning: [pod shop/web-1] PDB shop/web allows 0\n');
     const verbose = capture();
-    await main(['--node', 'w1', '--verbose'], verbose.io);
+    await main(['drain', 'w1', '--verbose'], verbose.io);
     expect(verbose.stderr()).toContain('debug: details\n');
     expect(verbose.stdout()).not.toContain('cordoning');
   });
 
   it('exits 1 when the drain fails', async () => {
     runSafeDrain.mockResolvedValue(report(false));
-    expect(await main(['--node', 'w1'], capture().io)).toBe(EXIT_DRAIN_FAILED);
+    expect(await main(['drain', 'w1'], capture().io)).toBe(EXIT_DRAIN_FAILED);
   });
 
   it('exits 1 when the engine throws', async () => {
     runSafeDrain.mockRejectedValue(new Error('connection refused'));
     const { io, stderr } = capture();
-    expect(await main(['--node', 'w1'], io)).toBe(EXIT_DRAIN_FAILED);
+    expect(await main(['drain', 'w1'], io)).toBe(EXIT_DRAIN_FAILED);
     expect(stderr()).toBe('error: safe-drain failed: connection refused\n');
   });
 
   it('exits 2 for a bad flag value, naming the flag', async () => {
     const { io, stderr } = capture();
-    expect(await main(['--node', 'w1', '--max-concurrent-evictions', '0'], io)).toBe(EXIT_BAD_INPUT);
+    expect(await main(['drain', 'w1', '--max-concurrent-evictions', '0'], io)).toBe(EXIT_BAD_INPUT);
     expect(stderr()).toMatch(/^error: option --max-concurrent-evictions: 0 is too small\./);
     expect(runSafeDrain).not.toHaveBeenCalled();
   });
 
-  it('exits 2 when neither --node nor --selector is given', async () => {
-    expect(await main([], capture().io)).toBe(EXIT_BAD_INPUT);
+  it('exits 2 without a command, showing the help on stderr', async () => {
+    const bare = capture();
+    expect(await main([], bare.io)).toBe(EXIT_BAD_INPUT);
+    expect(bare.stderr()).toContain('Usage: safe-drain <command> [NODE...] [flags]');
+    expect(bare.stdout()).toBe('');
+    const json = capture();
+    expect(await main(['-o', 'json'], json.io)).toBe(EXIT_BAD_INPUT);
+    expect(JSON.parse(json.stdout())).toMatchObject({ outcome: 'bad-input', error: "usage: unknown option '-o'. See `safe-drain <command> --help`." });
   });
 
   it('exits 2 for an unknown flag or a stray argument', async () => {
     const unknown = capture();
-    expect(await main(['--node', 'w1', '--nodes', 'w2'], unknown.io)).toBe(EXIT_BAD_INPUT);
+    expect(await main(['drain', 'w1', '--nodes', 'w2'], unknown.io)).toBe(EXIT_BAD_INPUT);
     expect(unknown.stderr()).toContain("unknown option '--nodes'");
-    expect(unknown.stdout()).toBe('safe-drain drain FAILED\nNothing was changed: safe-drain stopped before its first change.\n');
-    expect(await main(['drain', 'w1', '--node', 'w1'], capture().io)).toBe(EXIT_BAD_INPUT);
-    expect(await main(['--node', 'w1', '-o', 'yaml'], capture().io)).toBe(EXIT_BAD_INPUT);
+    expect(unknown.stdout()).toBe('safe-drain drain FAILED (bad-input, exit code 2)\nNothing was changed: safe-drain stopped before its first change.\n');
+    expect(await main(['drain', 'w1', 'stray', '--selector', 'a=b'], capture().io)).toBe(EXIT_BAD_INPUT);
+    expect(await main(['drain', 'w1', '-o', 'yaml'], capture().io)).toBe(EXIT_BAD_INPUT);
   });
 
   it('exits 2 for an InputError from the engine (e.g. unknown node)', async () => {
     runSafeDrain.mockRejectedValue(new InputError('node', 'no node "w9" in the cluster', 'Check `kubectl get nodes`.'));
     const { io, stderr } = capture();
-    expect(await main(['--node', 'w9'], io)).toBe(EXIT_BAD_INPUT);
-    expect(stderr()).toBe('error: option --node: no node "w9" in the cluster. Check `kubectl get nodes`.\n');
+    expect(await main(['drain', 'w9'], io)).toBe(EXIT_BAD_INPUT);
+    expect(stderr()).toBe('error: NODE: no node "w9" in the cluster. Check `kubectl get nodes`.\n');
   });
 
   // Issue 8 item 16: every path prints a result; --output json always prints a JSON report.
   it('prints a failed JSON report for a refused flag value, naming the flag; nothing changed', async () => {
     const { io, stdout, stderr } = capture();
-    expect(await main(['plan', '--node', 'w1', '--timeout', '600h', '-o', 'json'], io)).toBe(EXIT_BAD_INPUT);
+    expect(await main(['drain', '--node', 'w1', '--timeout', '600h', '-o', 'json'], io)).toBe(EXIT_BAD_INPUT);
     expect(runSafeDrain).not.toHaveBeenCalled();
     const printed = JSON.parse(stdout()) as RunReport;
-    expect(printed).toMatchObject({ success: false, nodes: [], options: { operation: 'plan', nodes: ['w1'] } });
+    expect(printed).toMatchObject({ success: false, outcome: 'bad-input', nodes: [], options: { operation: 'drain', nodes: ['w1'] } });
     expect(printed.error).toMatch(/^option --timeout: "600h" is longer than the maximum/);
     expect(printed.summary).toContain('Nothing was changed');
     expect(stderr()).toMatch(/^error: option --timeout: "600h"/);
@@ -253,7 +278,7 @@ describe('main', () => {
 
   it('prints a failed JSON report for a usage error (unknown flag) with --output=json', async () => {
     const { io, stdout, stderr } = capture();
-    expect(await main(['--node', 'w1', '--nodes', 'w2', '--output=json'], io)).toBe(EXIT_BAD_INPUT);
+    expect(await main(['drain', 'w1', '--nodes', 'w2', '--output=json'], io)).toBe(EXIT_BAD_INPUT);
     expect(stderr()).toContain("unknown option '--nodes'");
     const printed = JSON.parse(stdout()) as RunReport;
     expect(printed.success).toBe(false);
@@ -264,7 +289,7 @@ describe('main', () => {
   it('prints a failed JSON report when the engine refuses an input (unknown node, unreachable cluster)', async () => {
     runSafeDrain.mockRejectedValue(new ClusterUnreachable('https://127.0.0.1:1', 'ECONNREFUSED'));
     const { io, stdout } = capture();
-    expect(await main(['--node', 'w1', '-o', 'json'], io)).toBe(4);
+    expect(await main(['drain', 'w1', '-o', 'json'], io)).toBe(4);
     const printed = JSON.parse(stdout()) as RunReport;
     expect(printed.outcome).toBe('no-access');
     expect(printed.error).toMatch(/^cannot reach the API server https:\/\/127\.0\.0\.1:1: ECONNREFUSED\. Nothing was changed/);
@@ -274,7 +299,7 @@ describe('main', () => {
   it('prints a failed JSON report when an error escapes the engine, saying it cannot tell what changed', async () => {
     runSafeDrain.mockRejectedValue(new Error('socket hang up'));
     const { io, stdout } = capture();
-    expect(await main(['drain', '--node', 'w1', '--output', 'json'], io)).toBe(EXIT_DRAIN_FAILED);
+    expect(await main(['drain', 'w1', '--output', 'json'], io)).toBe(EXIT_DRAIN_FAILED);
     const printed = JSON.parse(stdout()) as RunReport;
     expect(printed.success).toBe(false);
     expect(printed.error).toBe('safe-drain failed: socket hang up');
@@ -283,9 +308,9 @@ describe('main', () => {
 
   it('in text, prints the error on stderr and what was changed on stdout', async () => {
     const { io, stdout, stderr } = capture();
-    expect(await main(['--node', ','], io)).toBe(EXIT_BAD_INPUT);
-    expect(stderr()).toBe('error: option --node: "," names no node (separators only). Set "node" to one or more node names, e.g. "w1" or "w1,w2".\n');
-    expect(stdout()).toBe('safe-drain drain FAILED\nNothing was changed: safe-drain stopped before its first change.\n');
+    expect(await main(['drain', '--node', ','], io)).toBe(EXIT_BAD_INPUT);
+    expect(stderr()).toBe('error: NODE: "," names no node (separators only). Set "node" to one or more node names, e.g. "w1" or "w1,w2".\n');
+    expect(stdout()).toBe('safe-drain drain FAILED (bad-input, exit code 2)\nNothing was changed: safe-drain stopped before its first change.\n');
   });
 
   it('reads the requested output format from argv when parsing fails', () => {
@@ -299,11 +324,25 @@ describe('main', () => {
   it('exits 0 for --help and --version', async () => {
     const help = capture();
     expect(await main(['--help'], help.io)).toBe(EXIT_SUCCESS);
-    expect(help.stdout()).toContain('Usage: safe-drain [options] [operation]');
-    expect(help.stdout()).toContain('--no-flag');
+    expect(help.stdout()).toContain('Usage: safe-drain <command> [NODE...] [flags]');
+    for (const command of COMMANDS) expect(help.stdout()).toMatch(new RegExp(`^  ${command} \\[options\\] \\[NODE\\.\\.\\.\\]`, 'm'));
     const version = capture();
     expect(await main(['--version'], version.io)).toBe(EXIT_SUCCESS);
     expect(version.stdout()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it("prints each command's own flags and examples with `<command> --help`", async () => {
+    const drain = capture();
+    expect(await main(['drain', '--help'], drain.io)).toBe(EXIT_SUCCESS);
+    expect(drain.stdout()).toContain('Usage: safe-drain drain [NODE...] [flags]');
+    expect(drain.stdout()).toMatch(/--timeout <duration> +give up draining a node/);
+    expect(drain.stdout()).toContain("(default: true; kubectl's default is false, which refuses them)");
+    expect(drain.stdout()).toContain('Examples:\n  safe-drain drain w1\n');
+    const cordon = capture();
+    expect(await main(['cordon', '--help'], cordon.io)).toBe(EXIT_SUCCESS);
+    expect(cordon.stdout()).toContain('  safe-drain cordon w1');
+    for (const flag of ['--force', '--timeout', '--max-downtime', '--migration']) expect(cordon.stdout()).not.toContain(flag);
+    expect(cordon.stdout()).toContain('--dry-run');
   });
 
   it('prints the plan table for the plan operation', async () => {
@@ -316,7 +355,7 @@ describe('main', () => {
     };
     runSafeDrain.mockResolvedValue(planned);
     const { io, stdout } = capture();
-    await main(['plan', '--node', 'w1'], io);
+    await main(['plan', 'w1'], io);
     expect(stdout()).toContain('Plan for node w1 (Ready, not cordoned): 0 pods, 0 eviction groups');
   });
 });

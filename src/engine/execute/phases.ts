@@ -15,6 +15,7 @@ import { fetchWorkloads, nodeCapacities, planInputFor } from '../kube/plan-input
 import { NODE_ORDER_RULE, drainOrder, podsToMove, resolveNodeCount } from '../plan/node-order.js';
 import { packReplacements } from '../plan/packing.js';
 import { planDrain } from '../plan/plan.js';
+import { blockerLogLine, groupBlockers } from '../report/labels.js';
 import { renderPlanText } from '../report/text.js';
 import type { Operation, WorkloadChange } from '../types.js';
 import { abortReason, deadlineSignal, runBounded } from '../wait.js';
@@ -161,10 +162,11 @@ function showPlan(run: Run, n: NodeRun): void {
   run.services.gate?.notePlan(plan);
   if (onPlan) onPlan(plan);
   else logger.info(renderPlanText({ ...plan, blockers: [] }));
-  for (const b of plan.blockers) {
-    const line = `${b.fatal ? 'BLOCKS' : 'warning'} [${b.kind}] ${b.message}`;
-    if (b.fatal) logger.error(line, { node: plan.node, pod: b.pod });
-    else logger.warn(line, { node: plan.node, pod: b.pod });
+  // One line per distinct cause (report/labels.ts groupBlockers), its pods counted and named.
+  for (const cause of groupBlockers(plan.blockers)) {
+    const where = { node: plan.node, ...(cause.pods.length === 1 && { pod: cause.pods[0] }) };
+    if (cause.fatal) logger.error(blockerLogLine(cause), where);
+    else logger.warn(blockerLogLine(cause), where);
   }
 }
 

@@ -2,8 +2,8 @@
 // workload, with counts, instead of one row per pod; pods are named only where someone must act
 // (blocked, failed, findings), and those lists are capped too. GitHub refuses a step summary over
 // 1 MiB, so the whole text is also held under SUMMARY_BYTE_LIMIT whatever it contains.
-import type { Blocker, NodeReport, PodOutcome, RunReport, WorkloadChange } from '../types.js';
-import { blockerLabel, formatDuration, outcomeLabel, plural, podKey, severityLabel } from './labels.js';
+import type { NodeReport, PodOutcome, RunReport, WorkloadChange } from '../types.js';
+import { blockerLabel, formatDuration, groupBlockers, outcomeLabel, plural, podKey, podsLabel, severityLabel, type BlockerGroup } from './labels.js';
 
 /** Above this many pods in the run's plans, the summary is grouped (per-pod tables would be thousands of rows). */
 export const GROUPED_SUMMARY_PODS = 200;
@@ -92,20 +92,23 @@ function renderWorkloads(report: RunReport, md: Markdown): string {
   return `### Workloads (${sorted.length})\n\n${md.table(['Workload', 'Pods', 'Nodes', 'Outcomes'], rows)}${more}`;
 }
 
+/** Findings by kind; within a kind, one line per distinct cause on a node, with its pods counted. */
 function renderFindings(report: RunReport, md: Markdown): string | undefined {
-  const all: { node: string; b: Blocker }[] = report.nodes.flatMap((n) => (n.plan?.blockers ?? []).map((b) => ({ node: n.node, b })));
-  if (all.length === 0) return undefined;
-  const byKind = new Map<string, { node: string; b: Blocker }[]>();
-  for (const f of all) {
-    const label = `${severityLabel(f.b)}: ${blockerLabel(f.b.kind)}`;
+  const causes = report.nodes.flatMap((n) => groupBlockers(n.plan?.blockers ?? []).map((cause) => ({ node: n.node, cause })));
+  if (causes.length === 0) return undefined;
+  const byKind = new Map<string, { node: string; cause: BlockerGroup }[]>();
+  for (const f of causes) {
+    const label = `${severityLabel(f.cause)}: ${blockerLabel(f.cause.kind)}`;
     byKind.set(label, [...(byKind.get(label) ?? []), f]);
   }
   const parts = [...byKind].map(([label, list]) => {
-    const shown = list.slice(0, 10).map((f) => `  - ${md.code(f.node)} ${md.code(f.b.pod)}: ${md.escapeText(truncate(f.b.message, 400))}`);
+    const shown = list.slice(0, 10).map((f) => `  - ${md.code(f.node)} ${md.escapeText(podsLabel(f.cause.pods))}: ${md.escapeText(truncate(f.cause.message, 400))}`);
     const more = list.length > shown.length ? [`  - …and ${list.length - shown.length} more`] : [];
-    return [`- **${label}** (${list.length})`, ...shown, ...more].join('\n');
+    const pods = list.reduce((n, f) => n + f.cause.pods.length, 0);
+    return [`- **${label}** (${plural(pods, 'pod')})`, ...shown, ...more].join('\n');
   });
-  return `### Findings (${all.length})\n\n${parts.join('\n')}`;
+  const total = causes.reduce((n, f) => n + f.cause.pods.length, 0);
+  return `### Findings (${plural(total, 'pod')})\n\n${parts.join('\n')}`;
 }
 
 function renderUnfinished(report: RunReport, md: Markdown): string | undefined {

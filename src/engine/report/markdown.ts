@@ -4,7 +4,7 @@ import { bucketSeries, seconds } from '../availability/figures.js';
 import type { AvailabilityReport, ServiceAvailability } from '../availability/types.js';
 import type { Blocker, DrainPlan, NodeReport, PodOutcome, PodResult, RunReport, TimelineEvent, WorkloadChange } from '../types.js';
 import { capSummary, isLargeRun, renderGrouped } from './markdown-scale.js';
-import { blockerLabel, describeVolumeDetach, expectedZeroCell, formatDuration, groupLabel, outcomeLabel, plural, podKey, severityLabel, sortBlockers } from './labels.js';
+import { blockerLabel, describeVolumeDetach, expectedZeroCell, formatDuration, groupBlockers, groupLabel, outcomeLabel, outcomeMeaning, plural, podKey, severityLabel } from './labels.js';
 
 export function renderSummary(report: RunReport): string {
   const verdict = report.success ? 'succeeded' : 'failed';
@@ -14,12 +14,14 @@ export function renderSummary(report: RunReport): string {
     `**Duration:** ${formatDuration(report.durationMs)}`,
     ...(report.drainOrder && report.nodes.length > 1 ? [`**Drain order** (${escapeText(report.drainOrder.rule)}): ${report.drainOrder.nodes.map(code).join(' → ')}`] : []),
     ...(report.options.dryRun ? ['**Dry run:** nothing was changed'] : []),
+    `**Outcome:** ${code(report.outcome)} (${escapeText(outcomeMeaning(report.outcome))})`,
   ];
   const sections = [
     `## safe-drain ${report.options.operation} ${verdict}`,
     facts.join(' · '),
     ...(report.error ? [`**Error:** ${escapeText(report.error)}`] : []),
     `### Final state\n\n${escapeText(report.summary)}`,
+    ...(report.warnings?.length ? [`### Warnings\n\n${report.warnings.map((w) => `- ${escapeText(w)}`).join('\n')}`] : []),
     ...(report.availability ? [renderAvailability(report.availability, report.durationMs)] : []),
     // Hundreds of pods: grouped by node and by workload, with counts (markdown-scale.ts).
     ...(isLargeRun(report) ? renderGrouped(report, { code, escapeText, escapeCell, table }) : report.nodes.map(renderNode)),
@@ -55,12 +57,20 @@ function renderPlan(plan: DrainPlan): string {
   return `#### Plan\n\nNode was ${state}; ${plural(plan.pods.length, 'pod')} in ${plural(plan.groups.length, 'eviction group')} (run in order).\n\n${table(['Pod', 'Class', 'Action', 'Group', 'PDBs', 'Reason'], rows)}`;
 }
 
-function renderBlockers(blockers: Blocker[]): string {
-  const items = sortBlockers(blockers).map((b) => {
-    const pdbs = b.pdbs?.length ? ` (PDB ${b.pdbs.map(code).join(', ')})` : '';
-    return `- **${severityLabel(b)}: ${blockerLabel(b.kind)}**: ${code(b.pod)}${pdbs}: ${escapeText(b.message)}`;
+/** One item per distinct cause, with the pods it affects counted and named. */
+export function renderBlockers(blockers: Blocker[], heading = '#### Blockers'): string {
+  const items = groupBlockers(blockers).map((cause) => {
+    const pdbs = cause.pdbs.length ? ` (PDB ${cause.pdbs.map(code).join(', ')})` : '';
+    return `- **${severityLabel(cause)}: ${blockerLabel(cause.kind)}**: ${markdownPods(cause.pods)}${pdbs}: ${escapeText(cause.message)}`;
   });
-  return `#### Blockers\n\n${items.join('\n')}`;
+  return `${heading}\n\n${items.join('\n')}`;
+}
+
+/** Like podsLabel, each name in a code span. */
+function markdownPods(pods: string[]): string {
+  if (pods.length === 1) return code(pods[0]!);
+  const shown = pods.slice(0, 20).map(code).join(', ');
+  return `${plural(pods.length, 'pod')} (${shown}${pods.length > 20 ? `, and ${pods.length - 20} more` : ''})`;
 }
 
 function renderResults(results: PodResult[]): string {
@@ -226,7 +236,7 @@ export function escapeMermaid(text: string): string {
 
 // --- markdown helpers --------------------------------------------------------------------------
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
@@ -242,6 +252,6 @@ export function escapeCell(text: string): string {
 }
 
 /** Kubernetes names never contain backticks, so a code span needs no escaping beyond `|`. */
-function code(text: string): string {
+export function code(text: string): string {
   return `\`${text.replace(/`/g, "'").replace(/\|/g, '\\|')}\``;
 }

@@ -2,7 +2,7 @@
 import { seconds } from '../availability/figures.js';
 import type { AvailabilityReport } from '../availability/types.js';
 import type { DrainPlan, NodeReport, RunReport } from '../types.js';
-import { blockerLabel, describeVolumeDetach, expectedZeroCell, formatDuration, groupLabel, outcomeLabel, plural, podKey, severityLabel, sortBlockers } from './labels.js';
+import { blockerLabel, describeVolumeDetach, expectedZeroCell, formatDuration, groupBlockers, groupLabel, outcomeLabel, outcomeMeaning, plural, podKey, podsLabel, severityLabel } from './labels.js';
 
 /** Pads every column but the last to its widest cell. */
 export function alignColumns(rows: string[][]): string {
@@ -22,9 +22,9 @@ export function renderPlanText(plan: DrainPlan): string {
   }
   if (plan.blockers.length > 0) {
     lines.push('', 'Blockers:');
-    for (const blocker of sortBlockers(plan.blockers)) {
-      const pdbs = blocker.pdbs?.length ? ` [PDB ${blocker.pdbs.join(', ')}]` : '';
-      lines.push(`  ${severityLabel(blocker)}: ${blockerLabel(blocker.kind)}: ${blocker.pod}${pdbs}: ${blocker.message}`);
+    for (const cause of groupBlockers(plan.blockers)) {
+      const pdbs = cause.pdbs.length ? ` [PDB ${cause.pdbs.join(', ')}]` : '';
+      lines.push(`  ${severityLabel(cause)}: ${blockerLabel(cause.kind)}: ${podsLabel(cause.pods)}${pdbs}: ${cause.message}`);
     }
   }
   return lines.join('\n');
@@ -33,10 +33,12 @@ export function renderPlanText(plan: DrainPlan): string {
 export function renderResultText(report: RunReport): string {
   const verdict = report.success ? 'succeeded' : 'FAILED';
   const mode = report.options.dryRun ? ' (dry run)' : '';
-  const lines = [`safe-drain ${report.options.operation}${mode} ${verdict} in ${formatDuration(report.durationMs)}`];
+  const outcome = report.success ? '' : ` (${outcomeMeaning(report.outcome)})`;
+  const lines = [`safe-drain ${report.options.operation}${mode} ${verdict} in ${formatDuration(report.durationMs)}${outcome}`];
   for (const node of report.nodes) lines.push('', ...nodeResultLines(node));
   if (report.availability) lines.push('', ...availabilityLines(report.availability));
   lines.push('', report.summary);
+  if (report.warnings?.length) lines.push('', 'Warnings:', ...report.warnings.map((w) => `  - ${w}`));
   return lines.join('\n');
 }
 
