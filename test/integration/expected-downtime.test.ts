@@ -3,24 +3,20 @@
 // report sets the downtime it measured beside that estimate. kwok writes a pod's startTime only
 // when it makes it Ready, so each test writes the start a kubelet would have recorded: that many
 // seconds before the pod's Ready time (timestamps are whole seconds: the estimate is exact).
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { DiscoveryV1Api } from '@kubernetes/client-node';
 import { POD_READY_DELAY_ANNOTATION } from '../../cluster/src/index.js';
 import { DEFAULT_AVAILABILITY } from '../../src/engine/availability/types.js';
 import type { Blocker, RunReport } from '../../src/engine/types.js';
-import { deleteNamespace, deployment, drain, ensureNamespace, eventually, pinTo, useCluster, waitReady } from './support.js';
+import { deployment, drain, ensureNamespace, eventually, namespacePerTest, pinTo, useCluster, waitReady } from './support.js';
 
 const W1 = 'w1';
 const tc = useCluster({ nodes: 3 });
 
-const created: string[] = [];
-afterEach(async () => {
-  for (const ns of created.splice(0)) await deleteNamespace(tc, ns);
-}, 180_000);
+const testNamespace = namespacePerTest(tc);
 
 async function statefulSetOnW1(ns: string, name: string, replicas: number, readyDelay: string): Promise<void> {
-  await ensureNamespace(tc, ns);
-  created.push(ns);
+  await ensureNamespace(tc, testNamespace(ns));
   const labels = { app: name };
   const unpin = await pinTo(tc, W1);
   try {
@@ -89,8 +85,7 @@ describe('expected downtime', () => {
 
   it('a Recreate Deployment with migration: evict, and one an HPA manages (no surge path), are expected to go down, with an estimate', async () => {
     const ns = 'downtime-deploy';
-    await ensureNamespace(tc, ns);
-    created.push(ns);
+    await ensureNamespace(tc, testNamespace(ns));
     const unpin = await pinTo(tc, W1);
     try {
       await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'api', 1, { strategy: { type: 'Recreate' } }) });

@@ -3,23 +3,16 @@
 // Node), Cluster API's cluster.x-k8s.io/drain label, and forced progress only when an input asks
 // for it by name (disable-eviction, force-after). Each with the case that must not change.
 // Assertions are on what the cluster was left with first, then on the report.
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_AVAILABILITY } from '../../src/engine/availability/types.js';
 import type { DrainOptions, RunReport } from '../../src/engine/types.js';
-import { createPdb, deleteNamespace, deployment, drain, ensureNamespace, eventually, memoryLogger, pdb, pinTo, useCluster, waitReady } from './support.js';
+import { createPdb, deployment, drain, ensureNamespace, eventually, findPod, memoryLogger, namespacePerTest, pdb, pinTo, useCluster, waitReady } from './support.js';
 
 const W1 = 'w1';
 const tc = useCluster({ nodes: 3 });
 
-const created: string[] = [];
-function testNamespace(name: string): string {
-  created.push(name);
-  return name;
-}
-afterEach(async () => {
-  for (const ns of created.splice(0)) await deleteNamespace(tc, ns);
-}, 180_000);
+const testNamespace = namespacePerTest(tc);
 
 /** A Deployment whose pods all land on w1, its pod template changed by `template` first (setup). */
 async function deployOnW1(ns: string, name: string, replicas: number, template: { labels?: Record<string, string>; annotations?: Record<string, string>; readyDelay?: string } = {}): Promise<V1Pod[]> {
@@ -49,14 +42,7 @@ async function barePodOnW1(ns: string, name: string, labels: Record<string, stri
   await eventually(async () => (await tc.core.readNamespacedPod({ namespace: ns, name })).status?.phase === 'Running', `${ns}/${name} Running`);
 }
 
-async function readPod(ns: string, name: string): Promise<V1Pod | undefined> {
-  try {
-    return await tc.core.readNamespacedPod({ namespace: ns, name });
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
-    throw err;
-  }
-}
+const readPod = (ns: string, name: string) => findPod(tc, ns, name);
 
 /** The pod is still there, on w1, not being deleted. */
 async function untouched(ns: string, name: string): Promise<boolean> {
