@@ -214,7 +214,7 @@ describe('forced progress, only when an input asks for it', () => {
       budgetWaits: 0,
     });
     expect(node(report).timeline).toContainEqual(expect.objectContaining({ subject: key, message: expect.stringContaining(`bypassing PDB ${ns}/web (disable-eviction)`) }));
-    expect(report.summary).toMatch(/1 pod deleted without their PDB's consent \(disable-eviction: budgets bypassed\)/);
+    expect(report.summary).toContain(`1 pod deleted instead of evicted (disable-eviction: budgets bypassed: PDB ${ns}/web)`);
     const events = await eventually(async () => {
       const found = await nodeEvents('SafeDrainBudgetBypassed');
       return found.length > 0 ? found : undefined;

@@ -67,7 +67,6 @@ export async function forceDelete(env: ForceEnv, policy: ForcePolicy, p: PodPlan
 
 /** The report's entry for one forced deletion, and the sentence that says it. */
 export function describeBypass(b: BudgetBypass): string {
-  const pdb = b.pdb ? `PDB ${b.pdb}` : 'no PDB';
-  if (b.by === 'disable-eviction') return `deleted instead of evicted, bypassing ${pdb} (disable-eviction)`;
-  return `deleted after waiting ${Math.round(b.waitedMs / 100) / 10}s on ${pdb}, bypassing it (force-after)`;
+  if (b.by === 'disable-eviction') return b.pdb ? `deleted instead of evicted, bypassing PDB ${b.pdb} (disable-eviction)` : 'deleted instead of evicted (disable-eviction; no PDB selects it)';
+  return `deleted after waiting ${Math.round(b.waitedMs / 100) / 10}s on PDB ${b.pdb ?? '(unnamed)'}, bypassing it (force-after)`;
 }

@@ -61,7 +61,7 @@ function podState(node: NodeReport, options: FinalStateInput['options']): string
   add(byOutcome('evicted-not-confirmed').length, (n) => `${plural(n, 'pod')} evicted without confirmed deletion`);
   add(byOutcome('migrated').length, (n) => `${plural(n, 'pod')} migrated (replacement started first)`);
   add(byOutcome('deleted').length, (n) => `${plural(n, 'finished pod')} deleted`);
-  add(byOutcome('force-deleted').length, (n) => `${plural(n, 'pod')} deleted without their PDB's consent (${bypassInputs(node)}: budgets bypassed)`);
+  add(byOutcome('force-deleted').length, (n) => `${plural(n, 'pod')} deleted instead of evicted (${bypassInputs(node)}: ${bypassedBudgets(node)})`);
   add(byOutcome('completed').length, (n) => `${plural(n, 'pod')} completed while the drain waited (cluster.x-k8s.io/drain=wait-completed)`);
   add(byOutcome('would-evict').length, (n) => `${plural(n, 'pod')} would be evicted`);
   // Pods that stay may appear as 'skipped' results, or only in the plan: count both, once.
@@ -81,6 +81,12 @@ function podState(node: NodeReport, options: FinalStateInput['options']): string
 /** The inputs that deleted pods without their PDB's consent on this node. */
 function bypassInputs(node: NodeReport): string {
   return [...new Set(node.results.flatMap((r) => (r.bypass ? [r.bypass.by] : [])))].join(', ');
+}
+
+/** "budgets bypassed: PDB shop/web, PDB shop/db", or that no PDB selected them. */
+function bypassedBudgets(node: NodeReport): string {
+  const pdbs = [...new Set(node.results.flatMap((r) => (r.bypass?.pdb ? [r.bypass.pdb] : [])))];
+  return pdbs.length > 0 ? `budgets bypassed: ${pdbs.map((p) => `PDB ${p}`).join(', ')}` : 'no PDB selected them';
 }
 
 /** What the plan said of other tools' annotations and of budgets it will bypass, in words. */
