@@ -3,7 +3,8 @@
 # everything its tests need: Node 24, npm packages, the cluster binaries (Go build, cached
 # outside the repo), Docker Engine for the container tests, actionlint. Then: typecheck, lint,
 # dist freshness, workflow lint, unit tests, Docker tests, integration tests on a real control
-# plane, and the e2e suite on the local backend. Ends with one line: "N passed, N failed".
+# plane, the compatibility subset on the oldest supported Kubernetes, and the e2e suite. Ends with
+# one line: "N passed, N failed".
 #   SAFE_DRAIN_SKIP_E2E=1   leave out the e2e suite (it takes several minutes: the 300 s path is real)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +74,11 @@ else
   echo "!!!!! Docker Engine could not be started: the Docker tests did NOT run (counted as failed) !!!!!"
   failed=$((failed + 1)); failed_stages+=("docker tests")
 fi
+# Compatibility (scripts/compat.sh): the oldest supported release's binaries, built in the
+# background while the integration tests run. Started only now: the build lock takes one build at
+# a time, in no set order, and the real-nodes image's kubelet build must not wait behind this one.
+bash scripts/compat.sh build >"$results/compat-binaries.out" 2>"$results/compat-binaries.log" &
+compat_binaries_pid=$!
 stage "cluster binaries (built in the background since the install)"
 if wait "$binaries_pid"; then
   tail -n 3 "$results/binaries.log"
@@ -86,6 +92,11 @@ fi
 # per cluster): the tests mostly wait on controllers and timers, so two share 2 cores well
 # (integration stage ~36 min -> ~25 min measured under extra load).
 FAULT_ROWS=ci KILL_ANYWHERE_RUNS=9 jest_stage "integration tests (real control plane)" --selectProjects integration --maxWorkers=2
+# The compatibility subset runs beside the e2e suite, which mostly waits (scenario a: 300 s).
+stage "compatibility subset on the oldest supported Kubernetes (scripts/compat.sh), in the background during the e2e suite"
+wait "$compat_binaries_pid" && cat "$results/compat-binaries.out" || tail -n 30 "$results/compat-binaries.log"
+bash scripts/compat.sh run >"$results/compat.out" 2>&1 &
+compat_pid=$!
 if [ "${SAFE_DRAIN_SKIP_E2E:-0}" = 1 ]; then
   echo "!!!!! SAFE_DRAIN_SKIP_E2E=1: the e2e suite was NOT run (counted as skipped) !!!!!"
   skipped=$((skipped + 3))
@@ -106,6 +117,15 @@ else
   fi
   if [ "$rc" -ne 0 ]; then failed_stages+=("e2e"); [ "${f:-0}" -gt 0 ] || failed=$((failed + 1)); fi
 fi
+
+stage "compatibility subset on the oldest supported Kubernetes: its results"
+wait "$compat_pid"
+compat_rc=$?
+cat "$results/compat.out"
+read -r p _ f _ < <(tail -n 1 "$results/compat.out")
+[[ ${p:-} =~ ^[0-9]+$ && ${f:-} =~ ^[0-9]+$ ]] || { p=0; f=1; }
+passed=$((passed + p)); failed=$((failed + f))
+[ "$compat_rc" -eq 0 ] || failed_stages+=("compat")
 
 echo
 if [ ${#failed_stages[@]} -gt 0 ]; then echo "FAILED stages: ${failed_stages[*]}"; fi

@@ -10,29 +10,39 @@ export type BinaryName = (typeof BINARIES)[number];
 
 const buildScript = resolve(dirname(fileURLToPath(import.meta.url)), '../build/build-binaries.sh');
 
-let cached: Promise<string> | undefined;
+/**
+ * The Kubernetes release the local clusters run (e.g. v1.32.13): `npm run compat` sets it per
+ * version. Unset: the build script's default (the newest supported release).
+ */
+export const K8S_VERSION_ENV = 'SAFE_DRAIN_K8S_VERSION';
+
+const cached = new Map<string, Promise<string>>();
 
 /**
- * Runs the build script (a no-op after the first build; waits on its lock if another process is
- * building), streaming its progress to our stderr, and returns the bin dir.
+ * Runs the build script for `version` (a no-op after the first build; waits on its lock if another
+ * process is building), streaming its progress to our stderr, and returns the bin dir.
  * SAFE_DRAIN_BIN_DIR skips the script and uses that directory as is.
  */
-export function ensureBinaries(): Promise<string> {
-  cached ??= run().catch((err: unknown) => {
-    cached = undefined;
-    throw err;
-  });
-  return cached;
+export function ensureBinaries(version: string = process.env[K8S_VERSION_ENV] ?? ''): Promise<string> {
+  let binDir = cached.get(version);
+  if (!binDir) {
+    binDir = run(version).catch((err: unknown) => {
+      cached.delete(version);
+      throw err;
+    });
+    cached.set(version, binDir);
+  }
+  return binDir;
 }
 
-async function run(): Promise<string> {
+async function run(version: string): Promise<string> {
   const override = process.env.SAFE_DRAIN_BIN_DIR;
   if (override) {
     checkBinDir(override);
     return override;
   }
   const stdout = await new Promise<string>((res, rej) => {
-    const child = spawn('bash', [buildScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('bash', [buildScript, ...(version ? [version] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => {

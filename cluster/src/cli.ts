@@ -1,5 +1,6 @@
 // npm run cluster -- <command>: a long-lived local cluster for people (tests start their own).
 //   up [--nodes N] [--node-monitor-grace-period 50s]   start it (processes outlive the command)
+//   up --kubernetes v1.32.13                          an older supported release (built on first use)
 //   up --nodes 3 --scale-nodes 1000                   plus 1,000 nodes played by ONE kwok (scale mode)
 //   populate [--deployments 100 --replicas 100]        bulk workloads: Deployments + PDBs, DaemonSets, StatefulSets
 //   up --real-nodes N                                  N real nodes instead (Docker containers with a
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { CLI_STATE_DIR, openCluster, SCALE_NODE_LABEL, startCluster, type LocalCluster } from './cluster.js';
 import { createScaleWorkloads } from './scale.js';
+import { K8S_VERSION_ENV } from './binaries.js';
 import { isAlive, killStateDir, readPids } from './procs.js';
 import { isRealNodesStateDir, openRealNodesCluster, startRealNodesCluster, teardownSync } from './real-nodes/index.js';
 
@@ -55,7 +57,10 @@ program
   .option('--node-monitor-grace-period <duration>', 'kube-controller-manager --node-monitor-grace-period (default: upstream 50s)')
   .option('--real-nodes <n>', 'N real nodes (Docker containers: kubelet, containerd, kube-proxy) instead of kwok nodes')
   .option('--scale-nodes <n>', 'scale mode: N more nodes (scale-0001..), all played by one kwok process', '0')
-  .action(async (o: { nodes: string; nodeMonitorGracePeriod?: string; realNodes?: string; scaleNodes: string }) => {
+  .option('--kubernetes <version>', 'Kubernetes release of the control plane, e.g. v1.32.13 (default: SAFE_DRAIN_K8S_VERSION, else the newest supported)')
+  .action(async (o: { nodes: string; nodeMonitorGracePeriod?: string; realNodes?: string; scaleNodes: string; kubernetes?: string }) => {
+    // Also read by the real-nodes image build (kubelet, kube-proxy of the same release).
+    if (o.kubernetes) process.env[K8S_VERSION_ENV] = o.kubernetes;
     const dir = stateDir();
     const live = liveness(dir);
     if (live && live.dead.length === 0 && live.alive.includes('kube-apiserver')) {

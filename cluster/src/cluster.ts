@@ -91,6 +91,11 @@ export interface ClusterOptions {
   logDir?: string;
   /** Use these binaries instead of ensureBinaries(). */
   binDir?: string;
+  /**
+   * The Kubernetes release to run (e.g. v1.32.13; its binaries are built on first use). Default:
+   * SAFE_DRAIN_K8S_VERSION, else the build script's default (the newest supported release).
+   */
+  kubernetesVersion?: string;
   /** The cluster outlives this process (CLI `up`): no exit handlers, children unref'd. */
   persistent?: boolean;
   /** Whole start-up budget. Default 180 s. */
@@ -620,7 +625,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<LocalClus
   try {
     const pkiDir = ensureDir(join(stateDir, 'pki'));
 
-    const binDirP = opts.binDir ? Promise.resolve(opts.binDir) : ensureBinaries();
+    const binDirP = opts.binDir ? Promise.resolve(opts.binDir) : ensureBinaries(opts.kubernetesVersion);
     const [binDir, pki, ports] = await Promise.all([
       binDirP,
       generatePki(pkiDir, specs.map((s) => s.name), opts.apiServerAddress ? [opts.apiServerAddress] : [], opts.clientUsers ?? []),

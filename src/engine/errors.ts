@@ -98,6 +98,11 @@ export class CredentialsRefused extends SafeDrainError {
   }
 }
 
+/** The API server's Kubernetes version lacks the APIs the run needs (kube/server-version.ts). Raised before any change. */
+export class UnsupportedCluster extends SafeDrainError {
+  readonly outcome = 'no-access';
+}
+
 /** The run was cancelled (signal, abort-on-downtime) before it changed anything. */
 export class CancelledBeforeChange extends SafeDrainError {
   readonly outcome = 'incomplete';

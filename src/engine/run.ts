@@ -12,7 +12,7 @@ import type { V1Node, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { AvailabilityMonitor, monitorsAvailability } from './availability/monitor.js';
 import type { AvailabilityReport } from './availability/types.js';
 import { systemClock, type Clock } from './clock.js';
-import { CancelledBeforeChange, ClusterUnreachable, CredentialsRefused, InputError, PermissionError } from './errors.js';
+import { CancelledBeforeChange, ClusterUnreachable, CredentialsRefused, InputError, PermissionError, UnsupportedCluster } from './errors.js';
 import { localIdentity } from './execute/drain-lock.js';
 import { FINISH, PHASES, firstDeadline } from './execute/phases.js';
 import { Run, type RunEnv } from './execute/run-state.js';
@@ -20,6 +20,7 @@ import { availabilityAccess, describeAccess, missingAccess, RBAC_FILE, requiredA
 import { API_OUTAGE_BOUND_MS, KubeClient } from './kube/client.js';
 import { kubeconfigOrigin, loadKubeConfig, type Shell } from './kube/config.js';
 import { describeApiError, statusCode } from './kube/errors.js';
+import { judgeVersionRead, SUPPORTED_RANGE_TEXT, type VersionVerdict } from './kube/server-version.js';
 import type { ResourceWatch } from './kube/watch.js';
 import { buildReport } from './report/build.js';
 import type { DrainOptions, DrainPlan, Logger, RunReport } from './types.js';
@@ -59,6 +60,7 @@ export async function runSafeDrain(options: DrainOptions, ctx: RunContext): Prom
     stopOn(signal);
     stopOn(checked.gateStop.signal);
     Object.assign(run.services, { pdbs: checked.pdbs, gate: checked.gate });
+    for (const w of checked.warnings ?? []) run.warn(w);
     await runPhases(run);
     const gate = await finishGate(run, signal);
     env.api.close();
@@ -102,6 +104,19 @@ interface Checked {
   gate?: AvailabilityMonitor;
   /** abort-on-downtime: the gate stops the run through it. */
   gateStop: AbortController;
+  /** Said once in the report (a server outside the supported range). */
+  warnings?: string[];
+}
+
+/** Refuses a server the engine cannot work with; returns the warning for one outside the tested range. */
+function judgedVersion(verdict: VersionVerdict, logger: Logger): string | undefined {
+  if (verdict.kind === 'unusable') throw new UnsupportedCluster(verdict.message);
+  if (verdict.kind === 'untested') {
+    logger.warn(verdict.message);
+    return verdict.message;
+  }
+  logger.info(`Kubernetes ${verdict.version}: supported (safe-drain supports ${SUPPORTED_RANGE_TEXT})`);
+  return undefined;
 }
 
 /**
@@ -122,10 +137,12 @@ async function checks(env: RunEnv, signal: AbortSignal): Promise<Checked> {
   const server = api.kubeConfig.getCurrentCluster()?.server ?? '(unknown server)';
   const pdbs = options.operation === 'drain' || options.operation === 'plan' ? api.watchPdbs((m) => logger.debug(m)) : undefined;
   let gate: AvailabilityMonitor | undefined;
-  const [access, nodes, watched] = await Promise.allSettled([
+  const [access, nodes, watched, version] = await Promise.allSettled([
     logger.group('Checking permissions', () => checkPermissions(api, options, logger)),
     resolveNodes(api, options),
     pdbs?.start(),
+    // The server's Kubernetes version, judged against the supported range (never rejects).
+    judgeVersionRead(api.serverVersion()),
   ]);
   try {
     if (access.status === 'rejected') {
@@ -136,6 +153,7 @@ async function checks(env: RunEnv, signal: AbortSignal): Promise<Checked> {
     }
     logger.info(`permissions for "${options.operation}" verified on ${server}`);
     stopIfCancelled('after the permission check');
+    const versionWarning = judgedVersion((version as PromiseFulfilledResult<VersionVerdict>).value, logger);
     if (nodes.status === 'rejected') throw nodes.reason;
     if (watched.status === 'rejected') throw watched.reason;
     logger.info(`nodes: ${nodes.value.map((n) => n.metadata?.name).join(', ')}`);
@@ -143,7 +161,7 @@ async function checks(env: RunEnv, signal: AbortSignal): Promise<Checked> {
     gate = access.value ? await startGate(env, nodes.value, started, gateStop) : undefined;
     stopIfCancelled('after resolving the Services to watch');
     api.outageBoundMs = API_OUTAGE_BOUND_MS;
-    return { started, nodes: nodes.value, pdbs, gate, gateStop };
+    return { started, nodes: nodes.value, pdbs, gate, gateStop, ...(versionWarning && { warnings: [versionWarning] }) };
   } catch (err) {
     // Nothing was changed; nothing may keep watching (an open watch holds the process).
     pdbs?.stop();

@@ -2,11 +2,12 @@
 // API server and kubectl drain decide about the same pods.
 import { describe, expect, it } from '@jest/globals';
 import type { V1Deployment, V1Node, V1Pod } from '@kubernetes/client-node';
-import { POD_READY_DELAY_ANNOTATION } from '../../cluster/src/index.js';
+import { K8S_VERSION_ENV, POD_READY_DELAY_ANNOTATION } from '../../cluster/src/index.js';
 import { KubeClient } from '../../src/engine/kube/client.js';
 import type { RunReport } from '../../src/engine/types.js';
-import { fetchWorkloads } from '../../src/engine/kube/plan-input.js';
+import { fetchWorkloads, nodeCapacities } from '../../src/engine/kube/plan-input.js';
 import { planClusterPods, scanClusterPods } from '../../src/engine/kube/cluster-pods.js';
+import { rejectReason } from '../../src/engine/plan/capacity.js';
 import { deployOn, drain, ensureNamespace, eventually, findPod, isPodReady, namespacePerTest, pdb, podsOf, useCluster } from './support.js';
 
 const W1 = 'w1';
@@ -229,6 +230,8 @@ describe('planner parity with the API server and kubectl drain', () => {
       namespace: ns,
       body: podOnW1(ns, 'shaped', {}, {
         runtimeClassName: `${ns}-overhead`,
+        // Pod-level requests (PodSpec field 40): kept by the API server from 1.34, dropped before.
+        resources: { requests: { cpu: '2500m', memory: '300Mi' } },
         initContainers: [
           { name: 'init', image: 'registry.invalid/init:1', ...requests('2', '10Mi') },
           { name: 'sidecar', image: 'registry.invalid/sidecar:1', restartPolicy: 'Always', ...requests('100m', '32Mi') },
@@ -277,6 +280,11 @@ describe('planner parity with the API server and kubectl drain', () => {
           allocatable: n.status?.allocatable,
           conditions: n.status?.conditions?.map((c) => ({ type: c.type, status: c.status })),
         });
+        // The node lifecycle controller adds the unschedulable taint some time after the cordon.
+        await eventually(
+          async () => (await client.getNode('w3')).spec?.taints?.some((t) => t.key === 'node.kubernetes.io/unschedulable'),
+          'the unschedulable taint on the cordoned w3',
+        );
         const [jsonNodes, footprints] = await Promise.all([client.listNodes(), client.listNodeFootprints()]);
         expect(footprints.map(seen)).toEqual(jsonNodes.map(seen));
         expect(footprints.find((n) => n.metadata?.name === 'w3')?.spec?.taints?.map((t) => t.key)).toEqual(['parity', 'empty-value', 'node.kubernetes.io/unschedulable']);
@@ -289,4 +297,86 @@ describe('planner parity with the API server and kubectl drain', () => {
       await runtimeClasses.deleteRuntimeClass({ name: `${ns}-overhead` });
     }
   }, 240_000);
+
+  /**
+   * A pod asking `cpu`, only for `node`: first the engine's judgment of that node (from a plan's
+   * protobuf scan), then the real scheduler's on the same pod.
+   */
+  async function judgedByBoth(ns: string, client: KubeClient, node: string, cpu: string): Promise<{ engine: string; scheduler: string }> {
+    const probe: V1Pod = { metadata: { name: `probe-${node}`, namespace: ns }, spec: { nodeSelector: { 'kubernetes.io/hostname': node }, containers: asking(cpu) } };
+    const [nodes, pods] = await Promise.all([client.listNodeFootprints(), planClusterPods(client, [W1])]);
+    const rejects = rejectReason(probe, nodeCapacities(nodes, pods.requested).find((c) => c.node.metadata?.name === node)!);
+    await tc.core.createNamespacedPod({ namespace: ns, body: probe });
+    const scheduled = await eventually(
+      async () => (await readPod(ns, `probe-${node}`))?.status?.conditions?.find((c) => c.type === 'PodScheduled')?.status,
+      `the scheduler to decide on probe-${node}`,
+    );
+    return { engine: rejects === undefined ? 'fits' : /cpu/.test(rejects) ? 'no cpu' : rejects, scheduler: scheduled === 'True' ? 'fits' : 'no cpu' };
+  }
+  const asking = (cpu: string) => [{ name: 'c', image: 'registry.invalid/c:1', resources: { requests: { cpu } } }];
+
+  // Pod-level requests (spec.resources; PodLevelResources is beta and on by default from 1.34,
+  // alpha and off in 1.32-1.33, where the API server drops the field): the scheduler counts them
+  // instead of the containers' sum. The capacity check must judge a node as full as the
+  // scheduler does, on every supported minor.
+  it('pod-level requests: the capacity check judges a node as the scheduler does (counted from 1.34, dropped by the API server before)', async () => {
+    const ns = testNamespace('pod-level');
+    await ensureNamespace(tc, ns);
+    const client = new KubeClient(tc.kc);
+    try {
+      const minor = (await client.serverVersion())?.minor ?? 0;
+      // w2 has 8 CPUs: a pod asking 6 for the whole pod, its container 100m.
+      await tc.core.createNamespacedPod({
+        namespace: ns,
+        body: { metadata: { name: 'big', namespace: ns }, spec: { nodeName: 'w2', resources: { requests: { cpu: '6' } }, containers: asking('100m') } },
+      });
+      const kept = (await readPod(ns, 'big'))?.spec?.resources?.requests?.cpu !== undefined;
+      expect(kept).toBe(minor >= 34);
+      const judged = await judgedByBoth(ns, client, 'w2', '4');
+      expect(judged.scheduler).toBe(kept ? 'no cpu' : 'fits');
+      expect(judged.engine).toBe(judged.scheduler);
+    } finally {
+      client.close();
+    }
+  }, 180_000);
+
+  // Sidecars (init containers with restartPolicy Always; on by default since 1.29): they run
+  // beside the containers and under every init container after them, so the scheduler reserves
+  // max(5 + 1, 5 + 0.5) = 6 CPUs here; counted as a plain init container it would be 5.
+  it('sidecar containers: the capacity check judges a node as the scheduler does', async () => {
+    const ns = testNamespace('sidecar');
+    await ensureNamespace(tc, ns);
+    const client = new KubeClient(tc.kc);
+    try {
+      await tc.core.createNamespacedPod({
+        namespace: ns,
+        body: {
+          metadata: { name: 'with-sidecar', namespace: ns },
+          spec: {
+            nodeName: 'w3',
+            initContainers: [
+              { name: 'proxy', image: 'registry.invalid/proxy:1', restartPolicy: 'Always', resources: { requests: { cpu: '5' } } },
+              { name: 'setup', image: 'registry.invalid/setup:1', resources: { requests: { cpu: '1' } } },
+            ],
+            containers: asking('500m'),
+          },
+        },
+      });
+      expect((await readPod(ns, 'with-sidecar'))?.spec?.initContainers?.[0]?.restartPolicy).toBe('Always');
+      const judged = await judgedByBoth(ns, client, 'w3', '3'); // 8 - 6 = 2 CPUs free
+      expect(judged).toEqual({ engine: 'no cpu', scheduler: 'no cpu' });
+    } finally {
+      client.close();
+    }
+  }, 180_000);
+
+  // The run reads /version before any change (kube/server-version.ts): a release of the supported
+  // range is logged as such and adds no warning. npm run compat runs this on each release.
+  it('a run names the API server\'s Kubernetes version, the one kubectl reads, as supported, with no warning', async () => {
+    const server = (JSON.parse(await tc.cluster.kubectl(['version', '-o', 'json'])) as { serverVersion: { gitVersion: string } }).serverVersion.gitVersion;
+    if (process.env[K8S_VERSION_ENV]) expect(server).toBe(process.env[K8S_VERSION_ENV]);
+    const { report, log } = await drain(tc, { nodes: [W1], operation: 'plan' });
+    expect(log).toContainEqual(expect.stringContaining(`info: Kubernetes ${server}: supported (safe-drain supports 1.32–1.37)`));
+    expect(report.warnings).toBeUndefined();
+  }, 120_000);
 });

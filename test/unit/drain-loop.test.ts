@@ -99,6 +99,17 @@ describe('drainNode: the loop over the node\'s live pods', () => {
     expect(r.evictions).toEqual(['a', 'b', 'c']);
   });
 
+  it('a pod that arrives mid-drain and is refused fails, named, and the drain ends (nothing left to wait for)', async () => {
+    const r = rig([makePod('a')]);
+    await flush();
+    r.podWatch.emit('ADDED', makePod('bare', { owner: null }));
+    r.gone('a');
+    await r.clock.runUntil(() => r.ended() !== undefined, 60_000);
+    expect(r.ended()).toEqual({ kind: 'done' });
+    expect(r.results()).toEqual({ a: 'evicted', bare: 'failed' });
+    expect(r.n.results.find((x) => x.pod === 'default/bare')?.message).toMatch(/no controller/);
+  });
+
   it('a budget refusal waits for the PDB watch, not a timer: the next eviction follows the status that allows it', async () => {
     const pdb = { ...makePdb('web', { minAvailable: 1, healthy: 2, desired: 1, expected: 2, allowed: 0 }), metadata: { name: 'web', namespace: 'default', generation: 1, resourceVersion: '1' } };
     const r = rig([makePod('web-1', { labels: { app: 'web' } })], { pdbs: [pdb], evict: async (_req, n) => {

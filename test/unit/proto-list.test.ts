@@ -60,6 +60,8 @@ const PODS: Field[] = [
   ]),
   podMessage('finished', 'n2', 'Succeeded', [[2, [[1, 'c'], resources({ cpu: '4' })]]]),
   podMessage('unscheduled', undefined, 'Pending', [[2, [[1, 'c'], resources({ cpu: '1' })]]]),
+  // Pod-level requests (PodSpec field 40, Kubernetes 1.34+): they replace the containers' cpu sum.
+  podMessage('pod-level', 'n1', 'Running', [[2, [[1, 'c'], resources({ cpu: '100m', memory: '64Mi' })]], [40, resources({ cpu: '3' }, { cpu: '4' })[1]]]),
 ];
 
 /** The same pods in JSON form: what podRequests computes from them is what the footprints must give. */
@@ -80,6 +82,7 @@ const JSON_PODS: V1Pod[] = [
   },
   { spec: { nodeName: 'n2', containers: [{ name: 'c', resources: { requests: { cpu: '4' } } }] }, status: { phase: 'Succeeded' } },
   { spec: { containers: [{ name: 'c', resources: { requests: { cpu: '1' } } }] }, status: { phase: 'Pending' } },
+  { spec: { nodeName: 'n1', containers: [{ name: 'c', resources: { requests: { cpu: '100m', memory: '64Mi' } } }], resources: { requests: { cpu: '3' }, limits: { cpu: '4' } } }, status: { phase: 'Running' } },
 ];
 
 const LIST = answer([[1, [[1, ''], [2, '4242'], [3, 'next-page-token'], [4, 10567]]], ...PODS]);

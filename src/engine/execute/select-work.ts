@@ -39,7 +39,7 @@ export interface WorkView {
 
 export interface Selection {
   work: Work[];
-  /** Pods the plan still has to work on that have not started (0 with nothing in flight: done). */
+  /** Pods the plan still has to work on that have not started, refusals aside (0 with nothing in flight: done). */
   pending: number;
 }
 
@@ -76,7 +76,8 @@ export function selectWork(v: WorkView): Selection {
     else movers.push(p);
   }
   work.push(...startMovers(v, movers, work));
-  return { work, pending: todo.length };
+  // A refusal is settled when it is started (the pod fails at once): nothing to wait for.
+  return { work, pending: todo.length - work.filter((w) => w.kind === 'refuse').length };
 }
 
 /** The evictions and migrations to start now: the lowest tier only, as many as the run's free slots. */

@@ -29,6 +29,7 @@ import { WaitAborted } from '../errors.js';
 import { abortReason, sleep } from '../wait.js';
 import { describeApiError, parseApiError, statusCode } from './errors.js';
 import { ListStream, type ListDecoder, type ListFields } from './list-stream.js';
+import { parseServerVersion, type ServerVersion, type VersionInfo } from './server-version.js';
 import { nodeFootprint, podFootprint, PROTOBUF, ProtoListStream, type ItemDecoder } from './proto-list.js';
 import { apiException, JSON_PATCH, MERGE_PATCH, REQUEST_IDLE_TIMEOUT_MS, Transport, type SendOptions } from './transport.js';
 import { ResourceWatch, type ResourceWatchOptions } from './watch.js';
@@ -261,6 +262,11 @@ export class KubeClient {
       protobufItem,
     );
     return { items, resourceVersion };
+  }
+
+  /** The API server's Kubernetes version (GET /version, readable by every identity); undefined if it names none. */
+  async serverVersion(): Promise<ServerVersion | undefined> {
+    return parseServerVersion(await this.getAt<VersionInfo>('/version'));
   }
 
   getNode(name: string): Promise<V1Node> {

@@ -1,6 +1,6 @@
 // Pages of the cluster's pods and nodes in the API server's protobuf encoding, read only as far
 // as the capacity check needs: per pod its node, its phase and the requests of its containers,
-// init containers and overhead; per node its name, labels, unschedulable, taints, allocatable
+// init containers, the pod itself (pod-level) and overhead; per node its name, labels, unschedulable, taints, allocatable
 // and conditions. On 1,003 nodes / 11,033 pods the pod pages are 27 MB in protobuf against 92 MB
 // of JSON, and the API server sends them in a third of the time (0.7 s against 1.9 s, measured
 // page by page); the node pages 1.3 MB against 3.7 MB per 500 nodes. Every field not needed
@@ -10,7 +10,9 @@
 // (plan/capacity.ts, kube/cluster-pods.ts), as JSON would give them (a field JSON omits when
 // empty or false is left out), so the same code sums and judges them.
 // Field numbers: k8s.io/api core/v1 and k8s.io/apimachinery generated.proto (stable: protobuf
-// field numbers are never reused).
+// field numbers are never reused). Every number read here is the same in k8s.io/api v0.32.13 and
+// v0.37.2 (compared for the supported range, docs/compatibility.md; the planner parity test
+// checks protobuf against JSON on each release npm run compat runs).
 import protobuf from 'protobufjs/minimal.js';
 import type { V1Container, V1Node, V1Pod, V1Taint } from '@kubernetes/client-node';
 import type { ListDecoder, ListFields } from './list-stream.js';
@@ -93,8 +95,21 @@ function podSpec(r: protobuf.Reader, end: number, spec: NonNullable<V1Pod['spec'
     else if (no === 32) {
       spec.overhead ??= {};
       quantityEntry(r, messageEnd(r), spec.overhead);
+    } else if (no === 40) {
+      const requests = resourceRequests(r, messageEnd(r));
+      if (requests) spec.resources = { requests }; // pod-level requests (Kubernetes 1.34+)
     }
   });
+}
+
+/** The requests of a ResourceRequirements message (field 2, map<string, Quantity>): what the scheduler counts. */
+function resourceRequests(r: protobuf.Reader, end: number): Record<string, string> | undefined {
+  let requests: Record<string, string> | undefined;
+  eachField(r, end, (f, w) => {
+    if (f !== 2 || w !== LENGTH_DELIMITED) return;
+    quantityEntry(r, messageEnd(r), (requests ??= {}));
+  });
+  return requests;
 }
 
 function container(r: protobuf.Reader, end: number): V1Container {
@@ -103,13 +118,8 @@ function container(r: protobuf.Reader, end: number): V1Container {
     if (wireType !== LENGTH_DELIMITED) return;
     if (no === 24) c.restartPolicy = r.string();
     else if (no === 8) {
-      const resourcesEnd = messageEnd(r);
-      eachField(r, resourcesEnd, (f, w) => {
-        if (f !== 2 || w !== LENGTH_DELIMITED) return; // requests only: what the scheduler counts
-        c.resources ??= {};
-        c.resources.requests ??= {};
-        quantityEntry(r, messageEnd(r), c.resources.requests);
-      });
+      const requests = resourceRequests(r, messageEnd(r));
+      if (requests) c.resources = { requests };
     }
   });
   return c;

@@ -28,7 +28,9 @@ function max(a: PodRequests, b: PodRequests): PodRequests {
 /**
  * What the scheduler reserves for the pod, per resource: max(sum(containers), each init container).
  * Sidecars (init containers with restartPolicy Always) keep running, so they add to the
- * containers and to every init container started after them. Pod overhead is added on top.
+ * containers and to every init container started after them. Pod-level requests (spec.resources,
+ * kept by the API server from Kubernetes 1.34) replace that sum for each resource they name, as
+ * in k8s.io/component-helpers resource.PodRequests. Pod overhead is added on top.
  */
 export function podRequests(pod: V1Pod): PodRequests {
   const zero: PodRequests = { cpuMillis: 0, memoryBytes: 0 };
@@ -44,7 +46,13 @@ export function podRequests(pod: V1Pod): PodRequests {
   }
   const containers = (pod.spec?.containers ?? []).map(containerRequests).reduce(add, zero);
   const overhead = { cpuMillis: cpuMillis(pod.spec?.overhead?.cpu), memoryBytes: memoryBytes(pod.spec?.overhead?.memory) };
-  return add(max(add(containers, sidecars), initPeak), overhead);
+  const podLevel = pod.spec?.resources?.requests ?? {};
+  const summed = max(add(containers, sidecars), initPeak);
+  const reserved = {
+    cpuMillis: podLevel.cpu !== undefined ? cpuMillis(podLevel.cpu) : summed.cpuMillis,
+    memoryBytes: podLevel.memory !== undefined ? memoryBytes(podLevel.memory) : summed.memoryBytes,
+  };
+  return add(reserved, overhead);
 }
 
 /** Does one toleration tolerate the taint? Empty key + Exists tolerates everything; empty effect any effect. */

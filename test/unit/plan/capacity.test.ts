@@ -33,6 +33,14 @@ describe('podRequests', () => {
     expect(podRequests(pod)).toEqual({ cpuMillis: 110, memoryBytes: Mi });
   });
 
+  it('takes pod-level requests (spec.resources, Kubernetes 1.34+) instead of the containers, per resource named, overhead on top', () => {
+    const pod = makePod('p', { requests: { cpu: '100m', memory: '64Mi' }, init: [{ cpu: '2' }] });
+    pod.spec!.resources = { requests: { cpu: '500m' } };
+    pod.spec!.overhead = { cpu: '10m' };
+    // cpu from the pod level (not the 2-CPU init container), memory still the containers' sum.
+    expect(podRequests(pod)).toEqual({ cpuMillis: 510, memoryBytes: 64 * Mi });
+  });
+
   it('is zero without requests', () => {
     expect(podRequests(makePod('p'))).toEqual({ cpuMillis: 0, memoryBytes: 0 });
   });
