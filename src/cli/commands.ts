@@ -75,6 +75,30 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'min-ready-ratio', syntax: '--min-ready-ratio <ratio>', description: 'fail (exit 3) when a Service fell below this share of its ready endpoints, e.g. 0.5', commands: EVICTING },
   { name: 'abort-on-downtime', description: 'stop evicting as soon as the gate breaks, restore, report (default: false)', boolean: true, commands: DRAIN },
   { name: 'restore-after', description: 'uncordon the nodes this run cordoned at the end, whatever the outcome (default: false)', boolean: true, commands: DRAIN },
+  {
+    name: 'respect-do-not-disrupt',
+    description: 'refuse a drain, before any change, when a pod it would move has karpenter.sh/do-not-disrupt=true or cluster-autoscaler.kubernetes.io/safe-to-evict=false, or the Node has do-not-disrupt=true; false overrides them, and the report says so (default: true)',
+    boolean: true,
+    commands: EVICTING,
+  },
+  {
+    name: 'disable-eviction',
+    description: "delete pods instead of evicting them, as kubectl --disable-eviction: their PDBs are BYPASSED; each deletion is reported, evented on the node and judged by the availability gate (default: false)",
+    boolean: true,
+    commands: EVICTING,
+  },
+  {
+    name: 'force-after',
+    syntax: '--force-after <duration>',
+    description: "delete a pod still waiting on its PDB after this long, e.g. 10m, bypassing the budget (reported like disable-eviction); 0 = never (default: 0)",
+    commands: EVICTING,
+  },
+  {
+    name: 'volume-detach-timeout',
+    syntax: '--volume-detach-timeout <duration>',
+    description: "a node is drained once the removed pods' volumes no longer attach to it (VolumeAttachments, node.status.volumesAttached); give up after this long, 0 = only timeout bounds it, off = do not wait (default: 6m)",
+    commands: DRAIN,
+  },
   { name: 'kubeconfig', syntax: '--kubeconfig <file>', description: 'kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then in-cluster, as kubectl)', commands: ALL },
   { name: 'context', syntax: '--context <name>', description: "kubeconfig context (default: its current-context, as kubectl)", commands: ALL },
 ];

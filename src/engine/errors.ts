@@ -53,10 +53,12 @@ export class PermissionError extends SafeDrainError {
   constructor(
     readonly missing: string[],
     rbacFile: string,
+    /** What else the user can do about some of them (an option that does without them). */
+    hint?: string,
   ) {
     super(
       `missing Kubernetes permissions: ${missing.join(', ')} (cluster-wide). Nothing was changed. ` +
-        `Bind the identity in your kubeconfig to the ClusterRole shipped in ${rbacFile}.`,
+        `Bind the identity in your kubeconfig to the ClusterRole shipped in ${rbacFile}.${hint ? ` ${hint}` : ''}`,
     );
   }
 }

@@ -19,6 +19,7 @@ export function parseOptions(get: InputReader): DrainOptions {
   const { nodes, selector } = parseNodeTarget(read('node'), read('selector'));
   const podSelector = read('pod-selector');
   if (podSelector !== undefined) checkLabelSelector(podSelector, 'pod-selector');
+  const timeoutMs = optional(read('timeout'), (text) => parseDuration(text, 'timeout')) ?? DEFAULT_OPTIONS.timeoutMs;
 
   return {
     nodes,
@@ -29,7 +30,7 @@ export function parseOptions(get: InputReader): DrainOptions {
     force: parseBoolean(read('force'), 'force') ?? DEFAULT_OPTIONS.force,
     gracePeriodSeconds: parseGracePeriod(read('grace-period')) ?? DEFAULT_OPTIONS.gracePeriodSeconds,
     ...(podSelector !== undefined && { podSelector }),
-    timeoutMs: optional(read('timeout'), (text) => parseDuration(text, 'timeout')) ?? DEFAULT_OPTIONS.timeoutMs,
+    timeoutMs,
     skipWaitForDeleteTimeoutSeconds:
       parseInteger(read('skip-wait-for-delete-timeout'), 'skip-wait-for-delete-timeout', 0, MAX_TIMER_SECONDS) ??
       DEFAULT_OPTIONS.skipWaitForDeleteTimeoutSeconds,
@@ -41,6 +42,9 @@ export function parseOptions(get: InputReader): DrainOptions {
     uncordonOnFailure: parseBoolean(read('uncordon-on-failure'), 'uncordon-on-failure') ?? DEFAULT_OPTIONS.uncordonOnFailure,
     migration: parseChoice(read('migration'), 'migration', MIGRATIONS) ?? DEFAULT_OPTIONS.migration,
     availability: parseAvailability(read),
+    respectDoNotDisrupt: parseBoolean(read('respect-do-not-disrupt'), 'respect-do-not-disrupt') ?? DEFAULT_OPTIONS.respectDoNotDisrupt,
+    ...parseForcedProgress(read, timeoutMs),
+    volumeDetachTimeoutMs: parseVolumeDetachTimeout(read('volume-detach-timeout')) ?? DEFAULT_OPTIONS.volumeDetachTimeoutMs,
   };
 }
 
@@ -251,6 +255,37 @@ const MAX_DURATION_TEXT = (() => {
   const seconds = (MAX_TIMER_MS % 60_000) / 1000;
   return `${hours}h${minutes}m${seconds}s`;
 })();
+
+// --- forced progress and volumes ------------------------------------------------------------------
+
+/**
+ * disable-eviction and force-after: the only inputs that let a pod go without its PDB's consent.
+ * Set together, force-after would never act (disable-eviction deletes at once); at or beyond
+ * timeout it could never fire. Both are refused rather than silently meaningless.
+ */
+function parseForcedProgress(read: (name: string) => string | undefined, timeoutMs: number): Pick<DrainOptions, 'disableEviction' | 'forceAfterMs'> {
+  const disableEviction = parseBoolean(read('disable-eviction'), 'disable-eviction') ?? DEFAULT_OPTIONS.disableEviction;
+  const forceText = read('force-after');
+  if (forceText === undefined) return { disableEviction, forceAfterMs: DEFAULT_OPTIONS.forceAfterMs };
+  const forceAfterMs = parseDuration(forceText, 'force-after');
+  if (forceAfterMs > 0 && disableEviction) {
+    throw new InputError('force-after', 'is set together with disable-eviction, which deletes every pod at once without waiting on its PDB', 'Set only one: disable-eviction: true to delete at once, or force-after to wait on each budget that long first.');
+  }
+  if (forceAfterMs > 0 && timeoutMs > 0 && forceAfterMs >= timeoutMs) {
+    throw new InputError('force-after', `"${forceText}" is not shorter than timeout (${timeoutMs / 1000}s): the drain would end before any pod is deleted`, 'Use a force-after shorter than timeout, or raise timeout.');
+  }
+  return { disableEviction, forceAfterMs };
+}
+
+/** off, or a duration (0: bounded only by timeout). */
+function parseVolumeDetachTimeout(text: string | undefined): DrainOptions['volumeDetachTimeoutMs'] | undefined {
+  if (text === undefined) return undefined;
+  if (text.toLowerCase() === 'off') return 'off';
+  if (!GATE_DURATION.test(text)) {
+    throw new InputError('volume-detach-timeout', `"${text}" is neither off nor a duration`, 'Use a duration such as 6m or 90s (0: bounded only by timeout), or off to not wait for volumes to detach.');
+  }
+  return parseDuration(text, 'volume-detach-timeout');
+}
 
 // --- label selectors ---------------------------------------------------------------------------
 

@@ -187,6 +187,7 @@ function startGate(env: RunEnv, nodes: V1Node[], started: number, gateStop: Abor
       nodes: nodes.map((n) => n.metadata?.name ?? ''),
       runStart: started,
       clock: env.clock,
+      watchPdbs: () => api.watchPdbs((m) => logger.debug(m)),
       ...(options.availability.abortOnDowntime && {
         onBreach: (failure: string) => gateStop.abort(new Error(`availability gate broken (abort-on-downtime): ${failure}`)),
       }),
@@ -205,15 +206,25 @@ async function checkPermissions(client: KubeClient, options: DrainOptions, logge
   const watchAvailability = monitorsAvailability(options.operation, options.availability);
   const reportOnly = watchAvailability && isReportOnly(options.availability);
   const gate = reportOnly ? availabilityAccess(options.operation) : [];
-  const required = requiredAccess(options.operation, options.migration === 'surge', options.waitForReplacements, watchAvailability && !reportOnly);
+  const extras = { volumeDetach: options.volumeDetachTimeoutMs !== 'off' && !options.dryRun, forcedDeletion: options.disableEviction || options.forceAfterMs > 0 };
+  const required = requiredAccess(options.operation, options.migration === 'surge', options.waitForReplacements, watchAvailability && !reportOnly, extras);
   const missing = new Set(await missingAccess(client, [...required, ...gate]));
   const gateMissing = [...new Set(gate.map(describeAccess))].filter((p) => missing.has(p));
   if (gateMissing.length > 0) {
     logger.warn(`availability: not measured in this run: missing ${gateMissing.join(', ')}. Grant them (${RBAC_FILE}) or set availability: off to silence this.`);
   }
   const requiredMissing = [...new Set(required.map(describeAccess))].filter((p) => missing.has(p));
-  if (requiredMissing.length > 0) throw new PermissionError(requiredMissing, RBAC_FILE);
+  if (requiredMissing.length > 0) throw new PermissionError(requiredMissing, RBAC_FILE, permissionHint(requiredMissing));
   return watchAvailability && gateMissing.length === 0;
+}
+
+/** What the user can do instead of granting a missing permission an option asked for. */
+function permissionHint(missing: string[]): string | undefined {
+  const hints = [
+    ...(missing.some((p) => /volumeattachments|persistentvolume/.test(p)) ? ['The volume permissions are for the wait until the drained pods\' volumes detach; volume-detach-timeout: off drains without it.'] : []),
+    ...(missing.includes('delete pods') ? ['delete pods is for disable-eviction / force-after; unset them to only evict.'] : []),
+  ];
+  return hints.length > 0 ? hints.join(' ') : undefined;
 }
 
 /** No gate to judge: the measurement is a report only (what `auto` does by default). */
@@ -227,7 +238,7 @@ async function finishGate(run: Run, signal: AbortSignal): Promise<AvailabilityRe
   if (!monitor) return undefined;
   const { logger } = run.env;
   // The pods the run took off its nodes, confirmed gone: the gate waits for the slices to show it.
-  const gone = new Set(['evicted', 'migrated', 'deleted']);
+  const gone = new Set(['evicted', 'migrated', 'deleted', 'force-deleted']);
   const removed = run.nodes.flatMap((n) => n.results.filter((p) => gone.has(p.outcome)).map((p) => p.pod));
   try {
     const report = await monitor.finish(signal, removed);

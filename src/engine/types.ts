@@ -40,7 +40,32 @@ export interface DrainOptions {
   migration: Migration;
   /** The availability gate (issue 10): which Services to watch, probes, limits. */
   availability: AvailabilityOptions;
+  /**
+   * Honour `karpenter.sh/do-not-disrupt: "true"` and `cluster-autoscaler.kubernetes.io/safe-to-evict:
+   * "false"` (on a pod the drain would take off, or do-not-disrupt on the Node): the drain is
+   * refused before any change. false: they are overridden, and the plan and report say so.
+   */
+  respectDoNotDisrupt: boolean;
+  /** Delete pods instead of evicting them (kubectl --disable-eviction): their PDBs are bypassed. */
+  disableEviction: boolean;
+  /** A pod still waiting on its PDB this long (ms) is deleted, bypassing the budget; 0 = never. */
+  forceAfterMs: number;
+  /**
+   * How long a drained node may still hold an attachment of a volume of a pod the drain removed
+   * (VolumeAttachment or node.status.volumesAttached) before it counts as not drained, ms; 0 = no
+   * bound of its own (only `timeout`); 'off' = not waited for.
+   */
+  volumeDetachTimeoutMs: number | 'off';
 }
+
+/**
+ * volume-detach-timeout's default, 6 minutes: a CSI detach takes seconds to a minute (a cloud
+ * disk under API throttling, a few), and 6 minutes is kube-controller-manager's own
+ * maxWaitForUnmountDuration, past which Kubernetes itself stops waiting for an unmount. An
+ * attachment still there after that is stuck and needs a person: the node is reported not drained
+ * instead of waited on forever (Cluster API's default, no limit, would hang an upgrade pipeline).
+ */
+export const DEFAULT_VOLUME_DETACH_TIMEOUT_MS = 6 * 60_000;
 
 export const DEFAULT_OPTIONS: Omit<DrainOptions, 'nodes'> = {
   operation: 'drain',
@@ -57,6 +82,10 @@ export const DEFAULT_OPTIONS: Omit<DrainOptions, 'nodes'> = {
   uncordonOnFailure: false,
   migration: 'surge',
   availability: DEFAULT_AVAILABILITY,
+  respectDoNotDisrupt: true,
+  disableEviction: false,
+  forceAfterMs: 0,
+  volumeDetachTimeoutMs: DEFAULT_VOLUME_DETACH_TIMEOUT_MS,
 };
 
 /** A number of nodes as the user gave it: absolute, or a percentage of the selected nodes. */
@@ -76,8 +105,9 @@ export type PodClass =
 export type PodAction =
   | 'evict' // Eviction API, waits for its PDB
   | 'migrate' // bring a replacement up first (surge), then evict
-  | 'skip' // stays on the node (DaemonSet, mirror, filtered by pod-selector)
+  | 'skip' // stays on the node (DaemonSet, mirror, filtered by pod-selector, label cluster.x-k8s.io/drain=skip)
   | 'wait' // already terminating: only waited for
+  | 'wait-completed' // label cluster.x-k8s.io/drain=wait-completed: not evicted, waited for until it completes
   | 'refuse'; // would need force / delete-emptydir-data / ignore-daemonsets=false: blocks the drain
 
 export type BlockerKind =
@@ -88,7 +118,11 @@ export type BlockerKind =
   | 'pdb-never-allows' // the PDB cannot allow a disruption by itself (minAvailable = replicas, misconfigured)
   | 'zero-ready' // eviction would leave the workload with no ready replica (downtime)
   | 'no-capacity' // no other schedulable node can take the pod
-  | 'unavoidable-downtime'; // cannot surge (StatefulSet, bare pod...): downtime is expected
+  | 'unavoidable-downtime' // cannot surge (StatefulSet, bare pod...): downtime is expected
+  | 'do-not-disrupt' // the pod's annotation (karpenter.sh/do-not-disrupt, safe-to-evict=false) forbids taking it off
+  | 'node-do-not-disrupt' // the Node's karpenter.sh/do-not-disrupt annotation forbids draining it
+  | 'do-not-disrupt-overridden' // such an annotation, overridden by respect-do-not-disrupt: false
+  | 'budget-bypassed'; // disable-eviction / force-after: the pod may be deleted without its PDB's consent
 
 export interface Blocker {
   kind: BlockerKind;
@@ -100,6 +134,16 @@ export interface Blocker {
   message: string;
   /** true: the drain cannot complete as configured; false: it can, but with downtime/risk. */
   fatal: boolean;
+  /** zero-ready / unavoidable-downtime: how long the outage is expected to last, and from what. */
+  expectedDowntime?: ExpectedDowntime;
+}
+
+/** An outage the plan expects, estimated from the pod's own last start (plan/downtime.ts). */
+export interface ExpectedDowntime {
+  /** ms; absent when the pod's status has no start-to-Ready on record. */
+  estimateMs?: number;
+  /** Where the estimate comes from, in words. */
+  basis: string;
 }
 
 export interface OwnerRef {
@@ -226,6 +270,8 @@ export type PodOutcome =
   | 'evicted-not-confirmed' // eviction accepted, deletion not confirmed (node unreachable / skip-wait timeout)
   | 'migrated' // replacement brought up first, then evicted
   | 'deleted' // finished pod deleted
+  | 'force-deleted' // deleted without its PDB's consent (disable-eviction, force-after): see PodResult.bypass
+  | 'completed' // label cluster.x-k8s.io/drain=wait-completed: finished (or was deleted) while the drain waited
   | 'skipped' // stayed on purpose
   | 'blocked' // still waiting on a PDB when the run ended
   | 'failed' // an error the user must act on
@@ -241,6 +287,32 @@ export interface PodResult {
   endedAt?: number;
   /** How many times the eviction was refused by a budget (429) before it went through. */
   budgetWaits: number;
+  /** Set when the pod was deleted without its PDB's consent, because an input asked for it. */
+  bypass?: BudgetBypass;
+}
+
+/** A pod deleted without asking its PDB (execute/forced.ts), because an input asked for it by name. */
+export interface BudgetBypass {
+  /** `namespace/name` of the pod. */
+  pod: string;
+  /** The input that asked for it. */
+  by: 'disable-eviction' | 'force-after';
+  /** The PDB bypassed (`namespace/name`); absent when none selected the pod. */
+  pdb?: string;
+  /** How long the pod had waited on its PDB before it was deleted, ms (0 with disable-eviction). */
+  waitedMs: number;
+}
+
+/** The wait, after a node's pods left, for their volumes to detach from it (execute/volume-detach.ts). */
+export interface VolumeDetachReport {
+  /** Volumes (PV names) of the pods the drain removed that still named the node when the wait began. */
+  waitedFor: string[];
+  /** Of those, what still held the node when the wait ended (empty: all detached). */
+  stillAttached: string[];
+  /** ms the wait took. */
+  waitedMs: number;
+  /** Why the wait ended early (volume-detach-timeout, the drain's timeout...), when it did. */
+  endedBy?: string;
 }
 
 /** A change safe-drain made to a workload (surge migration), and whether it was undone. */
@@ -280,6 +352,8 @@ export interface NodeReport {
   workloadChanges: WorkloadChange[];
   blocked: BlockedPod[];
   timeline: TimelineEvent[];
+  /** The wait for the removed pods' volumes to detach from the node, when there was one. */
+  volumeDetach?: VolumeDetachReport;
   success: boolean;
   error?: string;
   durationMs: number;

@@ -1,7 +1,7 @@
 // Surge migration under crashes, races and waits that could never end (issue 8, items 5–7), on a
 // real control plane with real actors: the CLI as a child process killed with SIGKILL, a second
 // writer changing replicas, a GitOps-style revert, a pause mid-rollout, a pod no node can take.
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { KubeClient } from '../../src/engine/kube/client.js';
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
@@ -10,7 +10,7 @@ import { systemClock } from '../../src/engine/clock.js';
 import { runSafeDrain } from '../../src/engine/run.js';
 import { DEFAULT_OPTIONS, type DrainOptions, type RunReport, type WorkloadChange } from '../../src/engine/types.js';
 import { exitedWithin, runCli, startCli } from './cli-process.js';
-import { deleteNamespace, deployOn, ensureNamespace, eventually, memoryLogger, pdb, podsOf, useCluster, waitReady, deployment, type TestCluster } from './support.js';
+import { deployOn, ensureNamespace, eventually, memoryLogger, namespacePerTest, pdb, podsOf, useCluster, waitReady, deployment, type TestCluster } from './support.js';
 
 const W1 = 'w1';
 const MARKER_LABEL = 'safe-drain.io/scaled';
@@ -18,15 +18,7 @@ const MARKER_ANNOTATIONS = ['safe-drain.io/original-replicas', 'safe-drain.io/ra
 
 const tc = useCluster({ nodes: 3 });
 
-// Each test's namespace goes after it, passed or failed, so no test meets another's pods on w1.
-const namespaces: string[] = [];
-function testNamespace(name: string): string {
-  namespaces.push(name);
-  return name;
-}
-afterEach(async () => {
-  for (const ns of namespaces.splice(0)) await deleteNamespace(tc, ns);
-}, 180_000);
+const testNamespace = namespacePerTest(tc);
 
 type Strategy = NonNullable<V1Deployment['spec']>['strategy'];
 const RECREATE: Strategy = { type: 'Recreate' };

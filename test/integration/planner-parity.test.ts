@@ -1,6 +1,6 @@
 // The planner's decisions against a real control plane (issue 8 items 3, 11, 13, 14): what the
 // API server and kubectl drain decide about the same pods.
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { V1Deployment, V1Node, V1Pod } from '@kubernetes/client-node';
 import { K8S_VERSION_ENV, POD_READY_DELAY_ANNOTATION } from '../../cluster/src/index.js';
 import { KubeClient } from '../../src/engine/kube/client.js';
@@ -8,31 +8,14 @@ import type { RunReport } from '../../src/engine/types.js';
 import { fetchWorkloads, nodeCapacities } from '../../src/engine/kube/plan-input.js';
 import { planClusterPods, scanClusterPods } from '../../src/engine/kube/cluster-pods.js';
 import { rejectReason } from '../../src/engine/plan/capacity.js';
-import { deleteNamespace, deployOn, drain, ensureNamespace, eventually, isPodReady, pdb, podsOf, useCluster } from './support.js';
+import { deployOn, drain, ensureNamespace, eventually, findPod, isPodReady, namespacePerTest, pdb, podsOf, useCluster } from './support.js';
 
 const W1 = 'w1';
 
 const tc = useCluster({ nodes: 3 });
 
-// Each test's namespace goes after it, passed or failed: a leftover budget or pod on w1 would
-// change the next test's drain.
-const created: string[] = [];
-function testNamespace(name: string): string {
-  created.push(name);
-  return name;
-}
-afterEach(async () => {
-  for (const ns of created.splice(0)) await deleteNamespace(tc, ns);
-}, 180_000);
-
-async function readPod(ns: string, name: string): Promise<V1Pod | undefined> {
-  try {
-    return await tc.core.readNamespacedPod({ namespace: ns, name });
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
-    throw err;
-  }
-}
+const testNamespace = namespacePerTest(tc);
+const readPod = (ns: string, name: string) => findPod(tc, ns, name);
 
 /** success, with the node's error when not (so a failure says why). */
 function drained(report: RunReport): { success: boolean; error?: string } {

@@ -8,6 +8,7 @@ import {
   drain,
   ensureNamespace,
   eventually,
+  findPod,
   isPodReady,
   pdb,
   pinTo,
@@ -28,14 +29,7 @@ function barePod(ns: string, name: string, extra: Partial<V1Pod['spec']> = {}, a
   };
 }
 
-async function podExists(ns: string, name: string): Promise<V1Pod | undefined> {
-  try {
-    return await tc.core.readNamespacedPod({ namespace: ns, name });
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
-    throw err;
-  }
-}
+const podExists = (ns: string, name: string) => findPod(tc, ns, name);
 
 describe('pod kinds, dry run and order', () => {
   it('handles DaemonSet, mirror, emptyDir, unmanaged and finished pods as the plan says, with and without force / delete-emptydir-data', async () => {

@@ -107,6 +107,31 @@ export async function drain(
   return { report, log: logger.lines };
 }
 
+/**
+ * Each test's namespaces, deleted after it, passed or failed: a leftover budget or pod on a node
+ * would change the next test's drain. Returns the function that names (and registers) one.
+ */
+export function namespacePerTest(tc: TestCluster): (name: string) => string {
+  const created: string[] = [];
+  afterEach(async () => {
+    for (const ns of created.splice(0)) await deleteNamespace(tc, ns);
+  }, 180_000);
+  return (name) => {
+    created.push(name);
+    return name;
+  };
+}
+
+/** The pod of that name, or undefined when there is none. */
+export async function findPod(tc: TestCluster, namespace: string, name: string): Promise<V1Pod | undefined> {
+  try {
+    return await tc.core.readNamespacedPod({ namespace, name });
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
 /** Deletes a namespace and waits until it is gone, so the next test's drain does not meet its pods. */
 export async function deleteNamespace(tc: TestCluster, name: string): Promise<void> {
   await tc.core.deleteNamespace({ name }).catch(() => undefined);

@@ -89,6 +89,10 @@ describe('parseCliArgs', () => {
       '0.5',
       '--abort-on-downtime',
       '--restore-after',
+      '--no-respect-do-not-disrupt',
+      '--force-after',
+      '2m',
+      '--volume-detach-timeout=off',
       '--kubeconfig',
       '/tmp/kc',
       '--context',
@@ -124,6 +128,10 @@ describe('parseCliArgs', () => {
           abortOnDowntime: true,
           restoreAfter: true,
         },
+        respectDoNotDisrupt: false,
+        disableEviction: false,
+        forceAfterMs: 120_000,
+        volumeDetachTimeoutMs: 'off',
       },
       kubeconfigPath: '/tmp/kc',
       context: 'prod',
@@ -338,10 +346,12 @@ describe('main', () => {
     expect(drain.stdout()).toMatch(/--timeout <duration> +give up draining a node/);
     expect(drain.stdout()).toContain("(default: true; kubectl's default is false, which refuses them)");
     expect(drain.stdout()).toContain('Examples:\n  safe-drain drain w1\n');
+    for (const flag of ['--respect-do-not-disrupt [bool]', '--disable-eviction [bool]', '--force-after <duration>', '--volume-detach-timeout <duration>']) expect(drain.stdout()).toContain(flag);
+    expect(drain.stdout()).toMatch(/--disable-eviction \[bool\] +delete pods instead of evicting them, as kubectl --disable-eviction: their PDBs are BYPASSED/);
     const cordon = capture();
     expect(await main(['cordon', '--help'], cordon.io)).toBe(EXIT_SUCCESS);
     expect(cordon.stdout()).toContain('  safe-drain cordon w1');
-    for (const flag of ['--force', '--timeout', '--max-downtime', '--migration']) expect(cordon.stdout()).not.toContain(flag);
+    for (const flag of ['--force', '--timeout', '--max-downtime', '--migration', '--disable-eviction', '--volume-detach-timeout']) expect(cordon.stdout()).not.toContain(flag);
     expect(cordon.stdout()).toContain('--dry-run');
   });
 

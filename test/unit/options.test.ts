@@ -42,6 +42,10 @@ describe('parseOptions defaults', () => {
       waitForReplacements: false,
       uncordonOnFailure: false,
       migration: 'surge',
+      respectDoNotDisrupt: true,
+      disableEviction: false,
+      forceAfterMs: 0,
+      volumeDetachTimeoutMs: 360_000,
     });
   });
 });
@@ -82,6 +86,9 @@ describe('parseOptions values', () => {
         'min-ready-ratio': '1',
         'abort-on-downtime': 'no',
         'restore-after': 'yes',
+        'respect-do-not-disrupt': 'false',
+        'force-after': '5m',
+        'volume-detach-timeout': '90s',
       }),
     ).toEqual({
       nodes: ['ip-10-0-1-2.ec2.internal'],
@@ -108,7 +115,31 @@ describe('parseOptions values', () => {
         abortOnDowntime: false,
         restoreAfter: true,
       },
+      respectDoNotDisrupt: false,
+      disableEviction: false,
+      forceAfterMs: 300_000,
+      volumeDetachTimeoutMs: 90_000,
     });
+  });
+
+  it('reads disable-eviction, and volume-detach-timeout off or 0', () => {
+    expect(parse({ node: 'w1', 'disable-eviction': 'true' })).toMatchObject({ disableEviction: true, forceAfterMs: 0 });
+    expect(parse({ node: 'w1', 'volume-detach-timeout': 'OFF' }).volumeDetachTimeoutMs).toBe('off');
+    expect(parse({ node: 'w1', 'volume-detach-timeout': '0' }).volumeDetachTimeoutMs).toBe(0);
+    expect(parse({ node: 'w1', 'force-after': '0s' }).forceAfterMs).toBe(0);
+  });
+
+  it('refuses forced-progress and volume inputs that could not mean what they say, naming the input and the fix', () => {
+    const both = inputError({ node: 'w1', 'disable-eviction': 'true', 'force-after': '1m' });
+    expect(both.input).toBe('force-after');
+    expect(both.message).toMatch(/together with disable-eviction.*Set only one/);
+    const late = inputError({ node: 'w1', timeout: '5m', 'force-after': '5m' });
+    expect(late.input).toBe('force-after');
+    expect(late.message).toMatch(/not shorter than timeout \(300s\).*shorter than timeout, or raise timeout/);
+    expect(inputError({ node: 'w1', 'force-after': '90' }).message).toMatch(/Input "force-after": "90" has no unit/);
+    expect(inputError({ node: 'w1', 'volume-detach-timeout': 'never' }).message).toMatch(/Input "volume-detach-timeout": "never" is neither off nor a duration.*off to not wait/);
+    expect(inputError({ node: 'w1', 'respect-do-not-disrupt': 'maybe' }).input).toBe('respect-do-not-disrupt');
+    expect(inputError({ node: 'w1', 'disable-eviction': 'sure' }).input).toBe('disable-eviction');
   });
 
   it("accepts kubectl's dry-run values", () => {

@@ -86,4 +86,14 @@ describe('selectWork', () => {
     const fatal = view([pod('x')], { blockers: [{ kind: 'multiple-pdbs', pod: 'ns/x', message: 'pod ns/x is selected by 2 PDBs', fatal: true }] });
     expect(selectWork(fatal).work).toEqual([{ kind: 'refuse', pod: expect.objectContaining({ name: 'x' }), why: 'pod ns/x is selected by 2 PDBs' }]);
   });
+
+  it('waits for a wait-completed pod (cluster.x-k8s.io/drain) without an eviction slot, and a do-not-disrupt refusal fails its pod', () => {
+    const s = selectWork(view([pod('job', { action: 'wait-completed' }), pod('app')], { freeSlots: 1 }));
+    expect(s.work.map((w) => `${w.kind} ${'pod' in w ? w.pod.name : ''}`)).toEqual(['await-completion job', 'evict app']);
+    expect(s.pending).toBe(2);
+    const refused = view([pod('keep', { action: 'refuse', reason: 'annotation karpenter.sh/do-not-disrupt=true: must not be disrupted' })], {
+      blockers: [{ kind: 'do-not-disrupt', pod: 'ns/keep', message: 'pod ns/keep has annotation karpenter.sh/do-not-disrupt=true: it must not be disrupted', fatal: true }],
+    });
+    expect(selectWork(refused).work).toEqual([{ kind: 'refuse', pod: expect.objectContaining({ name: 'keep' }), why: 'pod ns/keep has annotation karpenter.sh/do-not-disrupt=true: it must not be disrupted' }]);
+  });
 });

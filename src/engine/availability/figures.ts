@@ -101,16 +101,23 @@ export function groupByService(slices: V1EndpointSlice[]): Map<string, V1Endpoin
  * found would be left with no ready replica (the zero-ready / unavoidable-downtime findings).
  */
 export function podsLeftWithoutReplacement(plan: DrainPlan): string[] {
+  return [...estimatedOutages(plan).keys()];
+}
+
+/** podsLeftWithoutReplacement, each with the plan's estimate of its outage (ms; undefined: none). */
+export function estimatedOutages(plan: DrainPlan): Map<string, number | undefined> {
   const keyOf = (p: PodPlan) => `${p.namespace}/${p.name}`;
   const workloadOf = (p: PodPlan) => (p.workload ? `${p.workload.kind}/${p.workload.namespace}/${p.workload.name}` : `pod/${keyOf(p)}`);
   const byKey = new Map(plan.pods.map((p) => [keyOf(p), p]));
-  const emptied = new Set<string>();
+  const emptied = new Map<string, number | undefined>();
   for (const b of plan.blockers) {
     if (b.kind !== 'zero-ready' && b.kind !== 'unavoidable-downtime') continue;
     const pod = byKey.get(b.pod);
-    if (pod) emptied.add(workloadOf(pod));
+    if (pod) emptied.set(workloadOf(pod), b.expectedDowntime?.estimateMs);
   }
-  return plan.pods.filter((p) => (p.action === 'evict' || p.action === 'wait') && emptied.has(workloadOf(p))).map(keyOf);
+  // 'migrate': an HPA-managed Deployment that cannot roll is migrated by a plain eviction.
+  const left = plan.pods.filter((p) => (p.action === 'evict' || p.action === 'wait' || p.action === 'migrate') && emptied.has(workloadOf(p)));
+  return new Map(left.map((p) => [keyOf(p), emptied.get(workloadOf(p))]));
 }
 
 /** A Service is expected to reach zero when every ready endpoint it has is a pod the drain takes away unreplaced. */

@@ -6,13 +6,13 @@
 // stops evicting. At the end the figures and the verdict go into the RunReport. Every `now`, timer
 // and wait is on the injected Clock, and the API is the few calls of GateApi, so a unit test
 // drives the gate with a fake clock and a fake watch.
-import type { V1EndpointSlice } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../clock.js';
 import { WaitAborted } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { describeApiError, statusCode } from '../kube/errors.js';
-import { objectKey } from '../kube/watch.js';
-import type { DrainPlan, Logger, Operation } from '../types.js';
+import { objectKey, type Watch } from '../kube/watch.js';
+import type { BudgetBypass, DrainPlan, Logger, Operation } from '../types.js';
 import { InputError } from '../types.js';
 import { waitWithin } from '../wait.js';
 import {
@@ -21,7 +21,7 @@ import {
   describeSelection,
   expectedZeroFailure,
   expectsZero,
-  podsLeftWithoutReplacement,
+  estimatedOutages,
   podsStillListed,
   probeFailure,
   probeFigures,
@@ -36,6 +36,7 @@ import {
   type ProbeSample,
   type ReadyEndpoint,
 } from './figures.js';
+import { BypassRecords } from './bypasses.js';
 import { Prober } from './probe.js';
 import type { AvailabilityOptions, AvailabilityReport, ReadyPoint, ServiceAvailability } from './types.js';
 
@@ -72,6 +73,8 @@ export interface MonitorContext {
   clock?: Clock;
   /** abort-on-downtime: told once, at the first breach of the gate. */
   onBreach?: (failure: string) => void;
+  /** Opens a list+watch of the cluster's PDBs: how the gate follows a budget a forced deletion bypassed. */
+  watchPdbs?: () => Watch<V1PodDisruptionBudget>;
 }
 
 interface Watched {
@@ -91,7 +94,12 @@ export function monitorsAvailability(operation: Operation, options: Availability
 export class AvailabilityMonitor {
   private readonly watched = new Map<string, Watched>();
   private readonly lostPods = new Set<string>();
+  /** The plan's downtime estimate for each pod it takes away unreplaced (ms; undefined: not known). */
+  private readonly estimates = new Map<string, number | undefined>();
   private readonly expectedZero = new Set<string>();
+  private readonly bypasses: BypassRecords;
+  /** Cancels the pending live judgement of an unmet bypassed budget (abort-on-downtime). */
+  private cancelBypassTimer?: () => void;
   private watch?: SliceWatch;
   private prober?: Prober;
   private breach?: string;
@@ -104,6 +112,7 @@ export class AvailabilityMonitor {
   private constructor(private readonly ctx: MonitorContext) {
     this.measured = ctx.operation === 'drain' && !ctx.dryRun;
     this.clock = ctx.clock ?? systemClock;
+    this.bypasses = new BypassRecords(this.clock, ctx.runStart, ctx.watchPdbs, (m) => ctx.logger.warn(`availability: ${m}`));
   }
 
   /** Resolves the selection and starts watching; throws InputError (nothing changed yet) for a Service that does not exist. */
@@ -120,7 +129,10 @@ export class AvailabilityMonitor {
 
   /** The run's plan for one node: which watched Services it expects to take to zero. */
   notePlan(plan: DrainPlan): void {
-    for (const pod of podsLeftWithoutReplacement(plan)) this.lostPods.add(pod);
+    for (const [pod, estimateMs] of estimatedOutages(plan)) {
+      this.lostPods.add(pod);
+      this.estimates.set(pod, estimateMs);
+    }
     for (const w of this.watched.values()) {
       if (this.expectedZero.has(w.service) || !expectsZero(w.initial, this.lostPods)) continue;
       this.expectedZero.add(w.service);
@@ -128,6 +140,17 @@ export class AvailabilityMonitor {
         `availability: the plan expects Service ${w.service} to reach zero ready endpoints (all ${w.initial.length} are pods evicted without a replacement up first)`,
       );
     }
+  }
+
+  /**
+   * A pod the run deleted without its PDB's consent (disable-eviction, force-after): followed on
+   * the PDB watch from now on and judged like an outage (availability/bypasses.ts).
+   */
+  noteBypass(bypass: BudgetBypass, pdbBefore: V1PodDisruptionBudget | undefined): void {
+    if (!this.measured || !this.live) return;
+    this.bypasses.note(bypass, pdbBefore, () => this.judgeBypassesLive());
+    this.ctx.logger.warn(`availability: pod ${bypass.pod} was deleted without the consent of ${bypass.pdb ? `PDB ${bypass.pdb}` : 'a PDB'} (${bypass.by}); the gate judges it like an outage`);
+    this.judgeBypassesLive();
   }
 
   /** The abort-on-downtime breach, if the gate broke during the run. */
@@ -150,6 +173,7 @@ export class AvailabilityMonitor {
       if (this.measured) {
         await this.awaitSlicesCaughtUp(new Set(removedPods), signal);
         await this.awaitRecovery(signal);
+        await this.bypasses.settle(RECOVERY_WAIT_MS, signal);
       }
     } finally {
       await this.prober?.stop();
@@ -162,6 +186,7 @@ export class AvailabilityMonitor {
   /** Stops everything without a report (a run that ended on an error before finishing). */
   stopWatching(): void {
     this.watch?.stop();
+    this.bypasses.stop();
     this.cancelOutageTimers();
     void this.prober?.stop();
   }
@@ -171,6 +196,8 @@ export class AvailabilityMonitor {
       w.cancelOutageTimer?.();
       w.cancelOutageTimer = undefined;
     }
+    this.cancelBypassTimer?.();
+    this.cancelBypassTimer = undefined;
   }
 
   // --- start ---------------------------------------------------------------------------------
@@ -342,6 +369,16 @@ export class AvailabilityMonitor {
     }
   }
 
+  /** abort-on-downtime for forced deletions: judged at every change of a bypassed budget, and once it stays unmet past max-downtime. */
+  private judgeBypassesLive(): void {
+    if (!this.ctx.onBreach || !this.live || this.breach) return;
+    const failure = this.bypasses.failureNow(this.ctx.options);
+    if (failure) return this.broke(failure);
+    this.cancelBypassTimer?.();
+    const wait = this.bypasses.timeToBreach(this.ctx.options);
+    this.cancelBypassTimer = wait === undefined ? undefined : this.clock.after(wait, () => this.judgeBypassesLive());
+  }
+
   private failureNow(w: Watched): string | undefined {
     return serviceFailure(w.service, w.initial.length, seriesFigures(w.series, this.now()), this.ctx.options);
   }
@@ -391,6 +428,12 @@ export class AvailabilityMonitor {
     }
   }
 
+  /** The plan's estimate of a Service's outage: its first endpoint's replacement Ready ends it. */
+  private estimateFor(w: Watched): number | undefined {
+    const known = w.initial.flatMap((e) => (e.pod !== undefined && this.estimates.get(e.pod) !== undefined ? [this.estimates.get(e.pod)!] : []));
+    return known.length > 0 ? Math.min(...known) : undefined;
+  }
+
   // --- the report ----------------------------------------------------------------------------
 
   private report(): AvailabilityReport {
@@ -409,13 +452,15 @@ export class AvailabilityMonitor {
         longestOutageSeconds: round3(f.longestOutageMs / 1000),
         series: w.series,
         expectedZero,
+        ...(expectedZero && this.estimateFor(w) !== undefined && { estimatedDowntimeSeconds: round3(this.estimateFor(w)! / 1000) }),
         passed: failure === undefined,
         ...(failure !== undefined && { failure }),
         finalReady: f.lastReady,
       };
     });
     const probes = [...(this.prober?.samples ?? new Map<string, ProbeSample[]>())].map(([url, samples]) => probeFigures(url, samples, endAt, options));
-    const failures = [...services.flatMap((s) => (s.failure ? [s.failure] : [])), ...probes.flatMap((p) => (p.failure ? [p.failure] : []))];
+    const bypasses = this.bypasses.report(options);
+    const failures = [...services, ...probes, ...bypasses].flatMap((x) => (x.failure ? [x.failure] : []));
     return {
       selection: describeSelection(options.selection),
       services,
@@ -423,6 +468,7 @@ export class AvailabilityMonitor {
       passed: failures.length === 0,
       aborted: this.breach !== undefined,
       failures,
+      ...(bypasses.length > 0 && { bypasses }),
       measured: this.measured,
       startedAt: this.ctx.runStart,
       ...(options.maxDowntimeMs !== undefined && { maxDowntimeSeconds: options.maxDowntimeMs / 1000 }),

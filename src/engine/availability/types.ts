@@ -65,6 +65,11 @@ export interface ServiceAvailability {
   series: ReadyPoint[];
   /** The plan expected the drain to take this Service to zero ready endpoints. */
   expectedZero: boolean;
+  /**
+   * When expectedZero: the plan's estimate of the outage, seconds, from the last start-to-Ready of
+   * the pods it takes away (plan/downtime.ts), to set beside downtimeSeconds. Absent: no estimate.
+   */
+  estimatedDowntimeSeconds?: number;
   passed: boolean;
   /** Why it failed the gate, e.g. "down 3.2 s (max-downtime 0s)". */
   failure?: string;
@@ -84,6 +89,30 @@ export interface ProbeAvailability {
   failure?: string;
 }
 
+/**
+ * A pod deleted without its PDB's consent (disable-eviction, force-after) and what it did to that
+ * budget, watched from the deletion: the gate judges it like an outage of a Service, with the
+ * PDB's healthy pods as the count and "budget unmet" (healthy below desired) as the downtime.
+ */
+export interface BypassAvailability {
+  /** `namespace/name` of the pod deleted. */
+  pod: string;
+  by: 'disable-eviction' | 'force-after';
+  /** The PDB bypassed; absent when none selected the pod (nothing to judge). */
+  pdb?: string;
+  /** How long the pod had waited on its PDB, seconds. */
+  waitedSeconds: number;
+  /** When it was deleted, ms since run start. */
+  at: number;
+  /** The PDB's healthy pods when the pod was deleted, and the fewest after. */
+  healthyBefore?: number;
+  minHealthy?: number;
+  /** Seconds the budget was unmet (currentHealthy below desiredHealthy) after the deletion. */
+  budgetUnmetSeconds: number;
+  passed: boolean;
+  failure?: string;
+}
+
 export interface AvailabilityReport {
   /** The selection as the user gave it, e.g. "auto", "services: a/b, c/d". */
   selection: string;
@@ -93,8 +122,10 @@ export interface AvailabilityReport {
   passed: boolean;
   /** The run stopped evicting because the gate broke (abort-on-downtime). */
   aborted: boolean;
-  /** One line per failing Service/probe, e.g. "default/web: down 3.2 s (max-downtime 0s)". */
+  /** One line per failing Service/probe/forced deletion, e.g. "default/web: down 3.2 s (max-downtime 0s)". */
   failures: string[];
+  /** Pods deleted without their PDB's consent during the run, each judged by the gate (absent: none). */
+  bypasses?: BypassAvailability[];
   /**
    * false for `operation: plan` and dry runs: nothing was watched; each Service's figures are its state at the
    * start, `expectedZero` says what the plan expects, and the gate judges that expectation.

@@ -13,9 +13,11 @@ import { planDrain } from '../plan/plan.js';
 import type { DrainPlan, PodPlan } from '../types.js';
 import { Wakeup, abortReason, deadlineSignal, waitFor } from '../wait.js';
 import { nodeEvent } from './cordon.js';
-import { PodLedger, awaitTerminating, evictPod, fixedPods, migratePods, type PodSource, type PodWorkContext } from './pod-work.js';
+import { withForcedDeletions } from './bypass.js';
+import { PodLedger, awaitCompletion, awaitTerminating, evictPod, fixedPods, migratePods, type PodSource, type PodWorkContext } from './pod-work.js';
 import type { NodeEnd, NodeRun, Run } from './run-state.js';
 import { selectWork, type Work, type WorkView } from './select-work.js';
+import { trackVolumes } from './volume-detach.js';
 
 /**
  * How long a node that goes NotReady during its drain may stay so before the drain stops: its
@@ -50,8 +52,10 @@ export async function drainNode(run: Run, n: NodeRun, deadline: Deadline): Promi
     }
     const dry = env.options.dryRun ? ' (dry run: nothing persisted)' : '';
     nodeEvent(run, n.name, 'Normal', 'SafeDrainStarted', `Draining node${dry}: ${n.plan?.groups.flat().length ?? 0} pods to move. ${env.origin}`);
+    const volumes = await trackVolumes(run, n);
     const work = podWork(run, n, { pods, ledger, nodeReady, signal: deadline.signal });
     lastPlan = await env.logger.group(`Draining node ${n.name}`, () => loop(run, work, node, new Set(n.plannedPods.map((p) => p.metadata?.uid ?? ''))));
+    if (volumes && !deadline.signal.aborted) n.volumeDetach = await volumes.awaitDetached(n.results, pods.items(), deadline.signal);
     return deadline.signal.aborted ? { kind: 'stopped', why: abortReason(deadline.signal) } : { kind: 'done' };
   } catch (err) {
     return deadline.signal.aborted ? { kind: 'stopped', why: abortReason(deadline.signal) } : { kind: 'failed', why: describeApiError(err) };
@@ -76,6 +80,7 @@ function podWork(run: Run, n: NodeRun, o: Pick<PodWorkContext, 'pods' | 'ledger'
     node: n.name,
     problems: n.problems,
     mark: (phase, subject, message) => run.mark(n.name, phase, subject, message),
+    ...withForcedDeletions(run, n.name),
     ...o,
   };
 }
@@ -227,6 +232,8 @@ function startWork(run: Run, c: PodWorkContext, w: Work, s: LoopState): void {
       return;
     case 'await-terminating':
       return start(-1, null, () => awaitTerminating(c, w.pod));
+    case 'await-completion':
+      return start(-1, null, () => awaitCompletion(c, w.pod));
     case 'give-up-wait':
       c.mark('plan', `${w.pod.namespace}/${w.pod.name}`, `migrate instead: ${w.why}`);
       s.evictions.get(w.pod.uid)?.surge.abort(new Error(w.why));

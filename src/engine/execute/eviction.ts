@@ -11,13 +11,17 @@ import { describeApiError, statusCode } from '../kube/errors.js';
 import type { Watch } from '../kube/watch.js';
 import { admittedEviction, describeStaleDisruptions } from '../plan/pdb.js';
 import { isPodReady } from '../plan/pod.js';
-import type { Logger, PodPlan, PodResult } from '../types.js';
-import { sleep, throwIfAborted } from '../wait.js';
+import type { BudgetBypass, Logger, PodPlan, PodResult } from '../types.js';
+import { deadlineSignal, sleep, throwIfAborted } from '../wait.js';
 import type { BudgetWaiter } from './budget.js';
 import type { Mark } from './cordon.js';
 import { evictOnce, type EvictAttempt } from './evict.js';
+import { describeBypass, forceDelete, type ForcePolicy } from './forced.js';
 
 export { PodFailure } from '../errors.js';
+
+/** A signal that never fires: the parent of a timer that only its own bound ends. */
+const NEVER = new AbortController().signal;
 
 /**
  * Retries of a "come back later" that is not the budget's arithmetic (DisruptedPods map too big,
@@ -55,12 +59,18 @@ export interface EvictionEnv {
    * budget wait then ends with SurgeInstead, and no further eviction is sent.
    */
   surgeInstead?: AbortSignal;
+  /** Deletion without the PDB's consent, as an input asked for it (execute/forced.ts); absent: never. */
+  force?: ForcePolicy;
+  /** Told of each pod deleted without its PDB's consent (the node's Event, the availability gate). */
+  onBypass?: (bypass: BudgetBypass) => void;
 }
 
 /** What the eviction loop has seen so far for one pod (the answers' history nextStep needs). */
 export interface EvictionState {
   /** The PDB the API server named last (the plan's until it names one). */
   pdb?: string;
+  /** When its PDB first refused it (force-after counts from here). */
+  waitingSince?: number;
   busy: number;
   transient: number;
   /** Since when the answers have been transient errors, with no other answer in between. */
@@ -123,9 +133,14 @@ export function nextStep(a: EvictAttempt, s: EvictionState, key: string, now: nu
  * Evicts `p`, recording into `r` (outcome, budget waits, PDB). Resolves when an eviction is
  * accepted (or the pod is already gone); in a dry run after the first answer. Throws PodFailure
  * for answers the user must act on, WaitAborted when `signal` fires while waiting, SurgeInstead
- * when a budget wait is given up for a migration.
+ * when a budget wait is given up for a migration. Deletes the pod without asking its PDB only as
+ * env.force allows (disable-eviction at once, force-after once its budget waits last that long).
  */
 export async function evictWithBudget(env: EvictionEnv, p: PodPlan, r: PodResult, signal: AbortSignal): Promise<void> {
+  if (env.force?.by === 'disable-eviction') {
+    await deleteBypassingBudget(env, env.force, p, r, { waitedMs: 0, signal });
+    return;
+  }
   const key = `${p.namespace}/${p.name}`;
   const s: EvictionState = { pdb: p.pdbs[0], busy: 0, transient: 0 };
   let settle: (() => void) | undefined;
@@ -154,50 +169,116 @@ export async function evictWithBudget(env: EvictionEnv, p: PodPlan, r: PodResult
         await sleep(step.afterMs, signal, env.clock);
         continue;
       case 'wait-budget': {
-        r.budgetWaits++;
-        const cached = s.pdb ? env.pdbs.get(s.pdb) : undefined;
-        const stale = describeStaleDisruptions(cached, env.clock.now());
-        r.message = stale ? `${step.message}; ${stale}` : step.message;
-        if (env.dryRun) {
-          r.outcome = 'blocked';
-          r.message = `would wait: ${r.message}`;
-          return;
-        }
-        completion = await completeAdmittedEviction(env, p, s.pdb, cached, completion);
-        if (completion.completed) {
-          r.outcome = 'evicted';
-          r.message = completion.completed;
-          env.mark('evict', key, `admitted eviction completed: ${completion.completed}`);
-          return;
-        }
-        if (completion.waitWhy) r.message = `${r.message}; ${completion.waitWhy}`;
-        if (r.budgetWaits === 1) {
-          env.logger.info(`${key}: waiting for PDB ${s.pdb ?? '(unnamed)'} to allow the eviction (${r.message})`);
-          env.mark('wait', key, `waiting for PDB ${s.pdb ?? ''}`);
-        }
-        settle = await waitForBudget(env, p, s.pdb, { signal, seen: s.pdb === asked ? seen : undefined, retryAfterSeconds: step.retryAfterSeconds, recheckInMs: completion.recheckInMs });
+        const next = await onBudgetRefusal(env, p, r, { s, step, asked, seen, signal, completion });
+        if (next.kind === 'done') return;
+        completion = next.completion;
+        settle = next.settle;
         continue;
       }
     }
   }
 }
 
-/** One budget wait; returns the wake's settle (to call once the next attempt has its answer). */
+/** What the eviction loop does after its PDB refused it: end (recorded in `r`), or go on once woken. */
+type AfterRefusal = { kind: 'done' } | { kind: 'again'; completion: Completion; settle: () => void };
+
+/**
+ * One budget refusal: counted and said; in a dry run the end; an admitted eviction of this pod
+ * finished if its rule allows; the pod deleted if force-after allows by now; else one budget wait.
+ */
+async function onBudgetRefusal(
+  env: EvictionEnv,
+  p: PodPlan,
+  r: PodResult,
+  o: { s: EvictionState; step: Extract<Step, { next: 'wait-budget' }>; asked?: string; seen?: string; signal: AbortSignal; completion: Completion },
+): Promise<AfterRefusal> {
+  const key = `${p.namespace}/${p.name}`;
+  const { s, step } = o;
+  r.budgetWaits++;
+  s.waitingSince ??= env.clock.now();
+  const cached = s.pdb ? env.pdbs.get(s.pdb) : undefined;
+  const stale = describeStaleDisruptions(cached, env.clock.now());
+  r.message = stale ? `${step.message}; ${stale}` : step.message;
+  if (env.dryRun) {
+    r.outcome = 'blocked';
+    r.message = `would wait: ${r.message}${env.force?.by === 'force-after' ? `; force-after would delete it after ${env.force.afterMs / 1000}s` : ''}`;
+    return { kind: 'done' };
+  }
+  const completion = await completeAdmittedEviction(env, p, s.pdb, cached, o.completion);
+  if (completion.completed) {
+    r.outcome = 'evicted';
+    r.message = completion.completed;
+    env.mark('evict', key, `admitted eviction completed: ${completion.completed}`);
+    return { kind: 'done' };
+  }
+  if (completion.waitWhy) r.message = `${r.message}; ${completion.waitWhy}`;
+  const force = env.force?.by === 'force-after' ? { policy: env.force, at: s.waitingSince + env.force.afterMs } : undefined;
+  const waitedMs = () => env.clock.now() - s.waitingSince!;
+  if (force && env.clock.now() >= force.at) return deleteBypassingBudget(env, force.policy, p, r, { pdb: s.pdb, waitedMs: waitedMs(), signal: o.signal });
+  if (r.budgetWaits === 1) {
+    env.logger.info(`${key}: waiting for PDB ${s.pdb ?? '(unnamed)'} to allow the eviction (${r.message})`);
+    env.mark('wait', key, `waiting for PDB ${s.pdb ?? ''}`);
+  }
+  const woken = await waitForBudget(env, p, s.pdb, {
+    signal: o.signal,
+    seen: s.pdb === o.asked ? o.seen : undefined,
+    retryAfterSeconds: step.retryAfterSeconds,
+    recheckInMs: completion.recheckInMs,
+    forceAt: force?.at,
+  });
+  if (woken === 'force-after') return deleteBypassingBudget(env, force!.policy, p, r, { pdb: s.pdb, waitedMs: waitedMs(), signal: o.signal });
+  return { kind: 'again', completion, settle: woken };
+}
+
+/**
+ * The pod deleted without its PDB's consent, as `policy` (an input the user set) allows, and
+ * recorded: the result's outcome and bypass entry, the timeline, the log, and env.onBypass (the
+ * node's Event and the availability gate). A finished pod bypasses nothing (no budget guards it).
+ */
+async function deleteBypassingBudget(env: EvictionEnv, policy: ForcePolicy, p: PodPlan, r: PodResult, o: { pdb?: string; waitedMs: number; signal: AbortSignal }): Promise<{ kind: 'done' }> {
+  const key = `${p.namespace}/${p.name}`;
+  const pdb = o.pdb ?? (p.pdbs.length > 0 ? p.pdbs.join(', ') : undefined);
+  const bypass: BudgetBypass = { pod: key, by: policy.by, ...(pdb !== undefined && { pdb }), waitedMs: o.waitedMs };
+  const deleted = await forceDelete(env, policy, p, o.signal);
+  if (pdb !== undefined) r.pdb = pdb;
+  if (env.dryRun) {
+    r.outcome = 'would-evict';
+    r.message = `would be ${describeBypass(bypass)}`;
+    env.mark('evict', key, `${r.message} (dry run)`);
+    return { kind: 'done' };
+  }
+  if (deleted === 'gone' || p.podClass === 'finished') {
+    r.outcome = 'evicted';
+    r.message = deleted === 'gone' ? 'already gone' : `deleted (${policy.by})`;
+    env.mark('evict', key, r.message);
+    return { kind: 'done' };
+  }
+  r.outcome = 'force-deleted';
+  r.bypass = bypass;
+  r.message = describeBypass(bypass);
+  env.mark('evict', key, r.message);
+  env.logger.warn(`${key}: ${r.message}`, { pod: key });
+  env.onBypass?.(bypass);
+  return { kind: 'done' };
+}
+
+/** One budget wait; returns the wake's settle (to call once the next attempt has its answer), or 'force-after' when that bound came first. */
 async function waitForBudget(
   env: EvictionEnv,
   p: PodPlan,
   pdb: string | undefined,
-  o: { signal: AbortSignal; seen?: string; retryAfterSeconds?: number; recheckInMs?: number },
-): Promise<() => void> {
+  o: { signal: AbortSignal; seen?: string; retryAfterSeconds?: number; recheckInMs?: number; forceAt?: number },
+): Promise<(() => void) | 'force-after'> {
   const surge = env.surgeInstead;
   const retryAfter = o.recheckInMs !== undefined ? Math.max(Math.ceil(o.recheckInMs / 1000) + 1, o.retryAfterSeconds ?? 0) : o.retryAfterSeconds;
   const samePod = () => {
     const pod = env.podNow?.(p);
     return pod?.metadata?.uid === p.uid ? pod : undefined;
   };
+  const forceAfter = o.forceAt === undefined ? undefined : deadlineSignal(NEVER, o.forceAt - env.clock.now(), env.clock, () => new Error('force-after'));
   try {
     const wake = await env.budgets.wait(pdb, {
-      signal: surge ? AbortSignal.any([o.signal, surge]) : o.signal,
+      signal: AbortSignal.any([o.signal, ...(surge ? [surge] : []), ...(forceAfter ? [forceAfter.signal] : [])]),
       retryAfterSeconds: retryAfter,
       seenResourceVersion: o.seen,
       // A not-Ready pod may be evicted while the budget allows nothing (the API server's rule).
@@ -205,9 +286,13 @@ async function waitForBudget(
     });
     return wake.settle;
   } catch (err) {
+    if (o.signal.aborted) throw err;
     // Only a budget wait is given up for a migration: an answer that came after a wake is acted on first.
-    if (surge?.aborted && !o.signal.aborted) throw new SurgeInstead(surge.reason instanceof Error ? surge.reason.message : String(surge.reason));
+    if (surge?.aborted) throw new SurgeInstead(surge.reason instanceof Error ? surge.reason.message : String(surge.reason));
+    if (forceAfter?.signal.aborted) return 'force-after';
     throw err;
+  } finally {
+    forceAfter?.dispose();
   }
 }
 

@@ -274,10 +274,11 @@ async function drainNodes(run: Run): Promise<'next' | 'stop'> {
 // ---- finish ------------------------------------------------------------------------------------
 
 async function stopWatching(run: Run): Promise<void> {
-  const { budgets, pdbs, pool } = run.services;
+  const { budgets, pdbs, pool, attachments } = run.services;
   budgets?.close();
   pdbs?.stop();
   pool?.stop();
+  attachments?.stop();
 }
 
 /**

@@ -18,11 +18,12 @@ import type { KubeClient } from '../kube/client.js';
 import { describeApiError } from '../kube/errors.js';
 import type { Watch, WatchListener } from '../kube/watch.js';
 import { deleteWaitDeadline, isPodReady } from '../plan/pod.js';
-import type { DrainOptions, Logger, PodOutcome, PodPlan, PodResult } from '../types.js';
+import type { BudgetBypass, DrainOptions, Logger, PodOutcome, PodPlan, PodResult } from '../types.js';
 import { abortReason, waitFor } from '../wait.js';
 import type { BudgetWaiter } from './budget.js';
 import type { Mark } from './cordon.js';
 import { SurgeInstead, evictWithBudget, type EvictionApi, type EvictionEnv } from './eviction.js';
+import type { ForcePolicy } from './forced.js';
 import type { LiveWorkloads } from './live-workloads.js';
 import type { WorkloadMigrations } from './migrate.js';
 import { watchWorkloadPods } from './workload-watch.js';
@@ -62,12 +63,16 @@ export interface PodWorkContext {
   /** Ends every wait of the pod's work: the drain's deadline, cancellation, or the loop stopping. */
   signal: AbortSignal;
   mark: Mark;
+  /** Deletion without a PDB's consent, only as an input asked for it (execute/forced.ts forcePolicy). */
+  force?: ForcePolicy;
+  /** Told of each such deletion (the node's Event, the availability gate). */
+  onBypass?: (bypass: BudgetBypass) => void;
 }
 
 // ---- The ledger --------------------------------------------------------------------------------
 
 /** Outcomes that say the pod left the node (or was meant to, in a dry run). */
-const LEFT: readonly PodOutcome[] = ['evicted', 'evicted-not-confirmed', 'migrated', 'deleted', 'would-evict'];
+const LEFT: readonly PodOutcome[] = ['evicted', 'evicted-not-confirmed', 'migrated', 'deleted', 'force-deleted', 'would-evict'];
 
 /**
  * One PodResult per pod UID this run worked on. 'blocked' is the state of a pod not (yet) off
@@ -152,6 +157,8 @@ function evictionEnv(c: PodWorkContext, surgeInstead?: AbortSignal): EvictionEnv
     mark: c.mark,
     podNow: (p) => c.pods.get(`${p.namespace}/${p.name}`),
     surgeInstead,
+    ...(c.force && { force: c.force }),
+    ...(c.onBypass && { onBypass: c.onBypass }),
   };
 }
 
@@ -170,7 +177,7 @@ export async function evictPod(c: PodWorkContext, p: PodPlan, surgeInstead?: Abo
     try {
       await evictWithBudget(evictionEnv(c, surgeInstead), p, r, c.signal);
       if (c.options.dryRun) return;
-      await awaitGone(c, p, p.podClass === 'finished' ? 'deleted' : 'evicted');
+      await awaitGone(c, p, p.podClass === 'finished' ? 'deleted' : r.bypass ? 'force-deleted' : 'evicted');
       if (replacement) await waitForReplacement(c, p, replacement);
     } finally {
       replacement?.pods.stop();
@@ -206,9 +213,9 @@ export async function migratePods(c: PodWorkContext, group: PodPlan[], readyCoun
         await Promise.all(group.map((p, i) => evictWithBudget(evictionEnv(c), p, results[i]!, c.signal)));
       },
     });
-    for (const p of group) {
+    for (const [i, p] of group.entries()) {
       if (c.options.dryRun) c.ledger.settle(p, 'would-evict');
-      else await awaitGone(c, p, 'migrated');
+      else await awaitGone(c, p, results[i]!.bypass ? 'force-deleted' : 'migrated');
     }
     c.mark('migrate', id, 'old pods gone');
   } catch (err) {
@@ -223,6 +230,37 @@ export async function awaitTerminating(c: PodWorkContext, p: PodPlan): Promise<v
   c.ledger.open(p);
   try {
     await awaitGone(c, p, 'evicted', 'was already terminating: waited until it was gone');
+  } catch (err) {
+    recordError(c, [p], err);
+  }
+}
+
+/**
+ * wait-completed (label cluster.x-k8s.io/drain): never evicted; the node's drain waits, within its
+ * deadline, until the pod has finished (Succeeded or Failed) or is gone. Until then it is 'blocked'
+ * with the label named, so a drain that ends first says what it waited for.
+ */
+export async function awaitCompletion(c: PodWorkContext, p: PodPlan): Promise<void> {
+  const key = `${p.namespace}/${p.name}`;
+  const r = c.ledger.open(p);
+  r.message = `${c.options.dryRun ? 'would wait' : 'waiting'} for it to complete: ${p.reason}`;
+  if (c.options.dryRun) return;
+  c.mark('wait', key, `waiting for it to complete (${p.reason})`);
+  c.logger.info(`${key} is not evicted (${p.reason}): waiting until it completes`);
+  try {
+    const how = await waitFor<string>({
+      check: () => {
+        const pod = c.pods.get(key);
+        if (pod?.metadata?.uid !== p.uid) return 'it was deleted';
+        const phase = pod.status?.phase;
+        return phase === 'Succeeded' || phase === 'Failed' ? `it completed (${phase})` : undefined;
+      },
+      subscribe: (changed) => c.pods.subscribe(() => changed()),
+      signal: c.signal,
+      clock: c.clock,
+    });
+    c.ledger.settle(p, 'completed', `${how} while the drain waited (${p.reason})`);
+    c.mark('wait', key, how);
   } catch (err) {
     recordError(c, [p], err);
   }
@@ -328,7 +366,7 @@ function recordError(c: PodWorkContext, pods: PodPlan[], err: unknown): void {
     const why = err instanceof WaitAborted ? err.why : abortReason(c.signal);
     for (const p of pods) {
       const r = c.ledger.result(p);
-      if (r?.outcome === 'evicted') c.ledger.settle(p, 'evicted-not-confirmed', `eviction accepted; the run ended (${why}) before the deletion was confirmed`);
+      if (r?.outcome === 'evicted' || r?.outcome === 'force-deleted') c.ledger.settle(p, 'evicted-not-confirmed', `${r.bypass ? 'deleted' : 'eviction accepted'}; the run ended (${why}) before the deletion was confirmed`);
     }
     return;
   }

@@ -6,12 +6,13 @@ import type { AvailabilityMonitor } from '../availability/monitor.js';
 import type { Clock } from '../clock.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Watch } from '../kube/watch.js';
-import type { DrainOptions, DrainPlan, Logger, NodeCapacity, PodResult, RunReport, TimelineEvent, WorkloadChange } from '../types.js';
+import type { DrainOptions, DrainPlan, Logger, NodeCapacity, PodResult, RunReport, TimelineEvent, VolumeDetachReport, WorkloadChange } from '../types.js';
 import type { BudgetWaiter } from './budget.js';
 import type { DrainLocks, LockIdentity } from './drain-lock.js';
 import type { LiveWorkloads } from './live-workloads.js';
 import type { WorkloadMigrations } from './migrate.js';
 import type { PoolWatch } from './pool-watch.js';
+import type { AttachmentWatch } from './volume-detach.js';
 import type { deadlineSignal } from '../wait.js';
 import { EvictionSlots } from './slots.js';
 
@@ -55,8 +56,10 @@ export class NodeRun {
   plannedPods: V1Pod[] = [];
   readonly results: PodResult[] = [];
   readonly changes: WorkloadChange[] = [];
-  /** What went wrong after its pods left (a replacement never Ready, ...). */
+  /** What went wrong after its pods left (a replacement never Ready, a volume still attached, ...). */
   readonly problems: string[] = [];
+  /** The wait for the removed pods' volumes to detach, when there was one (execute/volume-detach.ts). */
+  volumeDetach?: VolumeDetachReport;
   private ending?: NodeEnd;
   /** ms spent planning and draining it. */
   durationMs = 0;
@@ -89,6 +92,8 @@ export interface RunServices {
   migrations?: WorkloadMigrations;
   /** Every node of the cluster and what its pods request (the capacity check). */
   capacity?: NodeCapacity[];
+  /** The VolumeAttachments naming the run's nodes, watched once a node waits for its volumes to detach. */
+  attachments?: AttachmentWatch;
 }
 
 export class Run {

@@ -1,6 +1,7 @@
 // What a node's drain starts next, decided from the plan of the pods it holds NOW and what is
 // already under way: a pure function, so the order rules are tested without a cluster.
-//   - pods the plan refuses fail (named); pods already terminating are only waited for;
+//   - pods the plan refuses fail (named); pods already terminating are only waited for, and
+//     pods labelled cluster.x-k8s.io/drain=wait-completed are waited for until they complete;
 //   - an eviction waiting on a budget that the plan now migrates gives its wait up;
 //   - eviction order is data (plan/order.ts): a later tier starts only when the earlier tiers'
 //     pods have left; max-concurrent-evictions is one run-wide pool of slots (EvictionSlots);
@@ -13,6 +14,7 @@ import type { DrainPlan, PodPlan } from '../types.js';
 export type Work =
   | { kind: 'refuse'; pod: PodPlan; why: string }
   | { kind: 'await-terminating'; pod: PodPlan }
+  | { kind: 'await-completion'; pod: PodPlan }
   | { kind: 'give-up-wait'; pod: PodPlan; why: string }
   | { kind: 'evict'; pod: PodPlan; tier: number; budget?: string }
   | { kind: 'migrate'; pods: PodPlan[]; ready: number; tier: number; budget?: string };
@@ -42,7 +44,7 @@ export interface Selection {
 }
 
 function needsWork(p: PodPlan): boolean {
-  return p.action === 'evict' || p.action === 'migrate' || p.action === 'wait' || p.action === 'refuse';
+  return p.action === 'evict' || p.action === 'migrate' || p.action === 'wait' || p.action === 'wait-completed' || p.action === 'refuse';
 }
 
 function sameWorkload(a: PodPlan, b: PodPlan): boolean {
@@ -70,6 +72,7 @@ export function selectWork(v: WorkView): Selection {
     const refusal = refusalOf(v.plan, p);
     if (refusal !== undefined) work.push({ kind: 'refuse', pod: p, why: refusal });
     else if (p.action === 'wait') work.push({ kind: 'await-terminating', pod: p });
+    else if (p.action === 'wait-completed') work.push({ kind: 'await-completion', pod: p });
     else movers.push(p);
   }
   work.push(...startMovers(v, movers, work));

@@ -61,10 +61,31 @@ const availabilityRead: AccessQuery[] = [
 const availabilityWatch: AccessQuery[] = [...availabilityRead, { verb: 'watch', resource: 'endpointslices', group: 'discovery.k8s.io' }];
 
 /**
+ * The wait for the drained pods' volumes to detach (unless volume-detach-timeout: off): the
+ * VolumeAttachments naming the node, and each pod's claim and its volume (PVC → PV).
+ */
+const volumeDetach: AccessQuery[] = [
+  { verb: 'list', resource: 'volumeattachments', group: 'storage.k8s.io' },
+  { verb: 'watch', resource: 'volumeattachments', group: 'storage.k8s.io' },
+  { verb: 'get', resource: 'persistentvolumeclaims', group: '' },
+  { verb: 'get', resource: 'persistentvolumes', group: '' },
+];
+/** disable-eviction / force-after delete pods: checked before any change, not found missing mid-drain. */
+const forcedDeletion: AccessQuery[] = [{ verb: 'delete', resource: 'pods', group: '' }];
+
+/** What a drain needs beyond its usual verbs, for what the options turn on. */
+export interface DrainExtras {
+  /** The volume-detach wait is on (volume-detach-timeout not off, not a dry run). */
+  volumeDetach?: boolean;
+  /** disable-eviction or force-after is set. */
+  forcedDeletion?: boolean;
+}
+
+/**
  * What `operation` needs; surge migration and wait-for-replacements add their workload verbs,
  * the availability gate (when not off) its Service and EndpointSlice verbs.
  */
-export function requiredAccess(operation: Operation, surge: boolean, waitForReplacements = false, availability = false): AccessQuery[] {
+export function requiredAccess(operation: Operation, surge: boolean, waitForReplacements = false, availability = false, extras: DrainExtras = {}): AccessQuery[] {
   switch (operation) {
     case 'plan':
       return [...read, ...(availability ? availabilityRead : [])];
@@ -81,6 +102,8 @@ export function requiredAccess(operation: Operation, surge: boolean, waitForRepl
         ...(surge ? migrate : []),
         ...(waitForReplacements ? waitReplacements : []),
         ...(availability ? availabilityWatch : []),
+        ...(extras.volumeDetach ? volumeDetach : []),
+        ...(extras.forcedDeletion ? forcedDeletion : []),
       ]);
   }
 }

@@ -12,12 +12,15 @@ import {
   type V1Namespace,
   type V1Node,
   type V1ObjectReference,
+  type V1PersistentVolume,
+  type V1PersistentVolumeClaim,
   type V1Pod,
   type V1PodDisruptionBudget,
   type V1ReplicaSet,
   type V1SelfSubjectAccessReview,
   type V1Service,
   type V1StatefulSet,
+  type V1VolumeAttachment,
   type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -507,12 +510,19 @@ export class KubeClient {
 
   /**
    * DELETE of a pod, only ever for one whose eviction the API server already admitted (its PDB
-   * lists it in status.disruptedPods) but never carried out; the UID precondition makes sure it
-   * is that pod, not a same-named successor.
+   * lists it in status.disruptedPods) but never carried out (execute/eviction.ts), or one an input
+   * asked to delete without its PDB's consent (execute/forced.ts); the UID precondition makes sure
+   * it is that pod, not a same-named successor.
    */
-  async deletePod(req: Omit<EvictRequest, 'dryRun'>): Promise<void> {
-    const body = { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: req.uid }, ...(req.gracePeriodSeconds >= 0 ? { gracePeriodSeconds: req.gracePeriodSeconds } : {}) };
-    await this.count(() => this.send('DELETE', `${collection('v1', 'pods', req.namespace)}/${enc(req.name)}`, { body }), { retry: false });
+  async deletePod(req: Omit<EvictRequest, 'dryRun'> & { dryRun?: boolean }): Promise<void> {
+    const body = {
+      apiVersion: 'v1',
+      kind: 'DeleteOptions',
+      preconditions: { uid: req.uid },
+      ...(req.gracePeriodSeconds >= 0 ? { gracePeriodSeconds: req.gracePeriodSeconds } : {}),
+      ...(req.dryRun ? { dryRun: [DRY_RUN_ALL] } : {}),
+    };
+    await this.count(() => this.send('DELETE', `${collection('v1', 'pods', req.namespace)}/${enc(req.name)}`, { body, query: dryRunQuery(req.dryRun === true) }), { retry: false });
   }
 
   patchDeployment(namespace: string, name: string, body: object, dryRun: boolean): Promise<V1Deployment> {
@@ -608,6 +618,22 @@ export class KubeClient {
     };
     const res = await this.count(() => this.send<V1SelfSubjectAccessReview>('POST', collection('authorization.k8s.io/v1', 'selfsubjectaccessreviews'), { body }));
     return { allowed: res.status?.allowed === true, reason: res.status?.reason };
+  }
+
+  // --- what the wait for volumes to detach reads (execute/volume-detach.ts) --------------------
+
+  /** The cluster's VolumeAttachments (storage.k8s.io/v1, cluster-scoped), listed and watched; the cache holds those `keep` accepts. */
+  watchVolumeAttachments(opts: Pick<ResourceWatchOptions<V1VolumeAttachment>, 'keep' | 'onError'>): ResourceWatch<V1VolumeAttachment> {
+    const path = collection('storage.k8s.io/v1', 'volumeattachments');
+    return this.watch<V1VolumeAttachment>({ path, list: () => this.listAt<V1VolumeAttachment>(path), ...opts });
+  }
+
+  getPersistentVolumeClaim(namespace: string, name: string): Promise<V1PersistentVolumeClaim> {
+    return this.getAt(`${collection('v1', 'persistentvolumeclaims', namespace)}/${enc(name)}`);
+  }
+
+  getPersistentVolume(name: string): Promise<V1PersistentVolume> {
+    return this.getAt(`${collection('v1', 'persistentvolumes')}/${enc(name)}`);
   }
 
   // --- what the availability gate reads (availability/monitor.ts) ---------------------------

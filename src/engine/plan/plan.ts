@@ -3,10 +3,12 @@ import type { V1LabelSelector, V1Pod, V1PodDisruptionBudget } from '@kubernetes/
 import type { Blocker, DrainOptions, DrainPlan, NodeFit, PlanInput, PodPlan, WorkloadInfo } from '../types.js';
 import { fitPod } from './capacity.js';
 import { decidePod, type MissingFlag, type PodDecision } from './classify.js';
+import { describeExpectedDowntime, expectedDowntime } from './downtime.js';
 import { evictionGroups } from './order.js';
 import { budgetStatus, pdbKey, pdbNeverAllows, pdbsForPod, unreadyEvictionAdmitted } from './pdb.js';
 import { budgetBlocksAtAnyScale, migrationOf } from './migration.js';
 import { controllerOf, daemonSetKeyOf, isNodeReady, isPodReady, podKey, workloadIdentity, workloadKeyOf } from './pod.js';
+import { applyDrainLabel, nodeDoNotDisrupt, podDoNotDisrupt } from './policies.js';
 import { parseLabelSelector } from './selector.js';
 
 /** A pod with its plan row and what the checks below need. */
@@ -22,6 +24,8 @@ interface Entry {
   problem?: PodDecision['problem'];
   /** Why the Eviction API lets this pod go without spending its (single) PDB's budget, if it does. */
   budgetExempt?: string;
+  /** The annotation (`key=value`) that forbids taking this pod off, when the plan would. */
+  doNotDisrupt?: string;
 }
 
 export function planDrain(input: PlanInput, opts: DrainOptions): DrainPlan {
@@ -31,9 +35,12 @@ export function planDrain(input: PlanInput, opts: DrainOptions): DrainPlan {
   const entries = input.pods.map((pod) => planPod(pod, input, opts, nodeReady, podSelector)).sort((a, b) => compareText(a.key, b.key));
 
   const blockers: Blocker[] = [
+    ...nodeBlockers(input, nodeName, opts),
     ...entries.flatMap(refusalBlockers),
+    ...entries.flatMap((e) => doNotDisruptBlockers(e, opts)),
     ...entries.flatMap((e) => budgetBlockers(e, opts)),
     ...readinessBlockers(entries, opts),
+    ...entries.flatMap((e) => bypassBlockers(e, opts)),
   ];
   const fits = entries.filter(needsNewHome).map((e) => fitPod(e.pod, input.otherNodes, nodeName));
   blockers.push(...fits.filter((f) => f.candidates.length === 0).map(noCapacityBlocker));
@@ -55,7 +62,9 @@ function planPod(pod: V1Pod, input: PlanInput, opts: DrainOptions, nodeReady: bo
   const daemonSetKey = daemonSetKeyOf(pod);
   const daemonSetExists = daemonSetKey !== undefined && input.workloads[daemonSetKey] !== undefined;
   const ctx = { daemonSetExists, nodeReady, now: input.now, skipWaitForDeleteTimeoutSeconds: opts.skipWaitForDeleteTimeoutSeconds };
-  const decision = decidePod(pod, opts, ctx, podSelector);
+  const decision = applyDrainLabel(pod, decidePod(pod, opts, ctx, podSelector));
+  const doNotDisrupt = disrupts(decision) ? podDoNotDisrupt(pod) : undefined;
+  if (doNotDisrupt !== undefined) overrideOrRefuse(decision, doNotDisrupt, opts);
   const workloadKey = workloadKeyOf(pod);
   const pdbs = pdbsForPod(pod, input.pdbs);
   // With more than one PDB the Eviction API answers 500 before looking at readiness.
@@ -73,7 +82,23 @@ function planPod(pod: V1Pod, input: PlanInput, opts: DrainOptions, nodeReady: bo
     workload: workloadKey ? input.workloads[workloadKey] : undefined,
     pdbs: pdbs.map(pdbKey),
   };
-  return { pod, key: podKey(pod), plan, pdbs, workloadKey, missing: decision.missing, problem: decision.problem, budgetExempt };
+  return { pod, key: podKey(pod), plan, pdbs, workloadKey, missing: decision.missing, problem: decision.problem, budgetExempt, doNotDisrupt };
+}
+
+/** The decision takes a running pod off the node (or would, once the options it lacks are set). */
+function disrupts(d: PodDecision): boolean {
+  return (d.action === 'evict' || d.action === 'refuse') && d.podClass !== 'finished';
+}
+
+/** A do-not-disrupt annotation refuses the pod, unless respect-do-not-disrupt: false overrides it. */
+function overrideOrRefuse(d: PodDecision, annotation: string, opts: DrainOptions): void {
+  if (!opts.respectDoNotDisrupt) {
+    d.reason = `${d.reason}; annotation ${annotation} overridden (respect-do-not-disrupt: false)`;
+    return;
+  }
+  if (d.action === 'refuse') return; // refused already; its blocker names the annotation too
+  d.action = 'refuse';
+  d.reason = `annotation ${annotation}: must not be disrupted (respect-do-not-disrupt: false overrides it)`;
 }
 
 function compareText(a: string, b: string): number {
@@ -109,6 +134,37 @@ function refusalBlockers(e: Entry): Blocker[] {
   });
 }
 
+// ---- Policies of other tools: do-not-disrupt, forced progress ----
+
+function nodeBlockers(input: PlanInput, nodeName: string, opts: DrainOptions): Blocker[] {
+  const annotation = nodeDoNotDisrupt(input.node);
+  if (annotation === undefined) return [];
+  return opts.respectDoNotDisrupt
+    ? [{ kind: 'node-do-not-disrupt', pod: nodeName, message: `node ${nodeName} has annotation ${annotation}: it must not be drained; remove the annotation, or set respect-do-not-disrupt: false to drain it anyway`, fatal: true }]
+    : [{ kind: 'do-not-disrupt-overridden', pod: nodeName, message: `node ${nodeName} has annotation ${annotation}; drained anyway (respect-do-not-disrupt: false)`, fatal: false }];
+}
+
+function doNotDisruptBlockers(e: Entry, opts: DrainOptions): Blocker[] {
+  if (e.doNotDisrupt === undefined) return [];
+  return opts.respectDoNotDisrupt
+    ? [{ kind: 'do-not-disrupt', pod: e.key, message: `pod ${e.key} has annotation ${e.doNotDisrupt}: it must not be disrupted; remove the annotation, or set respect-do-not-disrupt: false to evict it anyway`, fatal: true }]
+    : [{ kind: 'do-not-disrupt-overridden', pod: e.key, message: `pod ${e.key} has annotation ${e.doNotDisrupt}; evicted anyway (respect-do-not-disrupt: false)`, fatal: false }];
+}
+
+/** Pods the drain may delete without their PDB's consent, because an input asks for it: said before any change. */
+function bypassBlockers(e: Entry, opts: DrainOptions): Blocker[] {
+  if (!leavesRunning(e) || e.pdbs.length === 0) return [];
+  const names = e.pdbs.map(pdbKey);
+  const pdbs = `PDB ${names.join(', ')}`;
+  if (opts.disableEviction) {
+    return [{ kind: 'budget-bypassed', pod: e.key, pdbs: names, message: `${pdbs} is bypassed: disable-eviction deletes pod ${e.key} instead of evicting it, without asking the budget`, fatal: false }];
+  }
+  if (opts.forceAfterMs > 0 && budgetApplies(e)) {
+    return [{ kind: 'budget-bypassed', pod: e.key, pdbs: names, message: `if ${pdbs} still refuses to evict pod ${e.key} after ${opts.forceAfterMs / 1000}s, the pod is deleted without the budget's consent (force-after)`, fatal: false }];
+  }
+  return [];
+}
+
 // ---- Budgets ----
 
 /**
@@ -128,7 +184,8 @@ function workloadName(w: WorkloadInfo): string {
 }
 
 function budgetBlockers(e: Entry, opts: DrainOptions): Blocker[] {
-  if (!budgetApplies(e) || e.pdbs.length === 0) return [];
+  // disable-eviction never asks a budget (bypassBlockers says so).
+  if (opts.disableEviction || !budgetApplies(e) || e.pdbs.length === 0) return [];
   const names = e.pdbs.map(pdbKey);
   if (e.pdbs.length > 1) {
     return [
@@ -222,22 +279,23 @@ function readinessBlockers(entries: Entry[], opts: DrainOptions): Blocker[] {
     if (group.every((e) => e.pdbs.length === 1 && budgetStatus(e.pdbs[0]!).desired >= 1)) continue;
     const podNames = group.map((e) => e.key).join(', ');
     const situation = `${workloadName(workload)} has ${workload.readyReplicas} ready replica(s) and evicting ${podNames} from this node leaves it none`;
+    const downtime = expectedDowntime(group.map((e) => e.pod));
+    const finding = (kind: 'zero-ready' | 'unavoidable-downtime', why: string): Blocker => ({
+      kind,
+      pod: group[0]?.key ?? '',
+      message: `${situation}: ${why}; ${describeExpectedDowntime(downtime)}`,
+      fatal: false,
+      expectedDowntime: downtime,
+    });
     if (canSurge(workload, opts)) {
       for (const e of group) migrate(e, `last ready replica(s) of ${workloadName(workload)}: safe-drain will surge a replacement first`);
+      // The migration of an HPA-managed Deployment that cannot roll is a plain eviction (plan/migration.ts).
+      const how = migrationOf(workload);
+      if (how?.method === 'evict') blockers.push(finding('zero-ready', `expect downtime: it has no surge path (${how.why})`));
     } else if (workload.kind === 'Deployment') {
-      blockers.push({
-        kind: 'zero-ready',
-        pod: group[0]?.key ?? '',
-        message: `${situation}: expect downtime (set migration: surge to bring replacements up first)`,
-        fatal: false,
-      });
+      blockers.push(finding('zero-ready', 'expect downtime (set migration: surge to bring replacements up first)'));
     } else {
-      blockers.push({
-        kind: 'unavoidable-downtime',
-        pod: group[0]?.key ?? '',
-        message: `${situation}: a ${workload.kind} cannot surge, expect downtime until its replacement is Ready`,
-        fatal: false,
-      });
+      blockers.push(finding('unavoidable-downtime', `a ${workload.kind} cannot surge, expect downtime until its replacement is Ready`));
     }
   }
   return blockers;

@@ -47,6 +47,7 @@ function nodeReport(run: Run, n: NodeRun): NodeReport {
     workloadChanges: n.changes.map((c) => ({ ...c })),
     blocked,
     timeline: run.timeline.filter((t) => t.node === n.name).map((t) => t.event),
+    ...(n.volumeDetach && { volumeDetach: n.volumeDetach }),
     success,
     ...(error !== undefined && { error }),
     durationMs: n.durationMs,

@@ -1,7 +1,8 @@
 // Words shared by the renderers (markdown, text, final state), so the job summary and the
 // terminal describe the same thing the same way.
+import type { ServiceAvailability } from '../availability/types.js';
 import { EXIT_CODES, type RunOutcome } from '../errors.js';
-import type { Blocker, BlockerKind, PodOutcome, PodPlan } from '../types.js';
+import type { Blocker, BlockerKind, PodOutcome, PodPlan, VolumeDetachReport } from '../types.js';
 
 export function podKey(pod: Pick<PodPlan, 'namespace' | 'name'>): string {
   return `${pod.namespace}/${pod.name}`;
@@ -16,6 +17,10 @@ const BLOCKER_LABELS: Record<BlockerKind, string> = {
   'zero-ready': 'Eviction would leave no ready replica',
   'no-capacity': 'No other node can take the pod',
   'unavoidable-downtime': 'Downtime cannot be avoided',
+  'do-not-disrupt': 'Pod must not be disrupted (annotation)',
+  'node-do-not-disrupt': 'Node must not be disrupted (annotation)',
+  'do-not-disrupt-overridden': 'do-not-disrupt overridden (respect-do-not-disrupt: false)',
+  'budget-bypassed': 'PDB bypassed (disable-eviction / force-after)',
 };
 
 export function blockerLabel(kind: BlockerKind): string {
@@ -84,6 +89,8 @@ const OUTCOME_LABELS: Record<PodOutcome, string> = {
   'evicted-not-confirmed': 'evicted (deletion not confirmed)',
   migrated: 'migrated',
   deleted: 'deleted (finished)',
+  'force-deleted': 'deleted, PDB bypassed',
+  completed: 'completed (waited for)',
   skipped: 'skipped',
   blocked: 'blocked',
   failed: 'failed',
@@ -126,4 +133,17 @@ export function formatDuration(ms: number): string {
 
 export function plural(count: number, singular: string, pluralForm = `${singular}s`): string {
   return `${count} ${count === 1 ? singular : pluralForm}`;
+}
+
+/** "Waited 3.2s for pv-a, pv-b to detach: all detached." / "... still attached: pv-a (volume-detach-timeout (360s) expired)." */
+export function describeVolumeDetach(v: VolumeDetachReport): string {
+  const head = `Waited ${formatDuration(v.waitedMs)} for ${v.waitedFor.join(', ')} (volumes of the pods the drain removed) to detach from the node`;
+  if (v.stillAttached.length === 0) return `${head}: all detached.`;
+  return `${head}: still attached: ${v.stillAttached.join(', ')}${v.endedBy ? ` (${v.endedBy})` : ''}.`;
+}
+
+/** "yes (estimated 12.3 s)": the plan expected the Service at zero, with its estimate of the outage when it has one. */
+export function expectedZeroCell(s: Pick<ServiceAvailability, 'expectedZero' | 'estimatedDowntimeSeconds'>): string {
+  if (!s.expectedZero) return 'no';
+  return s.estimatedDowntimeSeconds !== undefined ? `yes (estimated ${s.estimatedDowntimeSeconds} s)` : 'yes';
 }

@@ -23,7 +23,7 @@ export interface Markdown {
   table(header: string[], rows: string[][]): string;
 }
 
-const MOVED: readonly PodOutcome[] = ['evicted', 'evicted-not-confirmed', 'migrated', 'deleted', 'would-evict'];
+const MOVED: readonly PodOutcome[] = ['evicted', 'evicted-not-confirmed', 'migrated', 'deleted', 'force-deleted', 'would-evict'];
 
 /** The grouped sections of a large run (after the verdict and final state). */
 export function renderGrouped(report: RunReport, md: Markdown): string[] {

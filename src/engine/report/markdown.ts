@@ -4,7 +4,7 @@ import { bucketSeries, seconds } from '../availability/figures.js';
 import type { AvailabilityReport, ServiceAvailability } from '../availability/types.js';
 import type { Blocker, DrainPlan, NodeReport, PodOutcome, PodResult, RunReport, TimelineEvent, WorkloadChange } from '../types.js';
 import { capSummary, isLargeRun, renderGrouped } from './markdown-scale.js';
-import { blockerLabel, formatDuration, groupBlockers, groupLabel, outcomeLabel, outcomeMeaning, plural, podKey, severityLabel } from './labels.js';
+import { blockerLabel, describeVolumeDetach, expectedZeroCell, formatDuration, groupBlockers, groupLabel, outcomeLabel, outcomeMeaning, plural, podKey, severityLabel } from './labels.js';
 
 export function renderSummary(report: RunReport): string {
   const verdict = report.success ? 'succeeded' : 'failed';
@@ -36,6 +36,7 @@ function renderNode(node: NodeReport): string {
   if (node.plan && node.plan.blockers.length > 0) parts.push(renderBlockers(node.plan.blockers));
   if (node.results.length > 0) parts.push(renderResults(node.results));
   if (node.workloadChanges.length > 0) parts.push(renderWorkloadChanges(node.workloadChanges));
+  if (node.volumeDetach) parts.push(`#### Volumes\n\n${escapeText(describeVolumeDetach(node.volumeDetach))}`);
   const gantt = renderGantt(node);
   if (gantt) parts.push(`#### Eviction timeline\n\n${gantt}`);
   if (node.timeline.length > 0) parts.push(renderTimeline(node.timeline));
@@ -118,7 +119,7 @@ export function renderAvailability(a: AvailabilityReport, durationMs: number): s
       `${s.minReady} at +${seconds(s.minReadyAt)} s`,
       `${s.downtimeSeconds} s`,
       `${s.longestOutageSeconds} s`,
-      s.expectedZero ? 'yes' : 'no',
+      expectedZeroCell(s),
       s.passed ? 'passed' : `**failed**`,
     ]);
     parts.push(table(['Service', 'Ready at start', 'Min ready', 'Downtime', 'Longest outage', 'Plan expected zero', 'Gate'], rows));
@@ -134,6 +135,18 @@ export function renderAvailability(a: AvailabilityReport, durationMs: number): s
       p.passed ? 'passed' : '**failed**',
     ]);
     parts.push(table(['URL', 'Requests', 'Failures', 'Longest failure', 'p50', 'p99', 'Gate'], rows));
+  }
+  if (a.bypasses?.length) {
+    const rows = a.bypasses.map((b) => [
+      code(b.pod),
+      b.pdb ? code(b.pdb) : 'none',
+      b.by,
+      `${b.waitedSeconds} s`,
+      b.healthyBefore !== undefined ? `${b.healthyBefore} → ${b.minHealthy ?? '?'}` : '',
+      `${b.budgetUnmetSeconds} s`,
+      b.passed ? 'passed' : '**failed**',
+    ]);
+    parts.push(`#### Pods deleted without their PDB's consent\n\n${table(['Pod', 'PDB bypassed', 'Input', 'Waited', 'Healthy (before → fewest)', 'Budget unmet', 'Gate'], rows)}`);
   }
   if (a.measured) {
     const charted = [...a.services].sort((x, y) => x.minReady / Math.max(1, x.initialReady) - y.minReady / Math.max(1, y.initialReady)).slice(0, MAX_CHARTS);
@@ -168,6 +181,8 @@ const GANTT_TAGS: Partial<Record<PodOutcome, string>> = {
   evicted: 'done, ',
   migrated: 'done, ',
   deleted: 'done, ',
+  completed: 'done, ',
+  'force-deleted': 'crit, done, ',
   'evicted-not-confirmed': 'active, ',
   blocked: 'crit, ',
   failed: 'crit, ',

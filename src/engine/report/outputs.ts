@@ -15,7 +15,7 @@ export interface RunOutputs {
   availability?: AvailabilityReport;
 }
 
-const REMOVED: readonly PodOutcome[] = ['evicted', 'evicted-not-confirmed', 'migrated', 'deleted'];
+const REMOVED: readonly PodOutcome[] = ['evicted', 'evicted-not-confirmed', 'migrated', 'deleted', 'force-deleted'];
 
 export function computeOutputs(report: RunReport): RunOutputs {
   const results = report.nodes.flatMap((node) => node.results);

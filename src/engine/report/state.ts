@@ -5,7 +5,9 @@ import type { AvailabilityReport } from '../availability/types.js';
 import type { BlockedPod, DrainOptions, NodeReport, PodPlan, PodResult, RunReport } from '../types.js';
 import { plural, podKey } from './labels.js';
 
-export type FinalStateInput = Pick<RunReport, 'nodes' | 'availability'> & { options: Pick<DrainOptions, 'uncordonOnFailure'> & Partial<Pick<DrainOptions, 'availability'>> };
+export type FinalStateInput = Pick<RunReport, 'nodes' | 'availability'> & {
+  options: Pick<DrainOptions, 'uncordonOnFailure'> & Partial<Pick<DrainOptions, 'availability' | 'disableEviction' | 'forceAfterMs'>>;
+};
 
 export function describeFinalState(report: FinalStateInput): string {
   if (report.nodes.length === 0) return 'No node was processed; nothing changed.';
@@ -25,7 +27,7 @@ export function availabilityState(a: AvailabilityReport): string {
 export function describeNodeState(node: NodeReport, options: FinalStateInput['options']): string {
   const parts = [cordonState(node, options.availability?.restoreAfter === true)];
   if (node.operation === 'drain' || node.operation === 'plan') {
-    const pods = podState(node);
+    const pods = podState(node, options);
     if (pods) parts.push(pods);
   }
   const changes = workloadChangeState(node);
@@ -47,8 +49,8 @@ function cordonState(node: NodeReport, restoreAfter: boolean): string {
 
 // --- pods --------------------------------------------------------------------------------------
 
-function podState(node: NodeReport): string | undefined {
-  if (node.results.length === 0 && node.blocked.length === 0) return planOnlyState(node);
+function podState(node: NodeReport, options: FinalStateInput['options']): string | undefined {
+  if (node.results.length === 0 && node.blocked.length === 0) return planOnlyState(node, options);
   const plans = new Map((node.plan?.pods ?? []).map((pod) => [podKey(pod), pod]));
   const byOutcome = (outcome: PodResult['outcome']) => node.results.filter((r) => r.outcome === outcome);
   const facts: string[] = [];
@@ -59,6 +61,8 @@ function podState(node: NodeReport): string | undefined {
   add(byOutcome('evicted-not-confirmed').length, (n) => `${plural(n, 'pod')} evicted without confirmed deletion`);
   add(byOutcome('migrated').length, (n) => `${plural(n, 'pod')} migrated (replacement started first)`);
   add(byOutcome('deleted').length, (n) => `${plural(n, 'finished pod')} deleted`);
+  add(byOutcome('force-deleted').length, (n) => `${plural(n, 'pod')} deleted instead of evicted (${bypassInputs(node)}: ${bypassedBudgets(node)})`);
+  add(byOutcome('completed').length, (n) => `${plural(n, 'pod')} completed while the drain waited (cluster.x-k8s.io/drain=wait-completed)`);
   add(byOutcome('would-evict').length, (n) => `${plural(n, 'pod')} would be evicted`);
   // Pods that stay may appear as 'skipped' results, or only in the plan: count both, once.
   const stayingKeys = new Set([
@@ -70,11 +74,47 @@ function podState(node: NodeReport): string | undefined {
   const failed = byOutcome('failed');
   add(failed.length, (n) => `${plural(n, 'pod')} failed${failed[0]?.message ? ` (${trimPeriod(failed[0].message)})` : ''}`);
   add(unprocessedPods(node).length, (n) => `${plural(n, 'pod')} not evicted (the run ended first)`);
+  facts.push(...policyFacts(node, options), ...volumeFacts(node));
   return facts.length > 0 ? facts.join(', ') : 'no pods to move';
 }
 
+/** The inputs that deleted pods without their PDB's consent on this node. */
+function bypassInputs(node: NodeReport): string {
+  return [...new Set(node.results.flatMap((r) => (r.bypass ? [r.bypass.by] : [])))].join(', ');
+}
+
+/** "budgets bypassed: PDB shop/web, PDB shop/db", or that no PDB selected them. */
+function bypassedBudgets(node: NodeReport): string {
+  const pdbs = [...new Set(node.results.flatMap((r) => (r.bypass?.pdb ? [r.bypass.pdb] : [])))];
+  return pdbs.length > 0 ? `budgets bypassed: ${pdbs.map((p) => `PDB ${p}`).join(', ')}` : 'no PDB selected them';
+}
+
+/** What the plan said of other tools' annotations and of budgets it will bypass, in words. */
+function policyFacts(node: NodeReport, options: FinalStateInput['options']): string[] {
+  const blockers = node.plan?.blockers ?? [];
+  const overridden = blockers.filter((b) => b.kind === 'do-not-disrupt-overridden');
+  const bypassed = blockers.filter((b) => b.kind === 'budget-bypassed');
+  const facts: string[] = [];
+  if (overridden.length > 0) facts.push(`do-not-disrupt overridden for ${overridden.map((b) => b.pod).join(', ')} (respect-do-not-disrupt: false)`);
+  // After a real drain the results say which budgets were bypassed (force-deleted); before, the plan.
+  if (bypassed.length > 0 && (node.dryRun || node.operation === 'plan')) {
+    const how = options.disableEviction ? 'disable-eviction: deleted, not evicted' : `force-after ${(options.forceAfterMs ?? 0) / 1000}s, if still waiting then`;
+    facts.push(`PDBs would be bypassed for ${plural(bypassed.length, 'pod')} (${how})`);
+  }
+  return facts;
+}
+
+/** The wait for the removed pods' volumes to detach. */
+function volumeFacts(node: NodeReport): string[] {
+  const v = node.volumeDetach;
+  if (!v) return [];
+  const waited = `${(v.waitedMs / 1000).toFixed(1)}s`;
+  if (v.stillAttached.length === 0) return [`volumes ${v.waitedFor.join(', ')} detached after ${waited}`];
+  return [`volumes still attached after ${waited}: ${v.stillAttached.join(', ')}${v.endedBy ? ` (${v.endedBy})` : ''}`];
+}
+
 /** Dry runs that report no results, plans, and drains stopped by fatal blockers before evicting. */
-function planOnlyState(node: NodeReport): string | undefined {
+function planOnlyState(node: NodeReport, options: FinalStateInput['options']): string | undefined {
   const plan = node.plan;
   if (!plan) return undefined;
   if (plan.pods.length === 0) return 'no pods on it';
@@ -87,9 +127,11 @@ function planOnlyState(node: NodeReport): string | undefined {
   add(count('evict'), `${plural(count('evict'), 'pod')} ${acted ? 'would be evicted' : 'not evicted'}`);
   add(count('migrate'), `${plural(count('migrate'), 'pod')} ${acted ? 'would be migrated' : 'not migrated'}`);
   add(count('wait'), `${plural(count('wait'), 'pod')} already terminating`);
+  add(count('wait-completed'), `${plural(count('wait-completed'), 'pod')} to wait for until ${count('wait-completed') === 1 ? 'it completes' : 'they complete'} (cluster.x-k8s.io/drain=wait-completed)`);
   facts.push(...leftPods(plan.pods.filter((pod) => pod.action === 'skip')));
   const fatal = plan.blockers.filter((b) => b.fatal);
   add(fatal.length, `${plural(fatal.length, 'fatal blocker')} (${fatal.map((b) => `${b.pod}: ${b.kind}`).join(', ')})`);
+  facts.push(...policyFacts(node, options));
   return facts.join(', ');
 }
 

@@ -2,7 +2,7 @@
 import { seconds } from '../availability/figures.js';
 import type { AvailabilityReport } from '../availability/types.js';
 import type { DrainPlan, NodeReport, RunReport } from '../types.js';
-import { blockerLabel, formatDuration, groupBlockers, groupLabel, outcomeLabel, outcomeMeaning, plural, podKey, podsLabel, severityLabel } from './labels.js';
+import { blockerLabel, describeVolumeDetach, expectedZeroCell, formatDuration, groupBlockers, groupLabel, outcomeLabel, outcomeMeaning, plural, podKey, podsLabel, severityLabel } from './labels.js';
 
 /** Pads every column but the last to its widest cell. */
 export function alignColumns(rows: string[][]): string {
@@ -52,6 +52,7 @@ function nodeResultLines(node: NodeReport): string[] {
     const rows = node.workloadChanges.map((c) => [c.workload, c.change, c.restored ? 'restored' : 'NOT restored', c.message ?? '']);
     lines.push('  Workload changes:', indent(alignColumns(rows), 4));
   }
+  if (node.volumeDetach) lines.push(`  Volumes: ${describeVolumeDetach(node.volumeDetach)}`);
   return lines;
 }
 
@@ -65,7 +66,7 @@ export function availabilityLines(a: AvailabilityReport): string[] {
       `${s.minReady} at +${seconds(s.minReadyAt)}s`,
       `${s.downtimeSeconds}s`,
       `${s.longestOutageSeconds}s`,
-      s.expectedZero ? 'yes' : 'no',
+      expectedZeroCell(s),
       s.passed ? 'passed' : 'FAILED',
     ]);
     lines.push(indent(alignColumns([['SERVICE', 'READY AT START', 'MIN READY', 'DOWNTIME', 'LONGEST OUTAGE', 'EXPECTED ZERO', 'GATE'], ...rows])));
@@ -75,6 +76,10 @@ export function availabilityLines(a: AvailabilityReport): string[] {
   if (a.probes.length > 0) {
     const rows = a.probes.map((p) => [p.url, String(p.requests), String(p.failures), `${p.longestFailureSeconds}s`, `${p.p50Ms}ms`, `${p.p99Ms}ms`, p.passed ? 'passed' : 'FAILED']);
     lines.push(indent(alignColumns([['URL', 'REQUESTS', 'FAILURES', 'LONGEST FAILURE', 'P50', 'P99', 'GATE'], ...rows])));
+  }
+  if (a.bypasses?.length) {
+    const rows = a.bypasses.map((b) => [b.pod, b.pdb ?? 'none', b.by, `${b.waitedSeconds}s`, `${b.budgetUnmetSeconds}s`, b.passed ? 'passed' : 'FAILED']);
+    lines.push('  Pods deleted without their PDB\'s consent:', indent(alignColumns([['POD', 'PDB BYPASSED', 'INPUT', 'WAITED', 'BUDGET UNMET', 'GATE'], ...rows]), 4));
   }
   for (const failure of a.failures) lines.push(`  gate failure: ${failure}`);
   return lines;

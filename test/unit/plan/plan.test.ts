@@ -183,8 +183,10 @@ describe('planDrain: readiness', () => {
         kind: 'zero-ready',
         pod: 'default/web-1',
         message:
-          'Deployment default/web has 2 ready replica(s) and evicting default/web-1, default/web-2 from this node leaves it none: expect downtime (set migration: surge to bring replacements up first)',
+          'Deployment default/web has 2 ready replica(s) and evicting default/web-1, default/web-2 from this node leaves it none: expect downtime (set migration: surge to bring replacements up first); ' +
+          'the downtime cannot be estimated: no start-to-Ready on record for default/web-1, default/web-2 (status.startTime and Ready time missing)',
         fatal: false,
+        expectedDowntime: { basis: 'no start-to-Ready on record for default/web-1, default/web-2 (status.startTime and Ready time missing)' },
       },
     ]);
   });
@@ -300,6 +302,7 @@ describe('planDrain: readiness mid-rollout', () => {
         pod: 'default/web-new',
         message: expect.stringMatching(/^Deployment default\/web has 2 ready replica\(s\) and evicting default\/web-new, default\/web-old from this node leaves it none/),
         fatal: false,
+        expectedDowntime: expect.any(Object),
       },
     ]);
   });
