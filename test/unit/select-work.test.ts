@@ -54,7 +54,7 @@ describe('selectWork', () => {
 
   it("a Deployment's migrating pods start together, as one task holding one slot, with how many of them are Ready", () => {
     const pods = [pod('web-1', { action: 'migrate', workload: web }), pod('web-2', { action: 'migrate', workload: web }), pod('other')];
-    const work = selectWork(view(pods, { freeSlots: 2, ready: (uid) => uid === 'web-1' })).work;
+    const work = selectWork(view(pods, { freeSlots: 2, ready: (p) => p.uid === 'web-1' })).work;
     expect(work.map((w) => w.kind)).toEqual(['migrate', 'evict']);
     expect(work[0]).toMatchObject({ kind: 'migrate', ready: 1 });
     expect(work[0]!.kind === 'migrate' && work[0]!.pods.map((p) => p.name)).toEqual(['web-1', 'web-2']);

@@ -188,7 +188,6 @@ function replan(run: Run, c: PodWorkContext, node: V1Node): DrainPlan {
 function workView(run: Run, c: PodWorkContext, plan: DrainPlan, tasks: Set<Task>, evictions: Map<string, { pod: PodPlan; surge: AbortController }>): WorkView {
   const budgetWaits = new Map<string, { givingUp: boolean }>();
   for (const [uid, e] of evictions) if (waitingForBudget(c, e.pod)) budgetWaits.set(uid, { givingUp: e.surge.signal.aborted });
-  const ready = new Set(c.pods.items().filter(isPodReady).map((p) => p.metadata?.uid ?? ''));
   return {
     plan,
     started: (uid) => c.ledger.has(uid),
@@ -200,7 +199,10 @@ function workView(run: Run, c: PodWorkContext, plan: DrainPlan, tasks: Set<Task>
       const cached = c.pdbs.get(pdb);
       return cached ? budgetStatus(cached).allowed : undefined;
     },
-    ready: (uid) => ready.has(uid),
+    ready: (p) => {
+      const pod = c.pods.get(`${p.namespace}/${p.name}`);
+      return pod?.metadata?.uid === p.uid && isPodReady(pod);
+    },
   };
 }
 

@@ -34,7 +34,7 @@ export interface WorkView {
   /** The PDB's disruptionsAllowed as last seen, undefined when not known. */
   allowedNow(pdb: string): number | undefined;
   /** Whether the pod (UID) is Ready now. */
-  ready(uid: string): boolean;
+  ready(p: PodPlan): boolean;
 }
 
 export interface Selection {
@@ -101,7 +101,7 @@ function startMovers(v: WorkView, movers: PodPlan[], decided: Work[]): Work[] {
     if (p.action === 'migrate' && p.workload?.kind === 'Deployment') {
       const group = [p, ...candidates.filter((x) => x.action === 'migrate' && sameWorkload(x, p))];
       for (const x of group.slice(1)) candidates.splice(candidates.indexOf(x), 1);
-      out.push({ kind: 'migrate', pods: group, ready: group.filter((x) => v.ready(x.uid)).length, tier, budget });
+      out.push({ kind: 'migrate', pods: group, ready: group.filter((x) => v.ready(x)).length, tier, budget });
     } else {
       out.push({ kind: 'evict', pod: p, tier, budget });
     }
