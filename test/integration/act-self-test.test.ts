@@ -12,21 +12,26 @@
 //    release gate whole, with `uses: ./` for `your-org/safe-drain@v1`.
 //
 // What is derived, not copied: actions/checkout cannot be fetched here, so a first `run:` step
-// copies a checkout (action.yml, examples/ and a freshly bundled dist/) into the workspace;
+// copies a checkout (action.yml, examples/ and this run's bundle as dist/) into the workspace;
 // remote actions (setup, kind, upload-artifact) are left out; `kind` on PATH is a stand-in that
-// answers `kind get kubeconfig` with the local cluster's kubeconfig (inline client-key-data, as
-// kind writes it); kubectl is the cluster's own. Every script step is the workflow's own.
+// answers `kind get kubeconfig` with a kubeconfig of the local cluster (inline client-key-data, as
+// kind writes it) whose server is a loopback proxy to it, and `kind delete cluster` by recording
+// the deletion and closing that proxy: the cluster is then gone for the action, as on GitHub, where
+// the action's post steps run after every main step, so after a step that deletes the cluster.
+// kubectl is the cluster's own. Every script step is the workflow's own.
 //
 // act cannot be built (no Go, no module proxy): the test fails, it does not skip.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { startFaultProxy, type FaultProxy } from '../../faults/net-proxy.js';
+import { bundleDir } from './bundle.js';
 import { deleteNamespace, useCluster } from './support.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -68,6 +73,8 @@ let act: string;
 let repo: string;
 let bin: string;
 
+// act is built by scripts/test.sh beside the Go build of the cluster binaries; a file run on its
+// own builds it here (a build, not a test step: its own bound).
 beforeAll(() => {
   const install = spawnSync('bash', [join(root, 'scripts/act-install.sh')], { encoding: 'utf8', timeout: 900_000 });
   if (install.status !== 0) {
@@ -75,11 +82,15 @@ beforeAll(() => {
   }
   act = install.stdout.trim().split('\n').pop()!;
   work = mkdtempSync(join(tmpdir(), 'safe-drain-act-'));
-  // The checkout the first step of each run copies: action.yml, a freshly bundled dist/, examples/.
+  // The checkout the first step of each run copies: action.yml, this run's bundle as dist/, examples/.
   repo = join(work, 'repo');
   mkdirSync(repo, { recursive: true });
-  const bundle = spawnSync(process.execPath, ['scripts/bundle.mjs', '--outdir', join(repo, 'dist')], { cwd: root, encoding: 'utf8' });
-  if (bundle.status !== 0) throw new Error(`bundle failed: ${bundle.stderr}`);
+  const bundle = bundleDir();
+  try {
+    cpSync(bundle.dir, join(repo, 'dist'), { recursive: true });
+  } finally {
+    bundle.remove();
+  }
   cpSync(join(root, 'action.yml'), join(repo, 'action.yml'));
   cpSync(join(root, 'examples'), join(repo, 'examples'), { recursive: true });
   bin = join(work, 'bin');
@@ -173,19 +184,70 @@ function keyForms(kubeconfig: string): string[] {
   return [value, ...body, ...pieces(value), ...body.flatMap(pieces), pieces(body.join(''))].flat().filter((s) => s.length >= 16);
 }
 
+/**
+ * `kind` for the self-test: `get kubeconfig --name CLUSTER` prints `kubeconfig`; `delete cluster
+ * --name CLUSTER` records the deletion in `deletions` (one line each), which makes the cluster gone
+ * for the action (kindApiServer); anything else is an error.
+ */
+function writeKindStandIn(kubeconfig: string, deletions: string): void {
+  writeFileSync(
+    join(bin, 'kind'),
+    [
+      '#!/bin/sh',
+      `case "$*" in`,
+      `  "get kubeconfig --name ${CLUSTER}") exec cat '${kubeconfig}' ;;`,
+      `  "delete cluster --name ${CLUSTER}") echo "$*" >> '${deletions}'; echo "kind stand-in: deleted cluster ${CLUSTER}"; exit 0 ;;`,
+      'esac',
+      'echo "kind stand-in: unexpected: $*" >&2; exit 1',
+      '',
+    ].join('\n'),
+  );
+  chmodSync(join(bin, 'kind'), 0o755);
+}
+
+/**
+ * The kind cluster's API server as the action reaches it: a loopback proxy to the local cluster
+ * that resets every connection once `deleted()` (a deleted kind cluster's port answers nothing).
+ */
+async function kindApiServer(deleted: () => boolean): Promise<FaultProxy> {
+  const u = new URL(tc.cluster.apiServerUrl);
+  return startFaultProxy({ target: { host: u.hostname, port: Number(u.port) }, refuse: deleted });
+}
+
+/** The local cluster's kubeconfig with its server replaced by `server`. */
+function kubeconfigVia(server: string): string {
+  const kubeconfig = parse(readFileSync(tc.cluster.kubeconfigPath, 'utf8')) as { clusters: { cluster: { server: string } }[] };
+  for (const c of kubeconfig.clusters) c.cluster.server = server;
+  const path = join(work, 'kind.kubeconfig');
+  writeFileSync(path, stringify(kubeconfig), { mode: 0o600 });
+  return path;
+}
+
 describe('self-test.yml through nektos/act (self-hosted mode, local cluster)', () => {
   let run: ActRun;
+  let deletions: string;
+  let apiServer: FaultProxy | undefined;
   beforeAll(async () => {
-    // A stand-in for `kind get kubeconfig --name CLUSTER`; anything else is an error.
-    writeFileSync(
-      join(bin, 'kind'),
-      `#!/bin/sh\nif [ "$1 $2 $3 $4" = "get kubeconfig --name ${CLUSTER}" ]; then exec cat '${tc.cluster.kubeconfigPath}'; fi\necho "kind stand-in: unexpected: $*" >&2; exit 1\n`,
-    );
-    chmodSync(join(bin, 'kind'), 0o755);
+    deletions = join(work, 'kind-deletions');
+    apiServer = await kindApiServer(() => existsSync(deletions));
+    writeKindStandIn(kubeconfigVia(apiServer.url), deletions);
     const steps = withCheckout(stepsAfter(job, 'cluster', 'self-test.yml'));
     run = await runAct('self-test', { name: 'self-test (act)', on: 'workflow_dispatch', jobs: { 'self-test': { 'runs-on': 'ubuntu-latest', env: job.env, steps } } });
+  }, ACT_TIMEOUT_MS + 30_000);
+  afterAll(async () => {
+    await apiServer?.close();
     await deleteNamespace(tc, job.env!.NS!);
-  }, 660_000);
+  }, 120_000);
+
+  it('runs the action\'s post steps against a live cluster: none after a step deleted it', () => {
+    // Post steps run in reverse order after every main step, as on GitHub.
+    const posts = [...run.log.matchAll(/Run Post (.+)$/gm)].map((m) => ({ step: m[1]!.trim(), at: m.index }));
+    expect(posts.map((p) => p.step)).toEqual(expect.arrayContaining(['safe-drain drain', 'gate - drain the pod\'s node with surge, max-downtime 0s, restore-after']));
+    const deletedAt = run.log.indexOf(`kind stand-in: deleted cluster ${CLUSTER}`);
+    const afterDeletion = deletedAt < 0 ? [] : posts.filter((p) => p.at > deletedAt).map((p) => p.step);
+    expect({ postStepsAfterTheClusterWasDeleted: afterDeletion }).toEqual({ postStepsAfterTheClusterWasDeleted: [] });
+    for (const p of posts) expect(run.log).toContain(`Success - Post ${p.step}`);
+  });
 
   it('runs every step after the cluster: deploy, plan, drain, and the gate (its steps assert outputs, report and summary)', () => {
     expectSucceeded(run, 'self-test.yml');

@@ -1,17 +1,15 @@
 // The bundled CLI as users run it: built by scripts/bundle.mjs into a directory with no
-// node_modules near it (dist/ must be self-contained), started as a real process. Issue 8
-// item 17: on a Node.js older than the supported one it says which version it needs and which
+// node_modules near it (dist/ must be self-contained; ./bundle.ts), started as a real process.
+// Issue 8 item 17: on a Node.js older than the supported one it says which version it needs and which
 // it found, and exits 2, instead of crashing with a TypeError while loading its dependencies.
 // No cluster: nothing here reaches an API server.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import packageJson from '../../package.json' with { type: 'json' };
+import { bundleDir } from './bundle.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const requiredMajor = Number(/\d+/.exec(packageJson.engines.node)?.[0]);
 
 /** A Node.js older than the supported one: SAFE_DRAIN_OLD_NODE, else the system node (v20 on our machines). */
@@ -24,15 +22,15 @@ function findOldNode(): { path: string; version: string } | { missing: string } 
   return { path, version };
 }
 
+let bundle: ReturnType<typeof bundleDir> | undefined;
 let dist: string;
 
 beforeAll(() => {
-  dist = mkdtempSync(join(tmpdir(), 'safe-drain-dist-'));
-  const build = spawnSync(process.execPath, ['scripts/bundle.mjs', '--outdir', dist], { cwd: root, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`bundle failed: ${build.stderr}`);
-}, 300_000);
+  bundle = bundleDir();
+  dist = bundle.dir;
+}, 60_000);
 
-afterAll(() => rmSync(dist, { recursive: true, force: true }));
+afterAll(() => bundle?.remove());
 
 /** Runs dist/cli.js with `node` from a directory without node_modules. */
 function cli(node: string, args: string[]) {

@@ -1,0 +1,25 @@
+// The bundle (scripts/bundle.mjs) the tests run, built once per run: scripts/test.sh builds it
+// before the stages and names its directory in SAFE_DRAIN_BUNDLE_DIR; a test file run on its own
+// builds its own into a temporary directory.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+export const BUNDLE_FILES = ['index.js', 'post.js', 'cli.js', 'cli-main.js'];
+
+/** A directory with the bundle's files; remove() deletes it when this call built it. */
+export function bundleDir(): { dir: string; remove: () => void } {
+  const given = process.env.SAFE_DRAIN_BUNDLE_DIR;
+  if (given) {
+    const missing = BUNDLE_FILES.filter((f) => !existsSync(join(given, f)));
+    if (missing.length > 0) throw new Error(`SAFE_DRAIN_BUNDLE_DIR=${given} lacks ${missing.join(', ')}`);
+    return { dir: given, remove: () => undefined };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'safe-drain-dist-'));
+  const build = spawnSync(process.execPath, ['scripts/bundle.mjs', '--outdir', dir], { cwd: root, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`bundle failed: ${build.stderr}`);
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
