@@ -68,6 +68,8 @@ export interface RunContext {
   lockHolder?: string;
   /** Shows each node's plan as soon as it is made; default: the plan table in the log. */
   onPlan?: (plan: DrainPlan) => void;
+  /** How long the checks wait out a cluster that does not answer; default CHECKS_OUTAGE_BOUND_MS (tests shorten it). */
+  checksOutageBoundMs?: number;
 }
 
 export { CancelledBeforeChange } from './errors.js';
@@ -95,7 +97,7 @@ async function drainRun(options: DrainOptions, ctx: RunContext): Promise<RunRepo
   client.onRetry = (m) => logger.info(`API server: ${m}`);
   // Before any change, a cluster that does not answer is reported soon; once the run has changed
   // something, it rides out an API server restart or stall (KubeClient.outageBoundMs).
-  client.outageBoundMs = CHECKS_OUTAGE_BOUND_MS;
+  client.outageBoundMs = ctx.checksOutageBoundMs ?? CHECKS_OUTAGE_BOUND_MS;
 
   let watchAvailability = monitorsAvailability(options.operation, options.availability);
   // The nodes are read while the permissions are reviewed (a read changes nothing); the answer

@@ -37,8 +37,12 @@ import { deleteNamespace, useCluster } from './support.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 /** How the examples name the action; the act run reads it as `./` (as scripts/lint-workflows.sh does). */
 const EXAMPLE_ACTION = 'your-org/safe-drain@v1';
-/** Bound on one act run (a workflow here takes 1-3 minutes). */
-const ACT_TIMEOUT_MS = 600_000;
+/**
+ * Bounds on one act run, about 3x the measured (under load 15 on 2 cores): the self-test job
+ * ~140 s, an example workflow ~35 s. A run past its bound is killed and fails with its log.
+ */
+const SELF_TEST_RUN_MS = 420_000;
+const EXAMPLE_RUN_MS = 120_000;
 
 interface Step {
   id?: string;
@@ -125,7 +129,7 @@ interface ActRun {
  * Runs one derived workflow through act in a fresh git repository; the log is kept in `work`.
  * Asynchronous: this process keeps serving what the workflow requests meanwhile (a probe URL).
  */
-async function runAct(name: string, workflow: Workflow, args: string[] = []): Promise<ActRun> {
+async function runAct(name: string, workflow: Workflow, boundMs: number, args: string[] = []): Promise<ActRun> {
   const dir = join(work, name);
   mkdirSync(join(dir, '.github/workflows'), { recursive: true });
   writeFileSync(join(dir, '.github/workflows/run.yml'), stringify(workflow));
@@ -158,7 +162,7 @@ async function runAct(name: string, workflow: Workflow, args: string[] = []): Pr
   child.stdout.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr.on('data', (d: Buffer) => (log += d.toString()));
   // Bound: a workflow whose step hangs is killed (its steps have their own, shorter, timeouts).
-  const killer = setTimeout(() => child.kill('SIGKILL'), ACT_TIMEOUT_MS);
+  const killer = setTimeout(() => child.kill('SIGKILL'), boundMs);
   const status = await new Promise<number | null>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => resolve(code));
@@ -232,8 +236,8 @@ describe('self-test.yml through nektos/act (self-hosted mode, local cluster)', (
     apiServer = await kindApiServer(() => existsSync(deletions));
     writeKindStandIn(kubeconfigVia(apiServer.url), deletions);
     const steps = withCheckout(stepsAfter(job, 'cluster', 'self-test.yml'));
-    run = await runAct('self-test', { name: 'self-test (act)', on: 'workflow_dispatch', jobs: { 'self-test': { 'runs-on': 'ubuntu-latest', env: job.env, steps } } });
-  }, ACT_TIMEOUT_MS + 30_000);
+    run = await runAct('self-test', { name: 'self-test (act)', on: 'workflow_dispatch', jobs: { 'self-test': { 'runs-on': 'ubuntu-latest', env: job.env, steps } } }, SELF_TEST_RUN_MS);
+  }, SELF_TEST_RUN_MS + 30_000);
   afterAll(async () => {
     await apiServer?.close();
     await deleteNamespace(tc, job.env!.NS!);
@@ -287,7 +291,7 @@ describe('the example workflows through nektos/act (after cluster creation, loca
     if (!j) throw new Error(`${file} has no job "drain-test"`);
     // The user's manifests: the demo app (one replica, PDB minAvailable 1, 8 s start-up).
     const env = { ...j.env, APP_MANIFESTS: 'examples/helloworld.yaml', APP_NAMESPACE: 'demo', APP_SELECTOR: 'app=helloworld' };
-    const run = await runAct('pre-merge', { ...wf, on: 'workflow_dispatch', jobs: { 'drain-test': { ...j, env, steps: withCheckout(stepsAfter(j, 'image', file)) } } });
+    const run = await runAct('pre-merge', { ...wf, on: 'workflow_dispatch', jobs: { 'drain-test': { ...j, env, steps: withCheckout(stepsAfter(j, 'image', file)) } } }, EXAMPLE_RUN_MS);
     try {
       expectSucceeded(run, file);
       expect(run.log).toContain('Success - Main drain it with the availability gate at 0s');
@@ -296,7 +300,7 @@ describe('the example workflows through nektos/act (after cluster creation, loca
     } finally {
       await deleteNamespace(tc, 'demo');
     }
-  }, 660_000);
+  }, EXAMPLE_RUN_MS + 60_000);
 
   it('release gate: plans and drains the selected pool with the gate and a probe URL, then promotes', async () => {
     const file = 'examples/workflows/release-gate.yml';
@@ -317,7 +321,7 @@ describe('the example workflows through nektos/act (after cluster creation, loca
     try {
       const kubeconfig = Buffer.from(readFileSync(tc.cluster.kubeconfigPath)).toString('base64');
       const jobs = { ...wf.jobs, gate: { ...gate, steps: withCheckout(gate.steps) } };
-      const run = await runAct('release-gate', { ...wf, on: 'workflow_dispatch', jobs }, [
+      const run = await runAct('release-gate', { ...wf, on: 'workflow_dispatch', jobs }, EXAMPLE_RUN_MS, [
         '--secret', `STAGING_KUBECONFIG=${kubeconfig}`,
         '--var', 'GATE_NODE_SELECTOR=safe-drain.io/release-gate=true',
         '--var', `GATE_PROBE_URLS=${url}`,
@@ -335,5 +339,5 @@ describe('the example workflows through nektos/act (after cluster creation, loca
       await deleteNamespace(tc, 'demo');
       await tc.cluster.kubectl(['label', 'node', pool, 'safe-drain.io/release-gate-']);
     }
-  }, 660_000);
+  }, EXAMPLE_RUN_MS + 60_000);
 });

@@ -1,7 +1,7 @@
 // Pure parts of the per-pod work: the ledger's rules, when a deletion stops being waited for,
 // and the drain's deadline. (The work itself runs against a real control plane in
 // test/integration/reconcile.test.ts.)
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { drainDeadline } from '../../src/engine/execute/deadline.js';
 import { waitForDeletion } from '../../src/engine/execute/deletion.js';
 import { PodLedger, fixedPods } from '../../src/engine/execute/pod-lifecycle.js';
@@ -63,14 +63,20 @@ describe('waitForDeletion', () => {
     const listeners = new Set<() => void>();
     const source = { get: () => pod as { metadata: Record<string, unknown> }, subscribe: (l: () => void) => (listeners.add(l), () => listeners.delete(l)) };
     let result: string | undefined;
-    const waiting = waitForDeletion(source, 'ns/p', 'u', new AbortController().signal, { skipWaitSeconds: 1, nodeReady: true }).then((r) => (result = r));
-    await new Promise((r) => setTimeout(r, 1200));
-    expect(result).toBeUndefined();
-    // The deletion shows (as it did a while ago): the deadline is already past.
-    (pod.metadata as Record<string, unknown>).deletionTimestamp = new Date(Date.now() - 5_000);
-    for (const l of listeners) l();
-    await waiting;
-    expect(result).toBe('not-confirmed');
+    // The clock (timers and Date) is jest's: 1.2 s pass at once, past the 1 s skip-wait.
+    jest.useFakeTimers();
+    try {
+      const waiting = waitForDeletion(source, 'ns/p', 'u', new AbortController().signal, { skipWaitSeconds: 1, nodeReady: true }).then((r) => (result = r));
+      await jest.advanceTimersByTimeAsync(1200);
+      expect(result).toBeUndefined();
+      // The deletion shows (as it did a while ago): the deadline is already past.
+      (pod.metadata as Record<string, unknown>).deletionTimestamp = new Date(Date.now() - 5_000);
+      for (const l of listeners) l();
+      await waiting;
+      expect(result).toBe('not-confirmed');
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('resolves not-confirmed at once for a pod deleted longer ago than skip-wait', async () => {
