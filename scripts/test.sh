@@ -1,78 +1,159 @@
 #!/usr/bin/env bash
 # The README's test command (and what .ci/run runs). On a fresh machine it installs and starts
-# everything its tests need: Node 24, npm packages, the cluster binaries (Go build, cached
-# outside the repo), Docker Engine for the container tests, actionlint. Then: typecheck, lint,
-# dist freshness, workflow lint, unit tests, Docker tests, integration tests on a real control
-# plane, and the e2e suite on the local backend. Ends with one line: "N passed, N failed".
-#   SAFE_DRAIN_SKIP_E2E=1   leave out the e2e suite (it takes several minutes: the 300 s path is real)
+# everything its tests need: Node 24, npm packages, Docker Engine, the cluster binaries (Go build,
+# cached outside the repo), nektos/act, the real-nodes images, actionlint. Ends with one line:
+# "N passed, N failed, N skipped".
+#
+# On a cold machine the Go build of the control plane is the critical path, then the integration
+# tests; everything else runs beside them:
+#   background, from the start: the control plane's Go build; nektos/act's (niced); the real-nodes
+#     images (debootstrap, niced; kubelet and kube-proxy once the control plane's build is done).
+#     Once those images and binaries exist: e2e scenario a (it waits out the real 300 s
+#     tolerations), and beside it the real-nodes tests, then e2e scenarios b and c;
+#   foreground meanwhile: the bundle (built once, used by every check and test that runs it),
+#     typecheck, lint, dist/ freshness, workflow lint, unit tests, Docker tests;
+#   then the integration tests, INTEGRATION_WORKERS files at a time, each on its own control plane.
+# Every stage prints its start time; each jest stage ends with its files' times, longest first.
+#
+#   SAFE_DRAIN_SKIP_E2E=1    leave out the e2e suite (counted as skipped, said loudly)
+#   INTEGRATION_WORKERS=N    integration test files at a time (default 3: they mostly wait on
+#                            controllers and timers)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-node24.sh || exit 1
 results=$(mktemp -d)
-failed_stages=()
 passed=0
 failed=0
 skipped=0
+failed_stages=()
 
 stage() { printf '\n========== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
+fail_stage() { failed=$((failed + 1)); failed_stages+=("$1"); }
 # Runs a non-jest check; counts as one test.
 check() {
   local name=$1; shift
   stage "$name"
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=("$name"); fi
+  if "$@"; then passed=$((passed + 1)); else fail_stage "$name"; fi
 }
-# Runs jest and adds its counts.
-jest_stage() {
-  local name=$1; shift
-  stage "$name"
-  local out="$results/$(echo "$name" | tr ' /' '__').json"
-  NODE_OPTIONS=--experimental-vm-modules npx jest --json --outputFile="$out" "$@"
-  local rc=$?
+# jest's counts from its --json output ($1) and exit code ($2), added to the totals (stage name $3).
+count_jest() {
+  local out=$1 rc=$2 name=$3 p f s
   if [ -s "$out" ]; then
     read -r p f s < <(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests,r.numFailedTests+r.numRuntimeErrorTestSuites,r.numPendingTests+r.numTodoTests)' "$out")
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
     if [ "$f" -eq 0 ] && [ "$rc" -ne 0 ]; then failed=$((failed + 1)); fi
+    node scripts/jest-times.mjs "$out"
   else
     failed=$((failed + 1))
   fi
   [ "$rc" -eq 0 ] || failed_stages+=("$name")
 }
+jest_json() { echo "$results/$(echo "$1" | tr ' /()' '____').json"; }
+# Runs jest in the foreground and adds its counts.
+jest_stage() {
+  local name=$1; shift
+  stage "$name"
+  local out; out=$(jest_json "$name")
+  NODE_OPTIONS=--experimental-vm-modules npx jest --json --outputFile="$out" "$@"
+  count_jest "$out" $? "$name"
+}
+# e2e results ($1: its results dir, $2: exit code, $3: name) added to the totals.
+count_e2e() {
+  local dir=$1 rc=$2 name=$3 p=0 f=0
+  if [ -f "$dir/summary.json" ]; then
+    read -r p f < <(node -e 'const r=require(process.argv[1]);const a=Array.isArray(r)?r:[];console.log(a.filter(x=>x.passed).length,a.filter(x=>!x.passed).length)' "$dir/summary.json")
+    passed=$((passed + p)); failed=$((failed + f))
+  fi
+  if [ "$rc" -ne 0 ]; then failed_stages+=("$name"); [ "$f" -gt 0 ] || failed=$((failed + 1)); fi
+}
+# A background job's log, printed where its results are counted.
+show() { printf '%s\n' "---------- $1 (log of a background job)"; cat "$2"; }
 
 stage "install"
 npm ci --no-audit --no-fund --loglevel=error || { echo "npm ci failed"; exit 1; }
-stage "Docker Engine"
-docker_ok=false
-node_image_pid=
-if bash scripts/start-docker.sh; then
-  docker_ok=true
-  # Real nodes (cluster/src/real-nodes) for their integration test and the e2e: built once, cached.
-  # Started now so that, on a cold machine, its debootstrap (network and disk) overlaps the Go build.
-  bash scripts/build-node-image.sh >"$results/node-image.out" 2>"$results/node-image.log" &
-  node_image_pid=$!
-fi
-# The control plane's binaries (cached; a cold Go build takes ~10 min on 2 cores): built in the
-# background while the stages that do not need a cluster run (typecheck ... Docker tests).
+
+stage "background builds: cluster binaries, nektos/act, Docker Engine, real-nodes images"
+# The control plane's binaries (cached; a cold Go build takes ~10 min on 2 cores).
 bash cluster/build/build-binaries.sh >"$results/binaries.out" 2>"$results/binaries.log" &
 binaries_pid=$!
+echo "cluster binaries: building in the background (log: $results/binaries.log)"
+# nektos/act for test/integration/act-self-test.test.ts, beside the Go build (niced by the script);
+# the test waits on the script's lock while it builds. Without Go yet, the cluster build installs it.
+act_pid=
+if command -v go >/dev/null 2>&1; then
+  bash scripts/act-install.sh >"$results/act.out" 2>"$results/act.log" &
+  act_pid=$!
+  echo "nektos/act: building in the background (log: $results/act.log)"
+fi
+docker_ok=false
+if bash scripts/start-docker.sh; then
+  docker_ok=true
+  # debootstrap (niced), then kubelet and kube-proxy once the control plane's build releases the lock.
+  bash scripts/build-node-image.sh >"$results/node-image.out" 2>"$results/node-image.log" &
+  node_image_pid=$!
+  echo "real-nodes images: building in the background (log: $results/node-image.log)"
+else
+  echo "!!!!! Docker Engine could not be started: the Docker and real-nodes tests did NOT run (counted as failed) !!!!!"
+  fail_stage "Docker Engine"
+fi
+run_e2e=true
+[ "${SAFE_DRAIN_SKIP_E2E:-0}" = 1 ] && run_e2e=false
+e2e_backend=${SAFE_DRAIN_E2E_BACKEND:-real-nodes}
+# Each e2e run writes its timelines and summary.json here; an earlier run's are not this one's.
+rm -rf e2e-results/scenario-a e2e-results/scenarios-b-c e2e-results/local
+real_nodes_a_pid=
+real_nodes_b_pid=
 
+stage "bundle (once per run: dist/ check, act and CLI tests use it)"
+export SAFE_DRAIN_BUNDLE_DIR="$results/bundle"
+if node scripts/bundle.mjs --outdir "$SAFE_DRAIN_BUNDLE_DIR" >/dev/null; then
+  echo "built into $SAFE_DRAIN_BUNDLE_DIR"
+  check "dist is fresh" node scripts/bundle.mjs --check --from "$SAFE_DRAIN_BUNDLE_DIR"
+else
+  unset SAFE_DRAIN_BUNDLE_DIR
+  fail_stage "bundle"
+fi
 check "typecheck" npm run --silent typecheck
 check "lint" npm run --silent lint
-check "dist is fresh" npm run --silent check-dist
 check "workflows and action.yml" bash scripts/lint-workflows.sh
-jest_stage "unit tests" --selectProjects unit
+jest_stage "unit tests" --selectProjects unit --maxWorkers=2
 if $docker_ok; then
   SAFE_DRAIN_REQUIRE_DOCKER=1 jest_stage "docker tests" --selectProjects docker --runInBand
-  stage "real-nodes images (started with Docker; cold: debootstrap ~2 min + kubelet/kube-proxy build ~3 min)"
-  if wait "$node_image_pid"; then
-    cat "$results/node-image.out"
-  else
-    tail -n 30 "$results/node-image.log"
-    failed=$((failed + 1)); failed_stages+=("real-nodes images")
-  fi
-else
-  echo "!!!!! Docker Engine could not be started: the Docker tests did NOT run (counted as failed) !!!!!"
-  failed=$((failed + 1)); failed_stages+=("docker tests")
 fi
+
+# Real nodes, in the background: e2e scenario a as soon as the images and binaries exist, and
+# beside it the real-nodes tests followed by e2e scenarios b and c (each e2e run on its own
+# cluster). Started after the checks above so that, on a warm machine, they do not share the
+# cores with the unit and Docker tests; on a cold one the builds they wait for take longer.
+if $docker_ok; then
+  # Each waits on the builds' locks, then finds the images and binaries cached.
+  images_and_binaries() { bash scripts/build-node-image.sh >/dev/null 2>&1 && bash cluster/build/build-binaries.sh >/dev/null 2>&1; }
+  if $run_e2e && [ "$e2e_backend" = real-nodes ]; then
+    (
+      images_and_binaries || { echo "real-nodes images or cluster binaries missing (see their logs)"; exit 1; }
+      echo "== e2e scenario a, real nodes ($(date +%H:%M:%S))"
+      E2E_BACKEND=real-nodes E2E_SCENARIOS=a E2E_RESULTS=e2e-results/scenario-a npx tsx e2e/run.ts
+      echo $? >"$results/e2e-a.rc"
+      echo "== e2e scenario a ended ($(date +%H:%M:%S))"
+    ) >"$results/e2e-a.log" 2>&1 &
+    real_nodes_a_pid=$!
+  fi
+  (
+    images_and_binaries || { echo "real-nodes images or cluster binaries missing (see their logs)"; exit 1; }
+    echo "== real-nodes tests ($(date +%H:%M:%S))"
+    SAFE_DRAIN_REQUIRE_DOCKER=1 NODE_OPTIONS=--experimental-vm-modules npx jest --json --outputFile="$results/real-nodes.json" --selectProjects real-nodes
+    echo $? >"$results/real-nodes.rc"
+    if $run_e2e && [ "$e2e_backend" = real-nodes ]; then
+      echo "== e2e scenarios b, c, real nodes ($(date +%H:%M:%S))"
+      E2E_BACKEND=real-nodes E2E_SCENARIOS=b,c E2E_RESULTS=e2e-results/scenarios-b-c npx tsx e2e/run.ts
+      echo $? >"$results/e2e-bc.rc"
+    fi
+    echo "== ended ($(date +%H:%M:%S))"
+  ) >"$results/real-nodes.log" 2>&1 &
+  real_nodes_b_pid=$!
+  echo "real-nodes tests and e2e: start in the background once the images exist (logs: $results/real-nodes.log, $results/e2e-a.log)"
+fi
+
 stage "cluster binaries (built in the background since the install)"
 if wait "$binaries_pid"; then
   tail -n 3 "$results/binaries.log"
@@ -80,34 +161,61 @@ else
   tail -n 30 "$results/binaries.log"
   echo "building the cluster binaries failed"; exit 1
 fi
-# CI time: the fault matrix leaves to `npm run faults` the SIGKILL rows other tests already cover
-# (FAULT_ROWS=ci, see test/integration/faults.test.ts), and kill-anywhere kills 9 times, 3 per anchor.
-# Two test files at a time, each on its own control plane (ports, state dirs and namespaces are
-# per cluster): the tests mostly wait on controllers and timers, so two share 2 cores well
-# (integration stage ~36 min -> ~25 min measured under extra load).
-FAULT_ROWS=ci KILL_ANYWHERE_RUNS=9 jest_stage "integration tests (real control plane)" --selectProjects integration --maxWorkers=2
-if [ "${SAFE_DRAIN_SKIP_E2E:-0}" = 1 ]; then
-  echo "!!!!! SAFE_DRAIN_SKIP_E2E=1: the e2e suite was NOT run (counted as skipped) !!!!!"
-  skipped=$((skipped + 3))
-else
-  # Real nodes: real kubelets and real HTTP requests (kwok stays for the integration tests and
-  # scale). SAFE_DRAIN_E2E_BACKEND=local runs the e2e on kwok nodes instead.
-  e2e_backend=${SAFE_DRAIN_E2E_BACKEND:-real-nodes}
-  if [ "$e2e_backend" = real-nodes ] && ! $docker_ok; then
-    echo "!!!!! no Docker Engine: the e2e runs on the local (kwok) backend, NOT on real nodes !!!!!"
-    e2e_backend=local
-  fi
-  stage "e2e suite, $e2e_backend backend (scenario a waits out the real 300 s tolerations)"
-  E2E_BACKEND=$e2e_backend npx tsx e2e/run.ts
-  rc=$?
-  if [ -f e2e-results/summary.json ]; then
-    read -r p f < <(node -e 'const r=require(process.argv[1]);const a=Array.isArray(r)?r:[];console.log(a.filter(x=>x.passed).length,a.filter(x=>!x.passed).length)' "$PWD/e2e-results/summary.json")
-    passed=$((passed + p)); failed=$((failed + f))
-  fi
-  if [ "$rc" -ne 0 ]; then failed_stages+=("e2e"); [ "${f:-0}" -gt 0 ] || failed=$((failed + 1)); fi
+if [ -z "$act_pid" ]; then
+  bash scripts/act-install.sh >"$results/act.out" 2>"$results/act.log" &
+  act_pid=$!
+fi
+# Without Docker, the e2e runs on the local (kwok) backend, in the background beside the
+# integration tests.
+e2e_local_pid=
+if $run_e2e && { ! $docker_ok || [ "$e2e_backend" = local ]; }; then
+  $docker_ok || echo "!!!!! no Docker Engine: the e2e runs on the local (kwok) backend, NOT on real nodes !!!!!"
+  (
+    echo "== e2e, local backend ($(date +%H:%M:%S))"
+    E2E_BACKEND=local E2E_RESULTS=e2e-results/local npx tsx e2e/run.ts
+    echo $? >"$results/e2e-local.rc"
+  ) >"$results/e2e-local.log" 2>&1 &
+  e2e_local_pid=$!
 fi
 
-echo
+jest_stage "integration tests (real control plane)" --selectProjects integration --maxWorkers="${INTEGRATION_WORKERS:-3}"
+
+# Reserved for the compatibility subset on the oldest supported Kubernetes minor (issue 22):
+# scripts/compat.sh builds that minor's binaries and runs the subset against them.
+if [ -f scripts/compat.sh ]; then
+  check "compat (oldest supported Kubernetes minor)" bash scripts/compat.sh
+fi
+
+stage "act build (background)"
+if wait "$act_pid"; then tail -n 2 "$results/act.log"; else tail -n 20 "$results/act.log"; echo "(act-self-test.test.ts reports what this means)"; fi
+
+if $docker_ok; then
+  stage "real-nodes images (background)"
+  if wait "$node_image_pid"; then cat "$results/node-image.out"; else tail -n 30 "$results/node-image.log"; fail_stage "real-nodes images"; fi
+  stage "real-nodes tests, then e2e scenarios b and c (background)"
+  wait "$real_nodes_b_pid"
+  show "real-nodes tests, e2e b and c" "$results/real-nodes.log"
+  count_jest "$results/real-nodes.json" "$(cat "$results/real-nodes.rc" 2>/dev/null || echo 1)" "real-nodes tests"
+  if $run_e2e && [ "$e2e_backend" = real-nodes ]; then
+    count_e2e e2e-results/scenarios-b-c "$(cat "$results/e2e-bc.rc" 2>/dev/null || echo 1)" "e2e b,c"
+    stage "e2e scenario a, real nodes (background since its images existed)"
+    wait "$real_nodes_a_pid"
+    show "e2e scenario a" "$results/e2e-a.log"
+    count_e2e e2e-results/scenario-a "$(cat "$results/e2e-a.rc" 2>/dev/null || echo 1)" "e2e a"
+  fi
+fi
+if [ -n "$e2e_local_pid" ]; then
+  stage "e2e, local backend (background)"
+  wait "$e2e_local_pid"
+  show "e2e, local backend" "$results/e2e-local.log"
+  count_e2e e2e-results/local "$(cat "$results/e2e-local.rc" 2>/dev/null || echo 1)" "e2e"
+fi
+if ! $run_e2e; then
+  echo "!!!!! SAFE_DRAIN_SKIP_E2E=1: the e2e suite was NOT run (counted as skipped) !!!!!"
+  skipped=$((skipped + 3))
+fi
+
+stage "done"
 if [ ${#failed_stages[@]} -gt 0 ]; then echo "FAILED stages: ${failed_stages[*]}"; fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ ${#failed_stages[@]} -eq 0 ]
