@@ -15,7 +15,7 @@ import {
   snapshot, startDrain, waitKubeletsServing, type CliResult, type CliRun, type FaultContext, type Outcome, type WorkloadSpec,
 } from './harness.js';
 import { startFaultProxy, type FaultProxy } from './net-proxy.js';
-import { DISRUPTED_POD_TIMEOUT_MS } from '../src/engine/execute/budget.js';
+import { DISRUPTED_POD_TIMEOUT_MS } from '../src/engine/plan/pdb.js';
 import { ANNOTATION_DRAIN_LOCK } from '../src/engine/execute/drain-lock.js';
 
 export interface ScenarioResult {

@@ -6,6 +6,7 @@
 // It restores under each node's drain lock: a node another live run holds is left to that run
 // (its raise is not a leftover), and the lock the main step left when it was killed is removed.
 import * as core from '@actions/core';
+import { systemClock } from '../engine/clock.js';
 import { DrainLocks, localIdentity, type AcquiredLock, type LockRefusal } from '../engine/execute/drain-lock.js';
 import { restoreLeftoverChanges } from '../engine/execute/restore.js';
 import { KubeClient } from '../engine/kube/client.js';
@@ -37,7 +38,7 @@ async function lockNodes(client: KubeClient, logger: Logger, nodes: string[], ho
   const acquired: DrainLocks[] = [];
   const refused: LockRefusal[] = [];
   for (const node of nodes) {
-    const r = await DrainLocks.acquire(client, logger, [node], localIdentity(holder, 'safe-drain post step'));
+    const r = await DrainLocks.acquire(client, logger, systemClock, [node], localIdentity(holder, 'safe-drain post step'));
     if (Array.isArray(r)) refused.push(...r);
     else acquired.push(r);
   }

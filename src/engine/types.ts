@@ -1,6 +1,6 @@
 // Shared vocabulary of the engine. Everything here is plain data: the planner, the executor,
 // the report and the two shells (src/action, src/cli) all speak in these types.
-import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import type { V1LabelSelector, V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { RunOutcome } from './errors.js';
 import { DEFAULT_AVAILABILITY, type AvailabilityOptions, type AvailabilityReport } from './availability/types.js';
 
@@ -114,7 +114,13 @@ export interface WorkloadInfo {
   name: string;
   /** spec.replicas (desired). */
   replicas: number;
+  /**
+   * Ready replicas: in a drain, counted live from the pods (execute/live-workloads.ts: Ready,
+   * not terminating, not being taken off by this run); in a plan, the workload's status.
+   */
   readyReplicas: number;
+  /** spec.selector: which pods are its replicas (Deployment, StatefulSet, ReplicaSet). */
+  selector?: V1LabelSelector;
   /** Deployment only: whether the rollout strategy allows a surge (RollingUpdate with maxSurge >= 1). */
   canSurge?: boolean;
   /** An HPA targets this workload (scaling it by hand would fight the HPA). */

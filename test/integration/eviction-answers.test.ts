@@ -7,12 +7,13 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1ClusterRole, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { BudgetWaiter, type BudgetWake } from '../../src/engine/execute/budget.js';
-import { evictWithBudget, type EvictionDeps } from '../../src/engine/execute/evict-with-budget.js';
+import { evictWithBudget, type EvictionEnv } from '../../src/engine/execute/eviction.js';
+import { systemClock } from '../../src/engine/clock.js';
 import { evictOnce } from '../../src/engine/execute/evict.js';
 import { KubeClient, type EvictRequest } from '../../src/engine/kube/client.js';
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
 import type { PodPlan, PodResult } from '../../src/engine/types.js';
-import { WaitAborted } from '../../src/engine/execute/abort.js';
+import { WaitAborted } from '../../src/engine/errors.js';
 import { deleteNamespace, deployOn, drain, eventually, isPodReady, kubeconfigForRole, makeNotReady as makeNotReadyIn, memoryLogger, pdb, podsOf, shippedClusterRole, namespacesDeletedAfterEach, useCluster } from './support.js';
 
 const W1 = 'w1';
@@ -45,14 +46,11 @@ function planOf(pod: V1Pod, pdbs: string[]): PodPlan {
  * BudgetWaiter (its default 30 s fallback), and the wake reasons it gave.
  */
 async function evictionRig(ns: string, client = new KubeClient(tc.kc)) {
-  const pdbWatch = client.watch<V1PodDisruptionBudget>({ path: `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`, list: async () => {
-    const res = await tc.policy.listNamespacedPodDisruptionBudget({ namespace: ns });
-    return { items: res.items, resourceVersion: res.metadata?.resourceVersion ?? '' };
-  } });
+  const pdbWatch = client.watchPdbs();
   const podWatch = new ResourceWatch<V1Pod>(tc.kc, { path: `/api/v1/namespaces/${ns}/pods` });
   await pdbWatch.start();
   await podWatch.start();
-  const budgets = new BudgetWaiter(pdbWatch);
+  const budgets = new BudgetWaiter(pdbWatch, systemClock);
   podWatch.subscribe(() => budgets.podReadinessChanged());
   /** Each wake of the waiter, with disruptionsAllowed as the waiter saw it then. */
   const wakes: { reason: BudgetWake['reason']; allowed?: number }[] = [];
@@ -64,18 +62,16 @@ async function evictionRig(ns: string, client = new KubeClient(tc.kc)) {
     },
   } as unknown as BudgetWaiter;
   const logger = memoryLogger();
-  const deps: EvictionDeps = {
-    client,
+  const deps: EvictionEnv = {
+    api: client,
+    clock: systemClock,
     logger,
-    pdbWatch,
+    pdbs: pdbWatch,
     budgets: recordingBudgets,
     gracePeriodSeconds: -1,
     dryRun: false,
     mark: () => undefined,
-    podReady: (p) => {
-      const pod = podWatch.get(`${p.namespace}/${p.name}`);
-      return pod ? isPodReady(pod) : undefined;
-    },
+    podNow: (p) => podWatch.get(`${p.namespace}/${p.name}`),
   };
   return {
     deps,

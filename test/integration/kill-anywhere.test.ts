@@ -4,7 +4,7 @@
 // (before the cordon, mid-raise, mid-eviction, mid-restore), the next run puts things right.
 import { describe, expect, it } from '@jest/globals';
 import type { V1Deployment, V1Node, V1PodDisruptionBudget } from '@kubernetes/client-node';
-import { DISRUPTED_POD_TIMEOUT_MS } from '../../src/engine/execute/budget.js';
+import { DISRUPTED_POD_TIMEOUT_MS } from '../../src/engine/plan/pdb.js';
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
 import { exitedWithin, startCli } from './cli-process.js';
 import { deployment, ensureNamespace, eventually, pdb, podsOf, useCluster, waitReady } from './support.js';

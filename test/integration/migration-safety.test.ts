@@ -5,7 +5,8 @@ import { describe, expect, it } from '@jest/globals';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { KubeClient } from '../../src/engine/kube/client.js';
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
-import { migrateDeployment } from '../../src/engine/execute/migrate.js';
+import { WorkloadMigrations } from '../../src/engine/execute/migrate.js';
+import { systemClock } from '../../src/engine/clock.js';
 import { runSafeDrain } from '../../src/engine/run.js';
 import { DEFAULT_OPTIONS, type DrainOptions, type RunReport, type WorkloadChange } from '../../src/engine/types.js';
 import { exitedWithin, runCli, startCli } from './cli-process.js';
@@ -154,20 +155,24 @@ describe('item 5: a temporary raise survives a crash and is undone exactly', () 
       }
     }
     const changes: WorkloadChange[] = [];
-    const change = await migrateDeployment(
-      {
-        client: new RacingClient(tc.kc),
-        logger: memoryLogger(),
-        node: W1,
-        dryRun: false,
-        signal: AbortSignal.timeout(120_000),
-        evictOldPods: async () => undefined, // this test is about the raise and the restore
-        record: (c) => changes.push(c),
-      },
-      { kind: 'Deployment', namespace: ns, name: 'hello', replicas: 1, readyReplicas: 1 },
-      { total: 1, ready: 1 },
-    );
+    const migrations = new WorkloadMigrations({
+      api: new RacingClient(tc.kc),
+      clock: systemClock,
+      logger: memoryLogger(),
+      dryRun: false,
+      run: 'test-run',
+      mayWrite: () => true,
+      record: (_node, c) => changes.push(c),
+    });
+    await migrations.migrate({
+      node: W1,
+      workload: { kind: 'Deployment', namespace: ns, name: 'hello', replicas: 1, readyReplicas: 1 },
+      moving: { total: 1, ready: 1 },
+      signal: AbortSignal.timeout(120_000),
+      evictOldPods: async () => undefined, // this test is about the raise and the restore
+    });
     history.stop();
+    const change = changes[0]!;
 
     expect(raced).toBe(true);
     expect(change.restored).toBe(true);

@@ -4,7 +4,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
-import { watchWorkload } from '../../src/engine/execute/workload-watch.js';
 import { KubeClient, transientFailure } from '../../src/engine/kube/client.js';
 
 /** An ApiException as client-node 2.x raises it. */
@@ -174,7 +173,7 @@ describe('KubeClient retries', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const c = client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    const watch = watchWorkload(c, 'Deployment', 'shop', 'web');
+    const watch = c.watchWorkload('Deployment', 'shop', 'web');
     try {
       await watch.start();
       expect(watch.get('shop/web')?.metadata?.name).toBe('web');

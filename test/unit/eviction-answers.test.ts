@@ -5,7 +5,9 @@
 // admits outside the budget, as the BudgetWaiter reads it from a cached PDB.
 import { describe, expect, it } from '@jest/globals';
 import type { V1PodDisruptionBudget } from '@kubernetes/client-node';
-import { BudgetWaiter, admitsNotReadyPod } from '../../src/engine/execute/budget.js';
+import { systemClock } from '../../src/engine/clock.js';
+import { BudgetWaiter } from '../../src/engine/execute/budget.js';
+import { admitsNotReadyPod } from '../../src/engine/plan/pdb.js';
 import { evictOnce } from '../../src/engine/execute/evict.js';
 import type { KubeClient } from '../../src/engine/kube/client.js';
 import { parseApiError } from '../../src/engine/kube/errors.js';
@@ -186,7 +188,7 @@ describe('not-Ready pods are admitted outside the budget (item 11)', () => {
 
   it('releases a not-Ready waiter when healthy reaches desired while disruptionsAllowed stays 0; a Ready one keeps waiting', async () => {
     const w = fakeWatch(pdbObject({ healthy: 1, desired: 2, allowed: 0, expected: 3 }, '1'));
-    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, 600_000);
+    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, systemClock, 600_000);
     const signal = new AbortController().signal;
     const woken: string[] = [];
     const ready = waiter.wait('ns/web', { signal, seenResourceVersion: '1', podReady: () => true }).then((x) => (woken.push('ready'), x));
@@ -209,7 +211,7 @@ describe('not-Ready pods are admitted outside the budget (item 11)', () => {
 
   it('under AlwaysAllow releases a pod that turned not-Ready while it waited, though the budget is short', async () => {
     const w = fakeWatch(pdbObject({ healthy: 2, desired: 2, allowed: 0 }, '1', 'AlwaysAllow'));
-    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, 600_000);
+    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, systemClock, 600_000);
     let ready = true;
     const wake = waiter.wait('ns/web', { signal: new AbortController().signal, seenResourceVersion: '1', podReady: () => ready });
     let woken = false;
@@ -223,7 +225,7 @@ describe('not-Ready pods are admitted outside the budget (item 11)', () => {
 
   it('releases it on the pod\'s readiness change too, when the PDB event came first', async () => {
     const w = fakeWatch(pdbObject({ healthy: 2, desired: 2, allowed: 0 }, '1', 'AlwaysAllow'));
-    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, 600_000);
+    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, systemClock, 600_000);
     let ready = true;
     let woken = false;
     const wake = waiter.wait('ns/web', { signal: new AbortController().signal, seenResourceVersion: '1', podReady: () => ready });
@@ -239,7 +241,7 @@ describe('not-Ready pods are admitted outside the budget (item 11)', () => {
 
   it('does not release a not-Ready waiter on the very status that refused it (no retry loop on a stale readiness)', async () => {
     const w = fakeWatch(pdbObject({ healthy: 1, desired: 1, allowed: 0 }, '7'));
-    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, 600_000);
+    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, systemClock, 600_000);
     let woken = false;
     void waiter.wait('ns/web', { signal: new AbortController().signal, seenResourceVersion: '7', podReady: () => false }).then(() => (woken = true));
     await flush();

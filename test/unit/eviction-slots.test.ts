@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { nextToStart } from '../../src/engine/execute/reconcile.js';
-import { EvictionSlots } from '../../src/engine/execute/semaphore.js';
+import { nextToStart } from '../../src/engine/execute/select-work.js';
+import { EvictionSlots } from '../../src/engine/execute/slots.js';
 import type { PodPlan } from '../../src/engine/types.js';
 
 describe('EvictionSlots (max-concurrent-evictions across the run)', () => {
@@ -34,11 +34,11 @@ describe('nextToStart (which pod gets the next run-wide slot)', () => {
     const allowed = (pdb: string) => ({ 'ns/a': 1, 'ns/b': 0, 'ns/c': 1 })[pdb];
     const candidates = [pod('a-2', 'ns/a'), pod('b-1', 'ns/b'), pod('c-1', 'ns/c')];
     // a: 1 allowed - 1 in flight = no room; b: none allowed; c: room.
-    expect(nextToStart(candidates, slots, allowed)).toBe(2);
+    expect(nextToStart(candidates, (p) => slots.inFlightUnder(p), allowed)).toBe(2);
     // Without room anywhere: the budget with fewer in flight (b: 0) before a (1).
-    expect(nextToStart(candidates.slice(0, 2), slots, allowed)).toBe(1);
+    expect(nextToStart(candidates.slice(0, 2), (p) => slots.inFlightUnder(p), allowed)).toBe(1);
     // A pod without a PDB, or whose PDB is not cached, is not held back.
-    expect(nextToStart([pod('a-3', 'ns/a'), pod('free')], slots, allowed)).toBe(1);
-    expect(nextToStart([pod('a-3', 'ns/a'), pod('x', 'ns/unknown')], slots, allowed)).toBe(1);
+    expect(nextToStart([pod('a-3', 'ns/a'), pod('free')], (p) => slots.inFlightUnder(p), allowed)).toBe(1);
+    expect(nextToStart([pod('a-3', 'ns/a'), pod('x', 'ns/unknown')], (p) => slots.inFlightUnder(p), allowed)).toBe(1);
   });
 });

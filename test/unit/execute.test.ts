@@ -1,12 +1,15 @@
 // Pure parts of execution: budget gating, bounded concurrency, migration choice, required
 // permissions. (What an API answer means: eviction-answers.test.ts; the API server's own decisions are tested in
 // test/integration against a real control plane.)
-import { describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { V1Deployment, V1PodDisruptionBudget } from '@kubernetes/client-node';
-import { BudgetWaiter, describeBudget } from '../../src/engine/execute/budget.js';
+import { systemClock } from '../../src/engine/clock.js';
+import { WaitAborted } from '../../src/engine/errors.js';
+import { BudgetWaiter } from '../../src/engine/execute/budget.js';
 import { chooseMigration, resolveIntOrPercent } from '../../src/engine/execute/migrate.js';
-import { runBounded } from '../../src/engine/execute/semaphore.js';
-import { WaitAborted } from '../../src/engine/execute/abort.js';
+import { formatBudget } from '../../src/engine/plan/pdb.js';
+import { runBounded } from '../../src/engine/wait.js';
+import { FakeClock } from './fixtures/fake-clock.js';
 import { describeAccess, requiredAccess } from '../../src/engine/kube/access.js';
 import { deploymentCanSurge } from '../../src/engine/kube/plan-input.js';
 import type { ResourceWatch, WatchListener } from '../../src/engine/kube/watch.js';
@@ -41,7 +44,7 @@ const flush = () => new Promise((r) => setImmediate(r));
 describe('BudgetWaiter', () => {
   it('releases at most disruptionsAllowed waiters per PDB, counting those not yet settled', async () => {
     const w = fakeWatch([pdb('web', 0, '1')]);
-    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, 60_000);
+    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, systemClock, 60_000);
     const signal = new AbortController().signal;
     const woken: string[] = [];
     const wakes = ['a', 'b', 'c'].map((id) => waiter.wait('ns/web', { signal, seenResourceVersion: '1' }).then((x) => (woken.push(id), x)));
@@ -64,7 +67,7 @@ describe('BudgetWaiter', () => {
 
   it('does not release on a status the disruption controller has not observed yet', async () => {
     const w = fakeWatch([pdb('web', 0, '1')]);
-    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, 60_000);
+    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, systemClock, 60_000);
     let woken = false;
     void waiter.wait('ns/web', { signal: new AbortController().signal, seenResourceVersion: '1' }).then(() => (woken = true));
     w.emit('MODIFIED', pdb('web', 1, '2', false));
@@ -77,7 +80,7 @@ describe('BudgetWaiter', () => {
 
   it('releases at once when the cache already holds a newer status that allows, but not on the status that refused', async () => {
     const w = fakeWatch([pdb('web', 1, '7'), pdb('api', 1, '9')]);
-    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, 60_000);
+    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, systemClock, 60_000);
     const signal = new AbortController().signal;
     let stale = false;
     void waiter.wait('ns/web', { signal, seenResourceVersion: '7' }).then(() => (stale = true));
@@ -90,7 +93,7 @@ describe('BudgetWaiter', () => {
   it('releases a waiter whose pod the PDB no longer selects (selector changed), without waiting for the fallback', async () => {
     const selecting = (app: string, rv: string): V1PodDisruptionBudget => ({ ...pdb('web', 0, rv), spec: { selector: { matchLabels: { app } } } });
     const w = fakeWatch([selecting('web', '1')]);
-    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, 60_000);
+    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, systemClock, 60_000);
     let reason: string | undefined;
     void waiter.wait('ns/web', { signal: new AbortController().signal, seenResourceVersion: '1', podLabels: () => ({ app: 'web' }) }).then((x) => (reason = x.reason));
     w.emit('MODIFIED', selecting('web', '2'));
@@ -103,35 +106,35 @@ describe('BudgetWaiter', () => {
 
   it('wakes everyone when the PDB is deleted', async () => {
     const w = fakeWatch([pdb('web', 0, '1')]);
-    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, 60_000);
+    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, systemClock, 60_000);
     const p = waiter.wait('ns/web', { signal: new AbortController().signal, seenResourceVersion: '1' });
     w.emit('DELETED', pdb('web', 0, '2'));
     expect((await p).reason).toBe('budget');
   });
 
   it('honours Retry-After and the bounded fallback, and rejects on abort', async () => {
-    jest.useFakeTimers();
-    try {
-      const w = fakeWatch([pdb('web', 0, '1')]);
-      const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, 30_000);
-      const ctl = new AbortController();
-      const retry = waiter.wait('ns/web', { signal: ctl.signal, retryAfterSeconds: 10, seenResourceVersion: '1' });
-      const fallback = waiter.wait('ns/web', { signal: ctl.signal, seenResourceVersion: '1' });
-      jest.advanceTimersByTime(10_000);
-      expect((await retry).reason).toBe('retry-after');
-      jest.advanceTimersByTime(20_000);
-      expect((await fallback).reason).toBe('fallback');
-      const aborted = waiter.wait('ns/web', { signal: ctl.signal, seenResourceVersion: '1' });
-      ctl.abort(new Error('timeout of 5s expired'));
-      await expect(aborted).rejects.toThrow(WaitAborted);
-    } finally {
-      jest.useRealTimers();
-    }
+    const clock = new FakeClock();
+    const w = fakeWatch([pdb('web', 0, '1')]);
+    const waiter = new BudgetWaiter(w as unknown as ResourceWatch<V1PodDisruptionBudget>, clock, 30_000);
+    const ctl = new AbortController();
+    const woke: string[] = [];
+    void waiter.wait('ns/web', { signal: ctl.signal, retryAfterSeconds: 10, seenResourceVersion: '1' }).then((x) => woke.push(`retry ${x.reason}`));
+    void waiter.wait('ns/web', { signal: ctl.signal, seenResourceVersion: '1' }).then((x) => woke.push(`fallback ${x.reason}`));
+    await clock.advance(9_999);
+    expect(woke).toEqual([]);
+    await clock.advance(1);
+    expect(woke).toEqual(['retry retry-after']);
+    await clock.advance(20_000);
+    expect(woke).toEqual(['retry retry-after', 'fallback fallback']);
+    const aborted = waiter.wait('ns/web', { signal: ctl.signal, seenResourceVersion: '1' });
+    ctl.abort(new Error('timeout of 5s expired'));
+    await expect(aborted).rejects.toThrow(WaitAborted);
+    expect(clock.pending).toBe(0);
   });
 
   it('describes a budget with its numbers', () => {
-    expect(describeBudget(pdb('web', 0, '1'))).toBe('healthy 2 / desired 1 / expected 2 / allowed 0');
-    expect(describeBudget(pdb('web', 0, '1', false))).toMatch(/not yet observed/);
+    expect(formatBudget(pdb('web', 0, '1'))).toBe('healthy 2 / desired 1 / expected 2 / allowed 0');
+    expect(formatBudget(pdb('web', 0, '1', false))).toMatch(/not yet observed/);
   });
 });
 

@@ -16,6 +16,7 @@ import {
   ANNOTATION_ORIGINAL_REPLICAS,
   ANNOTATION_RAISED_REPLICAS,
   ANNOTATION_SCALED_FOR_NODE,
+  ANNOTATION_SCALED_BY_RUN,
   LABEL_SCALED,
   decideRestore,
   raiseMetadata,
@@ -123,23 +124,30 @@ describe('raise marker and restore decision', () => {
     });
 
   it('the raise writes label, original, raised and node with the resourceVersion it was computed from', () => {
-    expect(raiseMetadata({ original: 1, raised: 2, node: 'w1' }, 'note', '7')).toEqual({
+    expect(raiseMetadata({ original: 1, raised: 2, nodes: ['w1'] }, 'note', '7')).toEqual({
       resourceVersion: '7',
       labels: { [LABEL_SCALED]: 'true' },
       annotations: {
         [ANNOTATION_ORIGINAL_REPLICAS]: '1',
         [ANNOTATION_RAISED_REPLICAS]: '2',
         [ANNOTATION_SCALED_FOR_NODE]: 'w1',
+        [ANNOTATION_SCALED_BY_RUN]: null,
         'safe-drain.io/migration': 'note',
       },
     });
-    expect(raiseOf(marked(2, 1, 2))).toEqual({ original: 1, raised: 2, node: 'w1' });
+    expect(raiseOf(marked(2, 1, 2))).toEqual({ original: 1, raised: 2, nodes: ['w1'] });
+  });
+
+  it('a raise shared by two nodes of one run records both nodes and the run, and reads back as written', () => {
+    const metadata = raiseMetadata({ original: 2, raised: 4, nodes: ['w1', 'w2'], run: 'run-1' }, 'note', '9') as { annotations: Record<string, string> };
+    expect(metadata.annotations).toMatchObject({ [ANNOTATION_SCALED_FOR_NODE]: 'w1,w2', [ANNOTATION_SCALED_BY_RUN]: 'run-1' });
+    expect(raiseOf(dep(4, recreate, { labels: { [LABEL_SCALED]: 'true' }, annotations: metadata.annotations }))).toEqual({ original: 2, raised: 4, nodes: ['w1', 'w2'], run: 'run-1' });
     expect(raiseOf(dep(2))).toBeUndefined();
   });
 
   it('restores only while replicas holds the raised value', () => {
-    expect(decideRestore(marked(2, 1, 2))).toEqual({ action: 'restore', raise: { original: 1, raised: 2, node: 'w1' } });
-    expect(decideRestore(marked(2, 1, 2), { original: 1, raised: 2, node: 'w1' }).action).toBe('restore');
+    expect(decideRestore(marked(2, 1, 2))).toEqual({ action: 'restore', raise: { original: 1, raised: 2, nodes: ['w1'] } });
+    expect(decideRestore(marked(2, 1, 2), { original: 1, raised: 2, nodes: ['w1'] }).action).toBe('restore');
   });
 
   it('replicas already back at the original (a GitOps revert): only the marker is removed', () => {
@@ -153,7 +161,7 @@ describe('raise marker and restore decision', () => {
   });
 
   it('a raise by another run on top of ours is not ours to restore', () => {
-    expect(decideRestore(marked(3, 1, 3), { original: 1, raised: 2, node: 'w1' }).action).toBe('leave');
+    expect(decideRestore(marked(3, 1, 3), { original: 1, raised: 2, nodes: ['w1'] }).action).toBe('leave');
   });
 
   it('no marker: nothing to do; a label without a readable original is reported, not skipped', () => {
@@ -162,9 +170,9 @@ describe('raise marker and restore decision', () => {
   });
 
   it('our raise still in place but its marker removed by someone: reported, not guessed', () => {
-    expect(decideRestore(dep(2), { original: 1, raised: 2, node: 'w1' }).action).toBe('leave');
+    expect(decideRestore(dep(2), { original: 1, raised: 2, nodes: ['w1'] }).action).toBe('leave');
     // A write of ours that never landed: nothing of ours is there.
-    expect(decideRestore(dep(3), { original: 1, raised: 2, node: 'w1' }).action).toBe('nothing');
+    expect(decideRestore(dep(3), { original: 1, raised: 2, nodes: ['w1'] }).action).toBe('nothing');
   });
 });
 

@@ -4,7 +4,7 @@
 // HTTP underneath (its transport) is replaced by plain functions: what is tested is the client's own waiting.
 import { describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
-import { WaitAborted } from '../../src/engine/execute/abort.js';
+import { WaitAborted } from '../../src/engine/errors.js';
 import { KubeClient } from '../../src/engine/kube/client.js';
 
 function client(core: object): KubeClient {

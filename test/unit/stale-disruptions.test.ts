@@ -5,14 +5,24 @@
 // Seen in `npm run faults` (SIGKILL + rerun after the cordon), 2026-12-06.
 import { describe, expect, it } from '@jest/globals';
 import type { V1PodDisruptionBudget } from '@kubernetes/client-node';
-import { admittedEviction, describeStaleDisruptions, staleDisruptions } from '../../src/engine/execute/budget.js';
+import type { V1Pod } from '@kubernetes/client-node';
+import { admittedEviction, describeStaleDisruptions, staleDisruptions } from '../../src/engine/plan/pdb.js';
 
 const NOW = Date.parse('2026-12-06T17:40:00Z');
-const pdb = (disruptedPods: Record<string, string>): V1PodDisruptionBudget => ({
-  metadata: { namespace: 'shop', name: 'web' },
+const pdb = (disruptedPods: Record<string, string>, health: { healthy: number; desired: number } = { healthy: 2, desired: 2 }): V1PodDisruptionBudget => ({
+  metadata: { namespace: 'shop', name: 'web', generation: 1 },
   spec: { minAvailable: 2 },
-  status: { currentHealthy: 2, desiredHealthy: 2, expectedPods: 3, disruptionsAllowed: 0, disruptedPods: disruptedPods as unknown as Record<string, Date> },
+  status: {
+    observedGeneration: 1,
+    currentHealthy: health.healthy,
+    desiredHealthy: health.desired,
+    expectedPods: 3,
+    disruptionsAllowed: 0,
+    disruptedPods: disruptedPods as unknown as Record<string, Date>,
+  },
 });
+/** The pod as the drain's watch holds it: its name and when it was created. */
+const pod = (name: string, created = '2026-12-06T17:00:00Z'): V1Pod => ({ metadata: { namespace: 'shop', name, uid: `uid-${name}`, creationTimestamp: created as unknown as Date } });
 
 describe('staleDisruptions', () => {
   it('names pods counted as disrupted for longer than an eviction takes, and when the controller stops counting them', () => {
@@ -36,18 +46,34 @@ describe('staleDisruptions', () => {
 });
 
 describe('admittedEviction', () => {
-  it("this pod's entry, old enough to be a lost delete and young enough to finish: when it was admitted and how long it still counts", () => {
-    expect(admittedEviction(pdb({ 'web-a': '2026-12-06T17:39:30Z' }), 'web-a', NOW)).toEqual({ since: '2026-12-06T17:39:30.000Z', clearsInMs: 90_000 });
+  it("this pod's entry, old enough to be a lost delete, young enough to finish, the budget met without it now: complete it", () => {
+    expect(admittedEviction(pdb({ 'web-a': '2026-12-06T17:39:30Z' }), pod('web-a'), NOW)).toEqual({ verdict: 'complete', since: '2026-12-06T17:39:30.000Z' });
   });
 
   it('another pod, no entry, or an entry about to expire (its delete would spend the budget again): nothing to finish', () => {
-    expect(admittedEviction(pdb({ 'web-a': '2026-12-06T17:39:30Z' }), 'web-b', NOW)).toBeUndefined();
-    expect(admittedEviction(pdb({}), 'web-a', NOW)).toBeUndefined();
+    expect(admittedEviction(pdb({ 'web-a': '2026-12-06T17:39:30Z' }), pod('web-b'), NOW)).toBeUndefined();
+    expect(admittedEviction(pdb({}), pod('web-a'), NOW)).toBeUndefined();
     // Admitted 100 s ago: the controller stops counting it in 20 s, under the 30 s margin.
-    expect(admittedEviction(pdb({ 'web-a': '2026-12-06T17:38:20Z' }), 'web-a', NOW)).toBeUndefined();
+    expect(admittedEviction(pdb({ 'web-a': '2026-12-06T17:38:20Z' }), pod('web-a'), NOW)).toBeUndefined();
   });
 
   it('an entry younger than an eviction takes (its delete may still be under way): judged again once old enough', () => {
-    expect(admittedEviction(pdb({ 'web-a': '2026-12-06T17:39:58Z' }), 'web-a', NOW)).toEqual({ freshInMs: 3_000 });
+    expect(admittedEviction(pdb({ 'web-a': '2026-12-06T17:39:58Z' }), pod('web-a'), NOW)).toMatchObject({ verdict: 'wait', recheckInMs: 3_000 });
+  });
+
+  it('the budget, read now, is not met without the pod (its other replicas are not Ready): wait, saying why, never delete', () => {
+    // The state of issue 19 item 1: one Ready pod a on the drained node, its sibling not Ready.
+    const unhealthy = pdb({ 'web-a': '2026-12-06T17:39:50Z' }, { healthy: 0, desired: 1 });
+    const verdict = admittedEviction(unhealthy, pod('web-a'), NOW);
+    expect(verdict).toMatchObject({ verdict: 'wait' });
+    expect(verdict?.verdict === 'wait' && verdict.why).toMatch(/budget is not met without it now \(healthy 0 \/ desired 1/);
+  });
+
+  it("an entry from before this pod was created is a same-named predecessor's (a StatefulSet pod recreated): not this pod's to finish", () => {
+    const verdict = admittedEviction(pdb({ 'web-0': '2026-12-06T17:39:30Z' }), pod('web-0', '2026-12-06T17:39:45Z'), NOW);
+    expect(verdict).toMatchObject({ verdict: 'wait' });
+    expect(verdict?.verdict === 'wait' && verdict.why).toMatch(/from before this pod was created/);
+    // Created the same second as the entry: not provably after it, so not finished either.
+    expect(admittedEviction(pdb({ 'web-0': '2026-12-06T17:39:30Z' }), pod('web-0', '2026-12-06T17:39:30Z'), NOW)).toMatchObject({ verdict: 'wait' });
   });
 });

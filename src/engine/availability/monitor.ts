@@ -3,14 +3,18 @@
 // (one list+watch of all Service slices, through kube/watch.ts, which resumes and relists) and
 // records each Service's ready-endpoint count whenever it changes; probes run beside it. With
 // abort-on-downtime the gate is judged live and its first breach is reported to the run, which
-// stops evicting. At the end the figures and the verdict go into the RunReport.
-import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+// stops evicting. At the end the figures and the verdict go into the RunReport. Every `now`, timer
+// and wait is on the injected Clock, and the API is the few calls of GateApi, so a unit test
+// drives the gate with a fake clock and a fake watch.
+import type { V1EndpointSlice } from '@kubernetes/client-node';
+import { systemClock, type Clock } from '../clock.js';
+import { WaitAborted } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { describeApiError, statusCode } from '../kube/errors.js';
-import type { ResourceWatch } from '../kube/watch.js';
 import { objectKey } from '../kube/watch.js';
 import type { DrainPlan, Logger, Operation } from '../types.js';
 import { InputError } from '../types.js';
+import { waitWithin } from '../wait.js';
 import {
   SERVICE_NAME_LABEL,
   countsOf,
@@ -48,10 +52,13 @@ export const RECOVERY_WAIT_MS = 60_000;
  * an outage the gate would miss.
  */
 export const SLICES_CATCH_UP_MS = 30_000;
-const SLICES_PATH = '/apis/discovery.k8s.io/v1/endpointslices';
+
+/** What the gate asks of the API server (KubeClient has it; a unit test passes a plain object). */
+export type GateApi = Pick<KubeClient, 'getService' | 'getNamespace' | 'listServices' | 'listEndpointSlices' | 'watchEndpointSlices'>;
+type SliceWatch = ReturnType<GateApi['watchEndpointSlices']>;
 
 export interface MonitorContext {
-  client: KubeClient;
+  client: GateApi;
   logger: Logger;
   options: AvailabilityOptions;
   operation: Operation;
@@ -59,8 +66,10 @@ export interface MonitorContext {
   dryRun: boolean;
   /** Nodes this run drains (`auto` watches Services with a ready endpoint on them). */
   nodes: string[];
-  /** Epoch ms the run started: the series' zero. */
+  /** Epoch ms (on `clock`) the run started: the series' zero. */
   runStart: number;
+  /** Every `now`, timer and wait of the gate and its probes (default: the system's). */
+  clock?: Clock;
   /** abort-on-downtime: told once, at the first breach of the gate. */
   onBreach?: (failure: string) => void;
 }
@@ -70,7 +79,8 @@ interface Watched {
   slices: Map<string, V1EndpointSlice>;
   initial: ReadyEndpoint[];
   series: ReadyPoint[];
-  outageTimer?: NodeJS.Timeout;
+  /** Cancels the pending live judgement of an outage (abort-on-downtime). */
+  cancelOutageTimer?: () => void;
 }
 
 /** Whether this run has anything for the gate to do: only operations that evict (or plan to). */
@@ -82,16 +92,18 @@ export class AvailabilityMonitor {
   private readonly watched = new Map<string, Watched>();
   private readonly lostPods = new Set<string>();
   private readonly expectedZero = new Set<string>();
-  private watch?: ResourceWatch<V1EndpointSlice>;
+  private watch?: SliceWatch;
   private prober?: Prober;
   private breach?: string;
   /** The drain is still going: a breach can still stop it (abort-on-downtime). */
   private live = true;
   private finished?: AvailabilityReport;
   private readonly measured: boolean;
+  private readonly clock: Clock;
 
   private constructor(private readonly ctx: MonitorContext) {
     this.measured = ctx.operation === 'drain' && !ctx.dryRun;
+    this.clock = ctx.clock ?? systemClock;
   }
 
   /** Resolves the selection and starts watching; throws InputError (nothing changed yet) for a Service that does not exist. */
@@ -133,7 +145,7 @@ export class AvailabilityMonitor {
     if (this.finished) return this.finished;
     // The drain is over: nothing is left to stop; the gate now only judges the whole run.
     this.live = false;
-    for (const w of this.watched.values()) if (w.outageTimer) clearTimeout(w.outageTimer);
+    this.cancelOutageTimers();
     try {
       if (this.measured) {
         await this.awaitSlicesCaughtUp(new Set(removedPods), signal);
@@ -150,8 +162,15 @@ export class AvailabilityMonitor {
   /** Stops everything without a report (a run that ended on an error before finishing). */
   stopWatching(): void {
     this.watch?.stop();
-    for (const w of this.watched.values()) if (w.outageTimer) clearTimeout(w.outageTimer);
+    this.cancelOutageTimers();
     void this.prober?.stop();
+  }
+
+  private cancelOutageTimers(): void {
+    for (const w of this.watched.values()) {
+      w.cancelOutageTimer?.();
+      w.cancelOutageTimer = undefined;
+    }
   }
 
   // --- start ---------------------------------------------------------------------------------
@@ -182,13 +201,14 @@ export class AvailabilityMonitor {
     if (!this.measured) return;
     this.watch?.subscribe((type, slice) => this.onSlice(type, slice));
     if (ctx.options.probeUrls.length > 0) {
-      this.prober = new Prober(
-        ctx.options.probeUrls,
-        ctx.options.probeIntervalMs,
-        ctx.runStart,
-        (url, sample) => this.onSample(url, sample),
-        (url) => ctx.logger.warn(`availability: probe ${url} reached its sample limit; no more requests are sent to it`),
-      );
+      this.prober = new Prober({
+        urls: ctx.options.probeUrls,
+        intervalMs: ctx.options.probeIntervalMs,
+        runStart: ctx.runStart,
+        clock: this.clock,
+        onSample: (url, sample) => this.onSample(url, sample),
+        onLimit: (url) => ctx.logger.warn(`availability: probe ${url} reached its sample limit; no more requests are sent to it`),
+      });
       this.prober.start();
       ctx.logger.info(`availability: probing ${ctx.options.probeUrls.join(', ')} every ${ctx.options.probeIntervalMs} ms`);
     }
@@ -197,90 +217,85 @@ export class AvailabilityMonitor {
   /** The Services the user named, checked against the cluster; undefined for `auto`. */
   private async resolveRequested(): Promise<string[] | undefined> {
     const selection = this.ctx.options.selection;
-    const client = this.ctx.client;
-    const enc = encodeURIComponent;
     switch (selection.mode) {
       case 'off':
       case 'auto':
         return undefined;
-      case 'services': {
-        const missing: string[] = [];
-        for (const service of selection.services) {
-          const [namespace, name] = service.split('/') as [string, string];
-          try {
-            await client.getAt(`/api/v1/namespaces/${enc(namespace)}/services/${enc(name)}`);
-          } catch (err) {
-            if (statusCode(err) !== 404) throw err;
-            missing.push(service);
-          }
-        }
-        if (missing.length > 0) {
-          throw new InputError(
-            'availability',
-            `no Service ${missing.map((m) => `"${m}"`).join(', ')} in the cluster`,
-            'Name Services as namespace/name exactly as `kubectl get services -A` shows them, or use auto.',
-          );
-        }
-        return [...selection.services].sort();
-      }
-      case 'namespaces': {
-        const found: string[] = [];
-        for (const namespace of selection.namespaces) {
-          try {
-            await client.getAt(`/api/v1/namespaces/${enc(namespace)}`);
-          } catch (err) {
-            if (statusCode(err) !== 404) throw err;
-            throw new InputError('availability', `no namespace "${namespace}" in the cluster`, 'Check the names with `kubectl get namespaces`.');
-          }
-          found.push(...(await this.listServices(`/api/v1/namespaces/${enc(namespace)}/services`)));
-        }
-        return [...new Set(found)].sort();
-      }
-      case 'selector': {
-        let found: string[];
-        try {
-          found = await this.listServices('/api/v1/services', selection.selector);
-        } catch (err) {
-          if (statusCode(err) === 400) {
-            throw new InputError('availability', `"selector: ${selection.selector}" is not a valid label selector (${describeApiError(err)})`, 'Use the kubectl -l syntax, e.g. "selector: app=web".');
-          }
-          throw err;
-        }
-        if (found.length === 0) {
-          throw new InputError('availability', `"selector: ${selection.selector}" matches no Service`, 'Check the labels with `kubectl get services -A --show-labels`.');
-        }
-        return found.sort();
-      }
+      case 'services':
+        return this.namedServices(selection.services);
+      case 'namespaces':
+        return this.servicesOfNamespaces(selection.namespaces);
+      case 'selector':
+        return this.servicesOfSelector(selection.selector);
     }
   }
 
-  /** The Services of a collection (a label selector's), as namespace/name. */
-  private async listServices(path: string, labelSelector?: string): Promise<string[]> {
-    const { items } = await this.ctx.client.listAt<V1Service>(path, { labelSelector });
-    return items.map((s) => objectKey(s));
+  /** The Services named (namespace/name), each checked to exist. */
+  private async namedServices(services: string[]): Promise<string[]> {
+    const missing: string[] = [];
+    for (const service of services) {
+      const [namespace, name] = service.split('/') as [string, string];
+      try {
+        await this.ctx.client.getService(namespace, name);
+      } catch (err) {
+        if (statusCode(err) !== 404) throw err;
+        missing.push(service);
+      }
+    }
+    if (missing.length > 0) {
+      throw new InputError(
+        'availability',
+        `no Service ${missing.map((m) => `"${m}"`).join(', ')} in the cluster`,
+        'Name Services as namespace/name exactly as `kubectl get services -A` shows them, or use auto.',
+      );
+    }
+    return [...services].sort();
+  }
+
+  /** Every Service of the namespaces named, each namespace checked to exist. */
+  private async servicesOfNamespaces(namespaces: string[]): Promise<string[]> {
+    const found: string[] = [];
+    for (const namespace of namespaces) {
+      try {
+        await this.ctx.client.getNamespace(namespace);
+      } catch (err) {
+        if (statusCode(err) !== 404) throw err;
+        throw new InputError('availability', `no namespace "${namespace}" in the cluster`, 'Check the names with `kubectl get namespaces`.');
+      }
+      found.push(...(await this.ctx.client.listServices(namespace)).map((s) => objectKey(s)));
+    }
+    return [...new Set(found)].sort();
+  }
+
+  /** The Services of a label selector (all namespaces); none, or a selector the API refuses, is bad input. */
+  private async servicesOfSelector(selector: string): Promise<string[]> {
+    let found: string[];
+    try {
+      found = (await this.ctx.client.listServices(undefined, selector)).map((s) => objectKey(s));
+    } catch (err) {
+      if (statusCode(err) === 400) {
+        throw new InputError('availability', `"selector: ${selector}" is not a valid label selector (${describeApiError(err)})`, 'Use the kubectl -l syntax, e.g. "selector: app=web".');
+      }
+      throw err;
+    }
+    if (found.length === 0) {
+      throw new InputError('availability', `"selector: ${selector}" matches no Service`, 'Check the labels with `kubectl get services -A --show-labels`.');
+    }
+    return found.sort();
   }
 
   /** Every Service's slices: a drain keeps them watched, a plan reads them once. */
   private async startSlices(): Promise<V1EndpointSlice[]> {
-    if (!this.measured) return (await this.listSlices()).items;
-    this.watch = this.ctx.client.watch<V1EndpointSlice>({
-      path: SLICES_PATH,
-      labelSelector: SERVICE_NAME_LABEL,
-      list: () => this.listSlices(),
-      onError: (m) => this.ctx.logger.debug(`availability: ${m}`),
-    });
+    if (!this.measured) return (await this.ctx.client.listEndpointSlices(SERVICE_NAME_LABEL)).items;
+    this.watch = this.ctx.client.watchEndpointSlices(SERVICE_NAME_LABEL, (m) => this.ctx.logger.debug(`availability: ${m}`));
     await this.watch.start();
     return this.watch.items();
-  }
-
-  private listSlices(): Promise<{ items: V1EndpointSlice[]; resourceVersion: string }> {
-    return this.ctx.client.listAt<V1EndpointSlice>(SLICES_PATH, { labelSelector: SERVICE_NAME_LABEL });
   }
 
   // --- while the run goes --------------------------------------------------------------------
 
   private now(): number {
-    return Date.now() - this.ctx.runStart;
+    return this.clock.now() - this.ctx.runStart;
   }
 
   private onSlice(type: string, slice: V1EndpointSlice): void {
@@ -312,18 +327,18 @@ export class AvailabilityMonitor {
     if (failure) return this.broke(failure);
     const last = w.series[w.series.length - 1];
     const max = this.ctx.options.maxDowntimeMs;
-    if (w.outageTimer) clearTimeout(w.outageTimer);
-    w.outageTimer = undefined;
+    w.cancelOutageTimer?.();
+    w.cancelOutageTimer = undefined;
     if (last !== undefined && (last.serving ?? last.ready) === 0 && max !== undefined) {
       const sofar = seriesFigures(w.series, this.now()).downtimeMs;
       // +1: the limit is "longer than max-downtime". Judged again when it fires, and armed again
-      // if the outage has not yet outlasted the limit: a timer can fire up to a millisecond before
-      // Date.now() shows its delay passed, and an outage judged 0 ms long must not go unjudged
-      // until the Service recovers (the gate abort test saw that at max-downtime 0s).
-      w.outageTimer = setTimeout(() => {
-        w.outageTimer = undefined;
+      // while the outage has not yet outlasted the limit: a system timer can fire up to a
+      // millisecond before the clock shows its delay passed, and an outage judged 0 ms long must
+      // still be judged before the Service recovers.
+      w.cancelOutageTimer = this.clock.after(Math.max(0, max - sofar) + 1, () => {
+        w.cancelOutageTimer = undefined;
         this.judgeLive(w);
-      }, Math.max(0, max - sofar) + 1);
+      });
     }
   }
 
@@ -366,21 +381,14 @@ export class AvailabilityMonitor {
   /** Resolves once `done()` holds after a slice event, after `boundMs`, or when `signal` fires. */
   private async waitForSlices(done: () => boolean, boundMs: number, signal?: AbortSignal): Promise<void> {
     const watch = this.watch;
-    if (!watch || signal?.aborted || done()) return;
-    await new Promise<void>((resolve) => {
-      const end = () => {
-        clearTimeout(timer);
-        unsubscribe();
-        signal?.removeEventListener('abort', end);
-        resolve();
-      };
-      const timer = setTimeout(end, boundMs);
-      // After onSlice (subscribed first) has recorded the change.
-      const unsubscribe = watch.subscribe(() => {
-        if (done()) end();
-      });
-      signal?.addEventListener('abort', end, { once: true });
-    });
+    if (!watch || signal?.aborted) return;
+    try {
+      // Subscribed after onSlice, so each change is recorded before `done` reads it.
+      await waitWithin(done, boundMs, { subscribe: (changed) => watch.subscribe(changed), signal: signal ?? new AbortController().signal, clock: this.clock });
+    } catch (err) {
+      // The run's signal ends the wait early; the callers report what is still pending.
+      if (!(err instanceof WaitAborted)) throw err;
+    }
   }
 
   // --- the report ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { V1Node } from '@kubernetes/client-node';
+import type { Clock } from '../clock.js';
 import type { KubeClient } from '../kube/client.js';
 import { describeApiError, statusCode } from '../kube/errors.js';
 import type { Logger } from '../types.js';
@@ -142,32 +143,49 @@ export interface AcquiredLock {
   previous?: { holder: LockHolder; why: string; sameHolder: boolean };
 }
 
+/** What the lock needs of the API. */
+export type LockApi = Pick<KubeClient, 'getNode' | 'patchNodeMetadata' | 'patchNodeJson'>;
+
 /**
  * The locks of one run: taken together before any change, renewed while the run lives,
  * released at its end (also on failure and cancellation). `lost` aborts when another run took
- * one over (it judged this run dead): the run must stop before its next change.
+ * one over (it judged this run dead): the run must stop before its next change, and make no
+ * further write for that node (holds() says which nodes are still this run's).
  */
 export class DrainLocks {
   private readonly lostController = new AbortController();
   readonly lost: AbortSignal = this.lostController.signal;
-  private timer: NodeJS.Timeout | undefined;
+  /** Nodes whose lock another run took over, or someone removed. */
+  private readonly lostNodes = new Set<string>();
+  private cancelRenewal: (() => void) | undefined;
   private renewing = false;
   /** The annotation value this run last wrote, per node: renewal and release test it on the server. */
   private readonly written = new Map<string, string>();
 
   private constructor(
-    private readonly client: KubeClient,
+    private readonly client: LockApi,
     private readonly logger: Logger,
+    private readonly clock: Clock,
     private readonly me: LockIdentity,
     readonly acquired: AcquiredLock[],
   ) {}
+
+  /** Whether this run still holds the lock of `node` (taken, not lost, not released). */
+  holds(node: string): boolean {
+    return this.acquired.some((a) => a.node === node) && !this.lostNodes.has(node);
+  }
+
+  /** Nodes whose lock this run lost. */
+  get lostLocks(): string[] {
+    return [...this.lostNodes];
+  }
 
   /**
    * Takes the lock of every node in `nodes` (sorted: the same order in every run), or none:
    * on a refusal the ones already taken are released and the refusals returned.
    */
-  static async acquire(client: KubeClient, logger: Logger, nodes: string[], me: LockIdentity, read: V1Node[] = []): Promise<DrainLocks | LockRefusal[]> {
-    const locks = new DrainLocks(client, logger, me, []);
+  static async acquire(client: LockApi, logger: Logger, clock: Clock, nodes: string[], me: LockIdentity, read: V1Node[] = []): Promise<DrainLocks | LockRefusal[]> {
+    const locks = new DrainLocks(client, logger, clock, me, []);
     const refusals: LockRefusal[] = [];
     try {
       for (const node of [...new Set(nodes)].sort()) {
@@ -183,9 +201,17 @@ export class DrainLocks {
       await locks.release();
       return refusals;
     }
-    locks.timer = setInterval(() => void locks.renew(), LOCK_RENEW_MS);
-    locks.timer.unref(); // the run keeps the process alive, not its lock
+    locks.scheduleRenewal();
     return locks;
+  }
+
+  /** The next renewal round, LOCK_RENEW_MS from now (the clock's timers do not hold the process). */
+  private scheduleRenewal(): void {
+    this.cancelRenewal = this.clock.after(LOCK_RENEW_MS, () => {
+      void this.renew().finally(() => {
+        if (this.cancelRenewal) this.scheduleRenewal();
+      });
+    });
   }
 
   /**
@@ -197,7 +223,7 @@ export class DrainLocks {
     for (let attempt = 1; ; attempt++) {
       const early = attempt === 1 && read?.metadata?.resourceVersion ? read : undefined;
       const n = early ?? (await this.client.getNode(node));
-      const now = Date.now();
+      const now = this.clock.now();
       const d = decideLock(lockStateOf(n), this.me, now, processAlive);
       if (d.action === 'refuse' && early) continue; // a refusal is decided on a fresh read only
       if (d.action === 'refuse') return { node, reason: refusalReason(d), message: refusalMessage(node, d) };
@@ -254,17 +280,21 @@ export class DrainLocks {
     try {
       for (const { node } of this.acquired) {
         const last = this.written.get(node);
-        if (last && (await this.rewriteIfUnchanged(node, { ...(JSON.parse(last) as LockHolder), renewed: new Date().toISOString() }))) continue;
+        if (this.lostNodes.has(node)) continue;
+        const renewed = new Date(this.clock.now()).toISOString();
+        if (last && (await this.rewriteIfUnchanged(node, { ...(JSON.parse(last) as LockHolder), renewed }))) continue;
         for (let attempt = 1; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
           const n = await this.client.getNode(node);
           const state = lockStateOf(n);
           if (state.state !== 'held' || state.holder.holder !== this.me.holder) {
             const who = state.state === 'held' ? `another run took it over (${describeHolder(state.holder)})` : 'it was removed by someone else';
+            this.lostNodes.add(node);
+            this.written.delete(node);
             this.lostController.abort(new Error(`the drain lock of node ${node} is no longer this run's: ${who}; stopping before the next change`));
             return;
           }
           try {
-            await this.writeLock(n, { ...state.holder, renewed: new Date().toISOString() });
+            await this.writeLock(n, { ...state.holder, renewed });
             break;
           } catch (err) {
             if (statusCode(err) !== 409) throw err;
@@ -281,10 +311,11 @@ export class DrainLocks {
 
   /** Removes every lock still this run's. Never throws: returns what could not be released, with the fix. */
   async release(): Promise<string[]> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.cancelRenewal?.();
+    this.cancelRenewal = undefined;
     const failures: string[] = [];
     for (const { node } of this.acquired) {
+      if (this.lostNodes.has(node)) continue; // another run's now: not this run's to remove
       try {
         if (await this.rewriteIfUnchanged(node, null)) {
           this.logger.debug(`node ${node}: drain lock released`);

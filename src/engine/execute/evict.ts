@@ -3,6 +3,8 @@
 // the storage layer's precondition check (k8s.io/apiserver pkg/storage Preconditions.Check), as
 // of 1.37; test/integration/eviction-answers.test.ts checks them against a real API server.
 import type { EvictRequest, KubeClient } from '../kube/client.js';
+
+type EvictApi = Pick<KubeClient, 'evict' | 'forbiddenWhileStarting'>;
 import { disruptionBudgetCause, disruptionBudgetOf, parseApiError, type ApiStatus } from '../kube/errors.js';
 
 export type EvictAttempt =
@@ -50,7 +52,7 @@ function isBudgetStateRefusal(status: ApiStatus): boolean {
   );
 }
 
-export async function evictOnce(client: KubeClient, req: EvictRequest): Promise<EvictAttempt> {
+export async function evictOnce(client: EvictApi, req: EvictRequest): Promise<EvictAttempt> {
   try {
     await client.evict(req);
     return { kind: 'accepted' };

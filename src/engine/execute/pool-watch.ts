@@ -2,33 +2,37 @@
 // and ONE of its nodes for the whole run, however many nodes it drains (not one of each per
 // node). The pod list is the planning scan (kube/cluster-pods.ts): each page is reduced to the
 // full objects of the drained nodes' pods plus request sums for the other nodes, so memory holds
-// the drained nodes' pods, never the cluster's. Each node's drain reads a filtered view.
+// the drained nodes' pods, never the cluster's. Every pod, kept or not, also feeds the run's
+// ReadinessIndex (live-workloads.ts). Each node's drain reads a filtered view.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { KubeClient } from '../kube/client.js';
 import { scanClusterPods, type ClusterPods } from '../kube/cluster-pods.js';
 import type { ResourceWatch } from '../kube/watch.js';
-import type { PodSource } from './pod-lifecycle.js';
+import { ReadinessIndex } from './live-workloads.js';
+import type { PodSource } from './pod-work.js';
 
 export class PoolWatch {
   private readonly names: Set<string>;
   private readonly podWatch: ResourceWatch<V1Pod>;
   readonly nodeWatch: ResourceWatch<V1Node>;
+  /** Serving pods per workload, from every pod of the cluster. */
+  readonly readiness = new ReadinessIndex();
   private firstScan?: ClusterPods;
 
   constructor(client: KubeClient, nodes: string[], onError: (m: string) => void) {
     this.names = new Set(nodes);
-    const onDrained = (p: V1Pod) => this.names.has(p.spec?.nodeName ?? '');
-    this.podWatch = client.watch<V1Pod>({
-      path: '/api/v1/pods',
-      keep: onDrained,
+    this.podWatch = client.watchClusterPods({
+      keep: (p) => this.names.has(p.spec?.nodeName ?? ''),
+      observe: (type, p) => this.readiness.observe(type, p),
       onError,
       list: async () => {
-        const scan = await scanClusterPods(client, this.names);
+        this.readiness.clear();
+        const scan = await scanClusterPods(client, this.names, (p) => this.readiness.observe('ADDED', p));
         this.firstScan ??= scan;
         return { items: [...scan.onDrainedNodes.values()].flat(), resourceVersion: scan.resourceVersion };
       },
     });
-    this.nodeWatch = client.watch<V1Node>({ path: '/api/v1/nodes', keep: (n) => this.names.has(n.metadata?.name ?? ''), onError });
+    this.nodeWatch = client.watchNodes({ keep: (n) => this.names.has(n.metadata?.name ?? ''), onError });
   }
 
   /** Lists and starts watching; returns the first list's scan (what planning needs). */
@@ -55,9 +59,10 @@ export class PoolWatch {
     return {
       get: (key) => here(watch.get(key)),
       items: () => watch.items().filter((p) => p.spec?.nodeName === node),
-      subscribe: (listener) => watch.subscribe((type, p) => {
-        if (p.spec?.nodeName === node) listener(type, p);
-      }),
+      subscribe: (listener) =>
+        watch.subscribe((type, p) => {
+          if (p.spec?.nodeName === node) listener(type, p);
+        }),
     };
   }
 }

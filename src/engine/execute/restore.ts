@@ -1,6 +1,7 @@
 // A temporary replica raise (surge migration by scale-up) is written to the Deployment together
 // with a marker: label safe-drain.io/scaled=true (cheap to find with a label selector) and
-// annotations with the original replicas, the raised value and the node. Whatever ends the run
+// annotations with the original replicas, the raised value, the nodes it serves and the run
+// that made it (so a write retried after a lost answer knows its own raise). Whatever ends the run
 // (success, failure, timeout, cancel, SIGKILL), the marker stays until the raise is undone, so
 // the next run (drain, uncordon, the Action's post step) finds and restores it exactly.
 //
@@ -9,13 +10,19 @@
 // a value someone else set is never overwritten, and its marker is never removed silently.
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { KubeClient } from '../kube/client.js';
+
+/** What restoring a raise needs of the API. */
+export type RestoreApi = Pick<KubeClient, 'getDeployment' | 'patchDeployment' | 'workloadEvent' | 'listDeploymentsLabelled' | 'unbounded'>;
 import { describeApiError, statusCode } from '../kube/errors.js';
 import type { Logger, WorkloadChange } from '../types.js';
 
 export const LABEL_SCALED = 'safe-drain.io/scaled';
 export const ANNOTATION_ORIGINAL_REPLICAS = 'safe-drain.io/original-replicas';
 export const ANNOTATION_RAISED_REPLICAS = 'safe-drain.io/raised-replicas';
+/** The nodes the raise serves, comma-separated (one run's pods of the Deployment on several nodes share it). */
 export const ANNOTATION_SCALED_FOR_NODE = 'safe-drain.io/scaled-for-node';
+/** The run that made the raise (its drain-lock holder id). */
+export const ANNOTATION_SCALED_BY_RUN = 'safe-drain.io/scaled-by-run';
 /** Human note of the last change safe-drain made (kept after a restore, as history). */
 export const ANNOTATION_MIGRATION = 'safe-drain.io/migration';
 
@@ -26,7 +33,10 @@ export const MAX_CONFLICT_RETRIES = 10;
 export interface TemporaryRaise {
   original: number;
   raised: number;
-  node: string;
+  /** The nodes whose pods it moves (empty when an old marker names none). */
+  nodes: string[];
+  /** The run that made it; absent on markers written before runs were recorded. */
+  run?: string;
 }
 
 /** The raise recorded on `d`, or undefined (no marker, or a marker that does not parse). */
@@ -35,7 +45,8 @@ export function raiseOf(d: V1Deployment): TemporaryRaise | undefined {
   const original = Number(a[ANNOTATION_ORIGINAL_REPLICAS]);
   const raised = Number(a[ANNOTATION_RAISED_REPLICAS]);
   if (a[ANNOTATION_ORIGINAL_REPLICAS] === undefined || !Number.isInteger(original) || original < 0) return undefined;
-  return { original, raised: Number.isInteger(raised) ? raised : NaN, node: a[ANNOTATION_SCALED_FOR_NODE] ?? '' };
+  const nodes = (a[ANNOTATION_SCALED_FOR_NODE] ?? '').split(',').filter((n) => n !== '');
+  return { original, raised: Number.isInteger(raised) ? raised : NaN, nodes, ...(a[ANNOTATION_SCALED_BY_RUN] && { run: a[ANNOTATION_SCALED_BY_RUN] }) };
 }
 
 /** Whether `d` carries any part of safe-drain's marker (label or original-replicas annotation). */
@@ -51,7 +62,8 @@ export function raiseMetadata(r: TemporaryRaise, note: string, resourceVersion: 
     annotations: {
       [ANNOTATION_ORIGINAL_REPLICAS]: String(r.original),
       [ANNOTATION_RAISED_REPLICAS]: String(r.raised),
-      [ANNOTATION_SCALED_FOR_NODE]: r.node,
+      [ANNOTATION_SCALED_FOR_NODE]: r.nodes.join(','),
+      [ANNOTATION_SCALED_BY_RUN]: r.run ?? null,
       [ANNOTATION_MIGRATION]: note,
     },
   };
@@ -65,6 +77,7 @@ function clearedMarker(note: string, resourceVersion: string | undefined): objec
       [ANNOTATION_ORIGINAL_REPLICAS]: null,
       [ANNOTATION_RAISED_REPLICAS]: null,
       [ANNOTATION_SCALED_FOR_NODE]: null,
+      [ANNOTATION_SCALED_BY_RUN]: null,
       [ANNOTATION_MIGRATION]: note,
     },
   };
@@ -107,7 +120,7 @@ function manualFix(namespace: string, name: string, original: number | undefined
   return (
     `Check Deployment ${namespace}/${name}: ${scale}remove safe-drain's marker: ` +
     `kubectl -n ${namespace} label deployment/${name} ${LABEL_SCALED}- && ` +
-    `kubectl -n ${namespace} annotate deployment/${name} ${ANNOTATION_ORIGINAL_REPLICAS}- ${ANNOTATION_RAISED_REPLICAS}- ${ANNOTATION_SCALED_FOR_NODE}-`
+    `kubectl -n ${namespace} annotate deployment/${name} ${ANNOTATION_ORIGINAL_REPLICAS}- ${ANNOTATION_RAISED_REPLICAS}- ${ANNOTATION_SCALED_FOR_NODE}- ${ANNOTATION_SCALED_BY_RUN}-`
   );
 }
 
@@ -124,7 +137,7 @@ export interface RestoreResult {
  * the run's signal: it runs after a timeout or a cancellation too.
  */
 export async function restoreRaise(
-  client: KubeClient,
+  client: RestoreApi,
   logger: Logger,
   namespace: string,
   name: string,
@@ -135,7 +148,7 @@ export async function restoreRaise(
 }
 
 async function restoreRaiseNow(
-  client: KubeClient,
+  client: RestoreApi,
   logger: Logger,
   namespace: string,
   name: string,
@@ -198,7 +211,7 @@ async function restoreRaiseNow(
  * selector, cluster-wide. A change with restored:false means something is left: the run must fail.
  */
 export async function restoreLeftoverChanges(
-  client: KubeClient,
+  client: RestoreApi,
   logger: Logger,
   scope: { nodes: string[]; dryRun: boolean },
 ): Promise<WorkloadChange[]> {
@@ -207,7 +220,7 @@ export async function restoreLeftoverChanges(
 
 /** restoreLeftoverChanges, with the node each raise was made for ('' when its marker names none). */
 export async function restoreLeftoverChangesByNode(
-  client: KubeClient,
+  client: RestoreApi,
   logger: Logger,
   scope: { nodes: string[]; dryRun: boolean },
 ): Promise<{ node: string; change: WorkloadChange }[]> {
@@ -216,34 +229,36 @@ export async function restoreLeftoverChangesByNode(
 }
 
 async function restoreLeftoversNow(
-  client: KubeClient,
+  client: RestoreApi,
   logger: Logger,
   scope: { nodes: string[]; dryRun: boolean },
 ): Promise<{ node: string; change: WorkloadChange }[]> {
-  const { items } = await client.listAt<V1Deployment>('/apis/apps/v1/deployments', { labelSelector: `${LABEL_SCALED}=true` });
+  const items = await client.listDeploymentsLabelled(`${LABEL_SCALED}=true`);
   const changes: { node: string; change: WorkloadChange }[] = [];
   for (const d of items) {
     const namespace = d.metadata?.namespace ?? '';
     const name = d.metadata?.name ?? '';
-    const node = raiseOf(d)?.node ?? d.metadata?.annotations?.[ANNOTATION_SCALED_FOR_NODE];
+    const named = raiseOf(d)?.nodes ?? (d.metadata?.annotations?.[ANNOTATION_SCALED_FOR_NODE] ?? '').split(',').filter(Boolean);
     // A marker without a node is reported rather than skipped: it cannot be told apart from ours.
-    if (node && !scope.nodes.includes(node)) continue;
-    logger.warn(`Deployment ${namespace}/${name} still carries a temporary replica raise by safe-drain for node ${node || '(unknown)'} (an earlier run was interrupted): restoring it`);
+    const node = named.find((n) => scope.nodes.includes(n)) ?? '';
+    if (named.length > 0 && node === '') continue;
+    const forNodes = named.join(', ') || '(unknown)';
+    logger.warn(`Deployment ${namespace}/${name} still carries a temporary replica raise by safe-drain for node ${forNodes} (an earlier run was interrupted): restoring it`);
     const r = await restoreRaise(client, logger, namespace, name, { dryRun: scope.dryRun });
     changes.push({
-      node: node ?? '',
+      node,
       change: {
         workload: `Deployment/${namespace}/${name}`,
         change: r.change,
         restored: r.ok,
-        message: `temporary raise for node ${node || '(unknown)'} left by an interrupted run: ${r.message}`,
+        message: `temporary raise for node ${forNodes} left by an interrupted run: ${r.message}`,
       },
     });
   }
   return changes;
 }
 
-async function event(client: KubeClient, logger: Logger, d: V1Deployment, reason: string, message: string): Promise<void> {
+async function event(client: RestoreApi, logger: Logger, d: V1Deployment, reason: string, message: string): Promise<void> {
   try {
     await client.workloadEvent('Deployment', d.metadata?.namespace ?? '', d.metadata?.name ?? '', d.metadata?.uid, reason, message);
   } catch (err) {

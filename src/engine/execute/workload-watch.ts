@@ -1,69 +1,26 @@
-// Waiting on one workload's status (replacement Ready, rollout complete), by watching that one
-// object (field selector on its name) instead of polling it.
-import type {
-  KubernetesObject,
-  V1Deployment,
-  V1DeploymentCondition,
-  V1LabelSelector,
-  V1Pod,
-  V1PodCondition,
-  V1ReplicaSet,
-  V1StatefulSet,
-} from '@kubernetes/client-node';
+// Waiting on a Deployment that safe-drain changed (replacement Ready, rollout complete), by
+// watching that one object and its pods instead of polling. Every such wait ends on its own
+// evidence (MigrationStuck, naming the workload and what to do), never only on the run's timeout.
+import type { V1Deployment, V1DeploymentCondition, V1LabelSelector, V1Pod, V1PodCondition } from '@kubernetes/client-node';
+import type { Clock } from '../clock.js';
+import { MigrationStuck } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
-import { ResourceWatch } from '../kube/watch.js';
+import type { Watch } from '../kube/watch.js';
 import type { WorkloadInfo } from '../types.js';
-import { WaitAborted, abortReason, waitUntil } from './abort.js';
+import { waitFor } from '../wait.js';
 
-type Workload = V1Deployment | V1StatefulSet | V1ReplicaSet;
+export { MigrationStuck } from '../errors.js';
 
-const PLURAL: Record<string, string> = { Deployment: 'deployments', StatefulSet: 'statefulsets', ReplicaSet: 'replicasets' };
+/** What waitForDeployment needs of the API. */
+export type DeploymentWatchApi = Pick<KubeClient, 'watchWorkload' | 'watchPodsMatching' | 'listReplicaSetsMatching'>;
 
-export function canWatchWorkload(kind: string): boolean {
-  return kind in PLURAL;
-}
-
-export function watchWorkload(client: KubeClient, kind: string, namespace: string, name: string): ResourceWatch<Workload> {
-  const plural = PLURAL[kind];
-  if (!plural) throw new Error(`cannot watch workload kind ${kind}`);
-  const fieldSelector = `metadata.name=${name}`;
-  return client.watch<Workload>({
-    path: `/apis/apps/v1/namespaces/${namespace}/${plural}`,
-    fieldSelector,
-    list: () => client.listAt<Workload>(`/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/${plural}`, { fieldSelector }),
-  });
-}
-
-/** Waits until `predicate` holds for the workload; the watch is stopped afterwards. */
-export async function waitForWorkload(
-  client: KubeClient,
-  w: Pick<WorkloadInfo, 'kind' | 'namespace' | 'name'>,
-  predicate: (obj: Workload) => boolean,
-  signal: AbortSignal,
-): Promise<void> {
-  const watch = watchWorkload(client, w.kind, w.namespace, w.name);
-  await watch.start();
-  try {
-    const key = `${w.namespace}/${w.name}`;
-    await waitUntil(
-      () => {
-        const obj = watch.get(key);
-        return obj !== undefined && predicate(obj);
-      },
-      (onChange) => watch.subscribe(() => onChange()),
-      signal,
-    );
-  } finally {
-    watch.stop();
-  }
-}
-
-/** All desired replicas are ready (and, for a Deployment, the controller has seen the latest spec). */
-export function isWorkloadReady(obj: KubernetesObject & Workload): boolean {
-  const desired = obj.spec?.replicas ?? 1;
-  const observed = (obj.status?.observedGeneration ?? 0) >= (obj.metadata?.generation ?? 0);
-  return observed && (obj.status?.readyReplicas ?? 0) >= desired;
-}
+/**
+ * How long a new pod of the Deployment may stay Unschedulable before the wait gives up. The
+ * scheduler retries, and room may appear (a pod terminating elsewhere, a node autoscaler adding
+ * a node, which takes minutes: such clusters want a larger grace), but a drain with `timeout: 0`
+ * must not wait forever with replicas raised. Long enough for a transient first attempt.
+ */
+export const UNSCHEDULABLE_GRACE_MS = 30_000;
 
 /** `kubectl rollout status` for a Deployment: new ReplicaSet fully rolled out, old pods gone. */
 export function isRolloutComplete(d: V1Deployment): boolean {
@@ -76,19 +33,6 @@ export function isRolloutComplete(d: V1Deployment): boolean {
     (s?.availableReplicas ?? 0) >= desired
   );
 }
-
-// ---- Waiting on a Deployment that safe-drain changed: ends on its own evidence ----
-
-export { MigrationStuck } from '../errors.js';
-import { MigrationStuck } from '../errors.js';
-
-/**
- * How long a new pod of the Deployment may stay Unschedulable before the wait gives up. The
- * scheduler retries, and room may appear (a pod terminating elsewhere, a node autoscaler adding
- * a node, which takes minutes: such clusters want a larger grace), but a drain with `timeout: 0`
- * must not wait forever with replicas raised. Long enough for a transient first attempt.
- */
-export const UNSCHEDULABLE_GRACE_MS = 30_000;
 
 /** The Deployment's selector as a label selector string (for a pod list/watch). */
 export function formatLabelSelector(selector: V1LabelSelector | undefined): string {
@@ -103,15 +47,9 @@ export function formatLabelSelector(selector: V1LabelSelector | undefined): stri
   return parts.join(',');
 }
 
-/** A workload's pods (its selector: Deployment, ReplicaSet, StatefulSet), as a watched cache; lists count as client requests. */
-export function watchDeploymentPods(client: KubeClient, d: { metadata?: { namespace?: string }; spec?: { selector?: V1LabelSelector } }): ResourceWatch<V1Pod> {
-  const namespace = d.metadata?.namespace ?? '';
-  const labelSelector = formatLabelSelector(d.spec?.selector);
-  return client.watch<V1Pod>({
-    path: `/api/v1/namespaces/${namespace}/pods`,
-    labelSelector,
-    list: () => client.listAt<V1Pod>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, { labelSelector }),
-  });
+/** A workload's pods (its selector), as a watched cache. */
+export function watchWorkloadPods(api: Pick<KubeClient, 'watchPodsMatching'>, w: { metadata?: { namespace?: string }; spec?: { selector?: V1LabelSelector } }): Watch<V1Pod> {
+  return api.watchPodsMatching(w.metadata?.namespace ?? '', formatLabelSelector(w.spec?.selector));
 }
 
 /** The Progressing condition when it says the rollout is stuck (the controller's own deadline). */
@@ -126,10 +64,8 @@ export function progressDeadlineExceeded(d: V1Deployment): V1DeploymentCondition
  * To be asked only once the controller has seen the paused spec (observedGeneration), so no
  * ReplicaSet it was creating before the pause is missed.
  */
-export async function pausedRolloutCanFinish(client: KubeClient, d: V1Deployment, restartedAt: string): Promise<boolean> {
-  const { items } = await client.listAt<V1ReplicaSet>(`/apis/apps/v1/namespaces/${encodeURIComponent(d.metadata?.namespace ?? '')}/replicasets`, {
-    labelSelector: formatLabelSelector(d.spec?.selector),
-  });
+export async function pausedRolloutCanFinish(api: Pick<KubeClient, 'listReplicaSetsMatching'>, d: V1Deployment, restartedAt: string): Promise<boolean> {
+  const items = await api.listReplicaSetsMatching(d.metadata?.namespace ?? '', formatLabelSelector(d.spec?.selector));
   const created = items.find(
     (rs) =>
       rs.metadata?.ownerReferences?.some((o) => o.uid === d.metadata?.uid) &&
@@ -152,95 +88,110 @@ export interface DeploymentWait {
   /** Why the wait can never end (a promise when it takes a read to tell); undefined while it can. */
   stuck: (d: V1Deployment) => string | undefined | Promise<string | undefined>;
   /** The Deployment's pods, watched since before the change; pods it held then are not new. */
-  pods: ResourceWatch<V1Pod>;
+  pods: Watch<V1Pod>;
   podsBefore: ReadonlySet<string>;
   unschedulableGraceMs?: number;
-  /** A bound of the wait's own, with the reason given when it passes (see scaleUp in migrate.ts). */
+  /** A bound of the wait's own, with the reason given when it passes. */
   deadline?: { ms: number; why: string };
 }
 
+/** New pods (not in `before`) the scheduler cannot place, with when each was first seen so. */
+class UnschedulableNewPods {
+  private readonly since = new Map<string, number>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly graceMs: number,
+  ) {}
+
+  /** The pod stuck for the whole grace, if any; updates what it has seen. */
+  overdue(pods: V1Pod[], before: ReadonlySet<string>): { pod: V1Pod; message: string } | undefined {
+    const now = this.clock.now();
+    const seen = new Set<string>();
+    let found: { pod: V1Pod; message: string } | undefined;
+    for (const pod of pods) {
+      const uid = pod.metadata?.uid ?? '';
+      const cond = before.has(uid) ? undefined : unschedulableCondition(pod);
+      if (!cond) continue;
+      seen.add(uid);
+      const first = this.since.get(uid) ?? now;
+      this.since.set(uid, first);
+      if (now - first >= this.graceMs) found ??= { pod, message: cond.message ?? 'no message' };
+    }
+    for (const uid of [...this.since.keys()]) if (!seen.has(uid)) this.since.delete(uid);
+    return found;
+  }
+
+  /** When the earliest pod seen unschedulable reaches the grace. */
+  nextDue(): number | undefined {
+    const first = Math.min(...this.since.values());
+    return Number.isFinite(first) ? first + this.graceMs : undefined;
+  }
+}
+
 /**
- * Waits until `done`, watching the Deployment (and its pods), with no polling. Rejects with
- * MigrationStuck as soon as there is evidence the wait can never end: `stuck` says so, the
- * Deployment is deleted, a pod created since the change stays Unschedulable for the grace, or
- * the wait's own deadline passes.
+ * Waits until `done`, watching the Deployment (and its pods). Rejects with MigrationStuck as soon
+ * as there is evidence the wait can never end: `stuck` says so, the Deployment is deleted, a pod
+ * created since the change stays Unschedulable for the grace, or the wait's own deadline passes.
  * Rejects with WaitAborted when `signal` fires (timeout, cancellation).
  */
-export async function waitForDeployment(client: KubeClient, w: Pick<WorkloadInfo, 'namespace' | 'name'>, spec: DeploymentWait, signal: AbortSignal): Promise<void> {
-  const watch = watchWorkload(client, 'Deployment', w.namespace, w.name);
+export async function waitForDeployment(api: DeploymentWatchApi, clock: Clock, w: Pick<WorkloadInfo, 'namespace' | 'name'>, spec: DeploymentWait, signal: AbortSignal): Promise<void> {
+  const watch = api.watchWorkload<V1Deployment>('Deployment', w.namespace, w.name);
   await watch.start();
   const grace = spec.unschedulableGraceMs ?? UNSCHEDULABLE_GRACE_MS;
-  const timers = new Map<string, NodeJS.Timeout>();
-  const unsubscribe: (() => void)[] = [];
+  const unschedulable = new UnschedulableNewPods(clock, grace);
+  const deadlineAt = spec.deadline ? clock.now() + spec.deadline.ms : undefined;
+  // A reason found by a read (`stuck` returning a promise) ends the wait at the next look.
+  let foundStuck: string | undefined;
+  let recheck: (() => void) | undefined;
+  const stuck = (why: string) => new MigrationStuck(`${spec.id}: ${why}`);
   try {
-    await new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const finish = (err?: Error) => {
-        if (settled) return;
-        settled = true;
-        if (err) reject(err);
-        else resolve();
-      };
-      const trackUnschedulableNewPods = (): void => {
-        for (const pod of spec.pods.items()) {
-          const uid = pod.metadata?.uid ?? '';
-          const cond = spec.podsBefore.has(uid) ? undefined : unschedulableCondition(pod);
-          if (!cond) {
-            clearTimeout(timers.get(uid));
-            timers.delete(uid);
-            continue;
-          }
-          if (timers.has(uid)) continue;
-          // Re-judged once the grace has passed (a timer per pending pod, not a polling loop).
-          timers.set(
-            uid,
-            setTimeout(() => {
-              const now = spec.pods.items().find((p) => p.metadata?.uid === uid);
-              const still = now ? unschedulableCondition(now) : undefined;
-              if (still) {
-                finish(
-                  new MigrationStuck(
-                    `${spec.id}: its new pod ${pod.metadata?.namespace}/${pod.metadata?.name} stayed Unschedulable for ${grace / 1000}s ` +
-                      `(scheduler: "${still.message ?? 'no message'}"): no node can take the replacement. ` +
-                      `Make room, or relax the pod's affinity/nodeSelector/topology constraints, then run the drain again`,
-                  ),
-                );
-              }
-            }, grace),
-          );
-        }
-      };
-      const check = () => {
-        if (settled) return;
-        const d = watch.get(`${w.namespace}/${w.name}`) as V1Deployment | undefined;
-        if (!d) return finish(new MigrationStuck(`${spec.id} was deleted while safe-drain waited for it`));
-        if (spec.done(d)) return finish();
+    await waitFor<true>({
+      signal,
+      clock,
+      subscribe: (changed) => {
+        recheck = changed;
+        const a = watch.subscribe(changed);
+        const b = spec.pods.subscribe(changed);
+        return () => {
+          a();
+          b();
+        };
+      },
+      check: () => {
+        if (foundStuck !== undefined) throw stuck(foundStuck);
+        const d = watch.get(`${w.namespace}/${w.name}`);
+        if (!d) throw new MigrationStuck(`${spec.id} was deleted while safe-drain waited for it`);
+        if (spec.done(d)) return true;
         const why = spec.stuck(d);
-        if (typeof why === 'string') return finish(new MigrationStuck(`${spec.id}: ${why}`));
-        if (why) {
-          why.then(
-            (reason) => reason && finish(new MigrationStuck(`${spec.id}: ${reason}`)),
-            (err: unknown) => finish(err instanceof Error ? err : new Error(String(err))),
+        if (typeof why === 'string') throw stuck(why);
+        why?.then(
+          (reason) => {
+            if (reason === undefined) return;
+            foundStuck = reason;
+            recheck?.();
+          },
+          (err: unknown) => {
+            foundStuck = `could not be judged: ${(err as Error).message}`;
+            recheck?.();
+          },
+        );
+        const late = unschedulable.overdue(spec.pods.items(), spec.podsBefore);
+        if (late) {
+          throw stuck(
+            `its new pod ${late.pod.metadata?.namespace}/${late.pod.metadata?.name} stayed Unschedulable for ${grace / 1000}s (scheduler: "${late.message}"): ` +
+              "no node can take the replacement. Make room, or relax the pod's affinity/nodeSelector/topology constraints, then run the drain again",
           );
         }
-        trackUnschedulableNewPods();
-      };
-      if (spec.deadline) {
-        const { ms, why } = spec.deadline;
-        const timer = setTimeout(() => finish(new MigrationStuck(`${spec.id}: ${why}`)), ms);
-        unsubscribe.push(() => clearTimeout(timer));
-      }
-      const onAbort = () => finish(new WaitAborted(abortReason(signal)));
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      unsubscribe.push(() => signal.removeEventListener('abort', onAbort));
-      unsubscribe.push(watch.subscribe(check));
-      unsubscribe.push(spec.pods.subscribe(check));
-      check();
+        if (deadlineAt !== undefined && clock.now() >= deadlineAt) throw stuck(spec.deadline!.why);
+        return undefined;
+      },
+      recheckAt: () => {
+        const times = [unschedulable.nextDue(), deadlineAt].filter((t): t is number => t !== undefined);
+        return times.length ? Math.min(...times) : undefined;
+      },
     });
   } finally {
-    for (const u of unsubscribe) u();
-    for (const t of timers.values()) clearTimeout(t);
     watch.stop();
   }
 }

@@ -8,17 +8,22 @@ import {
   type KubernetesObject,
   type V1DaemonSet,
   type V1Deployment,
+  type V1EndpointSlice,
+  type V1Namespace,
   type V1Node,
   type V1ObjectReference,
   type V1Pod,
   type V1PodDisruptionBudget,
   type V1ReplicaSet,
   type V1SelfSubjectAccessReview,
+  type V1Service,
   type V1StatefulSet,
   type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { abortReason, sleep, WaitAborted } from '../execute/abort.js';
+import { systemClock, type Clock } from '../clock.js';
+import { WaitAborted } from '../errors.js';
+import { abortReason, sleep } from '../wait.js';
 import { describeApiError, parseApiError, statusCode } from './errors.js';
 import { ListStream, type ListDecoder, type ListFields } from './list-stream.js';
 import { nodeFootprint, podFootprint, PROTOBUF, ProtoListStream, type ItemDecoder } from './proto-list.js';
@@ -62,6 +67,8 @@ function isConnectionFailure(err: unknown): boolean {
   });
 }
 const DRY_RUN_ALL = 'All';
+/** A signal that never fires: the bound of a wait that has none (writes, undo reads). */
+const NEVER = new AbortController().signal;
 const READ = { read: true };
 
 /** `p`, or WaitAborted as soon as `signal` fires (the request itself runs on and is ignored). */
@@ -114,6 +121,7 @@ export interface AccessQuery {
 }
 
 const enc = encodeURIComponent;
+const WORKLOAD_RESOURCES = { Deployment: 'deployments', StatefulSet: 'statefulsets', ReplicaSet: 'replicasets' } as const;
 /** `/api/v1` or `/apis/<group>/<version>`, then `namespaces/<ns>/` when namespaced, then the resource. */
 const collection = (groupVersion: string, resource: string, namespace?: string) =>
   `${groupVersion === 'v1' ? '/api/v1' : `/apis/${groupVersion}`}${namespace === undefined ? '' : `/namespaces/${enc(namespace)}`}/${resource}`;
@@ -125,7 +133,11 @@ export class KubeClient {
   /** The HTTP underneath (replaced by a plain object in unit tests). */
   transport: Pick<Transport, 'json' | 'prepare' | 'watch' | 'close'>;
 
-  constructor(readonly kubeConfig: KubeConfig) {
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    /** Times the retries (tests replace it). */
+    readonly clock: Clock = systemClock,
+  ) {
     this.transport = new Transport(kubeConfig);
   }
 
@@ -165,7 +177,7 @@ export class KubeClient {
    */
   private async count<T>(send: () => Promise<T>, { retry = true, read = false } = {}): Promise<T> {
     const bound = read ? this.readBound.getStore() : undefined;
-    const started = Date.now();
+    const started = this.clock.now();
     for (let attempt = 1; ; attempt++) {
       if (bound?.aborted) throw new WaitAborted(abortReason(bound));
       this.requests++;
@@ -173,11 +185,10 @@ export class KubeClient {
         return await (bound ? untilAborted(send(), bound) : send());
       } catch (err) {
         const transient = retry ? (transientFailure(err) ?? ((await this.forbiddenWhileStarting(err)) ? {} : undefined)) : undefined;
-        if (!transient || Date.now() - started >= this.outageBoundMs) throw err;
+        if (!transient || this.clock.now() - started >= this.outageBoundMs) throw err;
         const delayMs = Math.min(Math.max(Math.min(MAX_BACKOFF_MS, 250 * 2 ** attempt), transient.retryAfterMs ?? 0), MAX_RETRY_AFTER_MS);
         this.onRetry?.(`${describeApiError(err)}: retrying in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt + 1})`);
-        if (bound) await sleep(delayMs, bound);
-        else await new Promise((resolve) => setTimeout(resolve, delayMs));
+        await sleep(delayMs, bound ?? NEVER, this.clock);
       }
     }
   }
@@ -536,6 +547,53 @@ export class KubeClient {
     await this.count(() => this.send('POST', collection('v1', 'events', namespace), { body }));
   }
 
+  // ---- Watches and reads the engine needs, each knowing its API path (kube/ owns every path) ----
+
+  /** The cluster's PodDisruptionBudgets, listed and watched. */
+  watchPdbs(onError?: (m: string) => void): ResourceWatch<V1PodDisruptionBudget> {
+    return this.watch<V1PodDisruptionBudget>({ path: collection('policy/v1', 'poddisruptionbudgets'), list: () => this.listPdbs(), onError });
+  }
+
+  getPdb(namespace: string, name: string): Promise<V1PodDisruptionBudget> {
+    return this.getAt(`${collection('policy/v1', 'poddisruptionbudgets', namespace)}/${enc(name)}`);
+  }
+
+  /**
+   * The cluster's pods, watched from a list the caller folds itself (`list`: kube/cluster-pods.ts
+   * scanClusterPods); `keep` says which pods the cache holds, `observe` sees every one.
+   */
+  watchClusterPods(opts: Pick<ResourceWatchOptions<V1Pod>, 'list' | 'keep' | 'observe' | 'onError'>): ResourceWatch<V1Pod> {
+    return this.watch<V1Pod>({ path: collection('v1', 'pods'), ...opts });
+  }
+
+  /** The cluster's nodes, watched; the cache holds those `keep` accepts. */
+  watchNodes(opts: Pick<ResourceWatchOptions<V1Node>, 'keep' | 'onError'>): ResourceWatch<V1Node> {
+    return this.watch<V1Node>({ path: collection('v1', 'nodes'), ...opts });
+  }
+
+  /** One Deployment, StatefulSet or ReplicaSet, watched (a field selector on its name). */
+  watchWorkload<T extends KubernetesObject>(kind: 'Deployment' | 'StatefulSet' | 'ReplicaSet', namespace: string, name: string): ResourceWatch<T> {
+    const path = collection('apps/v1', WORKLOAD_RESOURCES[kind], namespace);
+    const fieldSelector = `metadata.name=${name}`;
+    return this.watch<T>({ path, fieldSelector, list: () => this.listAt<T>(path, { fieldSelector }) });
+  }
+
+  /** A namespace's pods matching a label selector, watched (a workload's pods). */
+  watchPodsMatching(namespace: string, labelSelector: string): ResourceWatch<V1Pod> {
+    const path = collection('v1', 'pods', namespace);
+    return this.watch<V1Pod>({ path, labelSelector, list: () => this.listAt<V1Pod>(path, { labelSelector }) });
+  }
+
+  /** A namespace's ReplicaSets matching a label selector (a Deployment's). */
+  async listReplicaSetsMatching(namespace: string, labelSelector: string): Promise<V1ReplicaSet[]> {
+    return (await this.listAt<V1ReplicaSet>(collection('apps/v1', 'replicasets', namespace), { labelSelector })).items;
+  }
+
+  /** The cluster's Deployments with a label (safe-drain's raise marker). */
+  async listDeploymentsLabelled(labelSelector: string): Promise<V1Deployment[]> {
+    return (await this.listAt<V1Deployment>(collection('apps/v1', 'deployments'), { labelSelector })).items;
+  }
+
   async canI(q: AccessQuery): Promise<{ allowed: boolean; reason?: string }> {
     const body = {
       apiVersion: 'authorization.k8s.io/v1',
@@ -544,5 +602,35 @@ export class KubeClient {
     };
     const res = await this.count(() => this.send<V1SelfSubjectAccessReview>('POST', collection('authorization.k8s.io/v1', 'selfsubjectaccessreviews'), { body }));
     return { allowed: res.status?.allowed === true, reason: res.status?.reason };
+  }
+
+  // --- what the availability gate reads (availability/monitor.ts) ---------------------------
+
+  getService(namespace: string, name: string): Promise<V1Service> {
+    return this.getAt(`${collection('v1', 'services', namespace)}/${enc(name)}`);
+  }
+
+  getNamespace(name: string): Promise<V1Namespace> {
+    return this.getAt(`${collection('v1', 'namespaces')}/${enc(name)}`);
+  }
+
+  /** The Services of a namespace (undefined: the whole cluster's), of a label selector when given. */
+  listServices(namespace: string | undefined, labelSelector?: string): Promise<V1Service[]> {
+    return this.collect<V1Service>(collection('v1', 'services', namespace), { labelSelector });
+  }
+
+  /** The EndpointSlices of a label selector, with the list's resourceVersion. */
+  listEndpointSlices(labelSelector: string): Promise<{ items: V1EndpointSlice[]; resourceVersion: string }> {
+    return this.listAt<V1EndpointSlice>(collection('discovery.k8s.io/v1', 'endpointslices'), { labelSelector });
+  }
+
+  /** A list+watch of the EndpointSlices of a label selector, not yet started. */
+  watchEndpointSlices(labelSelector: string, onError: (message: string) => void): Pick<ResourceWatch<V1EndpointSlice>, 'start' | 'stop' | 'items' | 'subscribe'> {
+    return this.watch<V1EndpointSlice>({
+      path: collection('discovery.k8s.io/v1', 'endpointslices'),
+      labelSelector,
+      list: () => this.listEndpointSlices(labelSelector),
+      onError,
+    });
   }
 }

@@ -9,7 +9,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { NodeCapacity } from '../types.js';
 import { podRequests } from '../plan/capacity.js';
 import type { KubeClient } from './client.js';
-import { runBounded } from '../execute/semaphore.js';
+import { runBounded } from '../wait.js';
 
 export interface ClusterPods {
   /** Full pod objects of the drained nodes, by node name (every drained node has an entry). */
@@ -53,13 +53,20 @@ export function mergeClusterPods(page: ClusterPods, into: ClusterPods): void {
 
 const emptyScan = (drained: Iterable<string>): ClusterPods => ({ onDrainedNodes: new Map([...drained].map((n) => [n, []])), requested: new Map() });
 
-/** One paged list of the cluster's pods, reduced as it arrives; also returns the list's resourceVersion (a watch starts there). */
-export async function scanClusterPods(client: KubeClient, drainedNodes: Iterable<string>): Promise<ClusterPods & { resourceVersion: string }> {
+/**
+ * One paged list of the cluster's pods, reduced as it arrives; also returns the list's
+ * resourceVersion (a watch starts there). `seen` is shown every pod (an index over the cluster's
+ * pods; a page retried shows its pods again).
+ */
+export async function scanClusterPods(client: KubeClient, drainedNodes: Iterable<string>, seen?: (pod: V1Pod) => void): Promise<ClusterPods & { resourceVersion: string }> {
   const drained = new Set(drainedNodes);
   const result = { ...emptyScan(drained), resourceVersion: '' };
   await client.scanAllPods<ClusterPods>({
     start: () => emptyScan(drained),
-    add: (page, pods) => reducePodPage(pods, drained, page),
+    add: (page, pods) => {
+      if (seen) for (const pod of pods) seen(pod);
+      reducePodPage(pods, drained, page);
+    },
     commit: (page, resourceVersion) => {
       mergeClusterPods(page, result);
       result.resourceVersion ||= resourceVersion;

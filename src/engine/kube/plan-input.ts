@@ -7,7 +7,7 @@ import type { KubeClient } from './client.js';
 import { controllerOf, workloadKeyOf } from '../plan/pod.js';
 import { rolloutStrategy } from '../plan/migration.js';
 import { statusCode } from './errors.js';
-import { runBounded } from '../execute/semaphore.js';
+import { runBounded } from '../wait.js';
 
 /** Whether a Deployment's strategy lets a rollout add a pod before removing one. */
 export function deploymentCanSurge(d: V1Deployment): boolean {
@@ -27,6 +27,7 @@ function deploymentInfo(d: V1Deployment): WorkloadInfo {
     name: d.metadata?.name ?? '',
     replicas: d.spec?.replicas ?? 1,
     readyReplicas: d.status?.readyReplicas ?? 0,
+    selector: d.spec?.selector,
     canSurge: deploymentCanSurge(d),
     rollout: rolloutStrategy(d),
   };
@@ -148,11 +149,11 @@ export async function fetchWorkloads(
       const dref = rs.metadata?.ownerReferences?.find((r) => r.controller && r.kind === 'Deployment');
       const d = dref ? await lookup.deployment(namespace, dref.name) : undefined;
       if (d) return deploymentInfo(d);
-      return { kind: 'ReplicaSet', namespace, name, replicas: rs.spec?.replicas ?? 1, readyReplicas: rs.status?.readyReplicas ?? 0 };
+      return { kind: 'ReplicaSet', namespace, name, replicas: rs.spec?.replicas ?? 1, readyReplicas: rs.status?.readyReplicas ?? 0, selector: rs.spec?.selector };
     }
     if (kind === 'StatefulSet') {
       const sts = await ignoreNotFound(client.getStatefulSet(namespace, name));
-      return sts && { kind: 'StatefulSet', namespace, name, replicas: sts.spec?.replicas ?? 1, readyReplicas: sts.status?.readyReplicas ?? 0 };
+      return sts && { kind: 'StatefulSet', namespace, name, replicas: sts.spec?.replicas ?? 1, readyReplicas: sts.status?.readyReplicas ?? 0, selector: sts.spec?.selector };
     }
     return undefined;
   };
@@ -195,13 +196,14 @@ export function planInputFor(
   capacity: NodeCapacity[],
   pdbs: V1PodDisruptionBudget[],
   workloads: Record<string, WorkloadInfo>,
+  now: number,
 ): PlanInput {
   const name = node.metadata?.name;
   const namespaces = new Set(pods.map((p) => p.metadata?.namespace));
   return {
     node,
     pods,
-    now: Date.now(),
+    now,
     pdbs: pdbs.filter((p) => namespaces.has(p.metadata?.namespace)),
     workloads,
     otherNodes: capacity.filter((c) => c.node.metadata?.name !== name),

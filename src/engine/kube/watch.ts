@@ -30,6 +30,21 @@ export interface ResourceWatchOptions<T> {
    * stops being accepted is announced as DELETED.
    */
   keep?: (obj: T) => boolean;
+  /**
+   * Told every watch event, kept or not (an index over the whole collection; the initial list is
+   * the `list` function's to index, as it reads every page).
+   */
+  observe?: (type: WatchEventType, obj: T) => void;
+}
+
+/** A live cache of one kind of object: what the engine needs of a ResourceWatch (tests hand in their own). */
+export interface Watch<T> {
+  start(): Promise<void>;
+  stop(): void;
+  get(key: string): T | undefined;
+  items(): T[];
+  /** Returns the unsubscribe function. */
+  subscribe(listener: WatchListener<T>): () => void;
 }
 
 const SERVER_TIMEOUT_SECONDS = 290;
@@ -43,7 +58,7 @@ export function objectKey(obj: KubernetesObject): string {
 /** What a ResourceWatch needs of the HTTP underneath (kube/transport.ts). */
 type WatchTransport = Pick<Transport, 'watch'>;
 
-export class ResourceWatch<T extends KubernetesObject> {
+export class ResourceWatch<T extends KubernetesObject> implements Watch<T> {
   private readonly cache = new Map<string, T>();
   private readonly listeners = new Set<WatchListener<T>>();
   private resourceVersion = '';
@@ -153,6 +168,7 @@ export class ResourceWatch<T extends KubernetesObject> {
         }
         const key = objectKey(obj);
         this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+        this.opts.observe?.(type as WatchEventType, obj);
         if (this.opts.keep && !this.opts.keep(obj)) {
           const held = this.cache.get(key);
           if (held) {

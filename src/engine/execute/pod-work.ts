@@ -1,29 +1,31 @@
-// What happens to a pod during a drain, in one place. The reconcile loop (reconcile.ts) decides
-// WHEN a pod is worked on; this module says WHAT is done to it and what is recorded:
+// What happens to a pod during a drain, in one place. The node's loop (drain-node.ts, with the
+// pure selectWork) decides WHEN a pod is worked on; this module says WHAT is done to it and
+// what is recorded:
 //
 //   evict     Eviction API (waiting on its PDB) → wait until it is gone → optionally wait
 //             until its workload is back to the ready count it had before
-//   migrate   (a Deployment's pods, together) replacement first (migrate.ts), then evict the
-//             old pods → wait until they are gone
+//   migrate   (a Deployment's pods, together) through the run's one migration of that
+//             Deployment (migrate.ts): replacement first, then evict the old pods → until gone
 //   wait      already terminating: only waited for
 //
-// Every outcome goes through the PodLedger, which never turns a pod that left the node into a
-// failure because of something that went wrong later.
-import type { V1Deployment, V1LabelSelector, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+// From the moment work on a pod starts, it no longer counts as a ready replica of its workload
+// for any node of the run (LiveWorkloads.takeOff). Every outcome goes through the PodLedger, which
+// never turns a pod that left the node into a failure because of something that went wrong later.
+import type { V1LabelSelector, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import type { Clock } from '../clock.js';
+import { PodFailure, WaitAborted } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { describeApiError } from '../kube/errors.js';
-import type { WatchListener } from '../kube/watch.js';
-import type { DrainOptions, Logger, NodeReport, PodOutcome, PodPlan, PodResult } from '../types.js';
-import { WaitAborted, abortReason, waitUntil } from './abort.js';
+import type { Watch, WatchListener } from '../kube/watch.js';
+import { deleteWaitDeadline, isPodReady } from '../plan/pod.js';
+import type { DrainOptions, Logger, PodOutcome, PodPlan, PodResult } from '../types.js';
+import { abortReason, waitFor } from '../wait.js';
 import type { BudgetWaiter } from './budget.js';
-import type { EvictionSlots } from './semaphore.js';
 import type { Mark } from './cordon.js';
-import { waitForDeletion } from './deletion.js';
-import { PodFailure, SurgeInstead, evictWithBudget, type EvictionDeps } from './evict-with-budget.js';
-import { migrateDeployment } from './migrate.js';
-import { canWatchWorkload, watchDeploymentPods } from './workload-watch.js';
-import type { ResourceWatch } from '../kube/watch.js';
-import { isPodReady } from '../plan/pod.js';
+import { SurgeInstead, evictWithBudget, type EvictionApi, type EvictionEnv } from './eviction.js';
+import type { LiveWorkloads } from './live-workloads.js';
+import type { WorkloadMigrations } from './migrate.js';
+import { watchWorkloadPods } from './workload-watch.js';
 
 /** The node's pods as the engine sees them: a watch in a real drain, a fixed list in a dry run. */
 export interface PodSource {
@@ -38,20 +40,25 @@ export function fixedPods(pods: V1Pod[]): PodSource {
   return { get: (key) => byKey.get(key), items: () => [...byKey.values()], subscribe: () => () => undefined };
 }
 
+export type PodWorkApi = EvictionApi & Pick<KubeClient, 'getDeployment' | 'getStatefulSet' | 'getReplicaSet' | 'watchPodsMatching'>;
+
+/** What the work on one node's pods needs: the run's services and the node's own state. */
 export interface PodWorkContext {
-  client: KubeClient;
+  api: PodWorkApi;
+  clock: Clock;
   options: DrainOptions;
   logger: Logger;
+  pdbs: Watch<V1PodDisruptionBudget>;
+  budgets: BudgetWaiter;
+  workloads: LiveWorkloads;
+  migrations: WorkloadMigrations;
   node: string;
   /** The node was Ready when its drain started: its kubelet can confirm deletions. */
   nodeReady: boolean;
   pods: PodSource;
-  pdbWatch: ResourceWatch<V1PodDisruptionBudget>;
-  budgets: BudgetWaiter;
-  /** The run's limit on evictions in flight, shared by every node draining at once. */
-  slots: EvictionSlots;
   ledger: PodLedger;
-  report: NodeReport;
+  /** What went wrong after pods left (a replacement never came, a raise not restored): the node fails. */
+  problems: string[];
   /** Ends every wait of the pod's work: the drain's deadline, cancellation, or the loop stopping. */
   signal: AbortSignal;
   mark: Mark;
@@ -72,7 +79,7 @@ export class PodLedger {
   constructor(
     private readonly results: PodResult[],
     /** ms since the run started, for startedAt/endedAt. */
-    private readonly clock: () => number,
+    private readonly sinceStart: () => number,
   ) {}
 
   has(uid: string): boolean {
@@ -83,14 +90,14 @@ export class PodLedger {
   open(p: PodPlan): PodResult {
     let r = this.byUid.get(p.uid);
     if (!r) {
-      r = { pod: `${p.namespace}/${p.name}`, outcome: 'blocked', budgetWaits: 0, startedAt: this.clock() };
+      r = { pod: `${p.namespace}/${p.name}`, outcome: 'blocked', budgetWaits: 0, startedAt: this.sinceStart() };
       this.byUid.set(p.uid, r);
       this.results.push(r);
     }
     return r;
   }
 
-  result(p: PodPlan): PodResult | undefined {
+  result(p: Pick<PodPlan, 'uid'>): PodResult | undefined {
     return this.byUid.get(p.uid);
   }
 
@@ -112,7 +119,7 @@ export class PodLedger {
     if (r.outcome !== 'blocked') return false;
     r.outcome = 'failed';
     r.message = message;
-    r.endedAt = this.clock();
+    r.endedAt = this.sinceStart();
     return true;
   }
 
@@ -122,7 +129,7 @@ export class PodLedger {
     if (r.outcome === 'failed') return;
     r.outcome = outcome;
     if (message !== undefined) r.message = message;
-    r.endedAt = this.clock();
+    r.endedAt = this.sinceStart();
   }
 
   left(p: PodPlan): boolean {
@@ -133,24 +140,18 @@ export class PodLedger {
 
 // ---- The work on a pod -------------------------------------------------------------------------
 
-function evictionDeps(c: PodWorkContext): EvictionDeps {
+function evictionEnv(c: PodWorkContext, surgeInstead?: AbortSignal): EvictionEnv {
   return {
-    client: c.client,
+    api: c.api,
+    clock: c.clock,
     logger: c.logger,
-    pdbWatch: c.pdbWatch,
+    pdbs: c.pdbs,
     budgets: c.budgets,
     gracePeriodSeconds: c.options.gracePeriodSeconds,
     dryRun: c.options.dryRun,
     mark: c.mark,
-    // A not-Ready pod may be evicted while the budget allows nothing (the API server's rule).
-    podReady: (p) => {
-      const pod = c.pods.get(`${p.namespace}/${p.name}`);
-      return pod?.metadata?.uid === p.uid ? isPodReady(pod) : undefined;
-    },
-    podLabels: (p) => {
-      const pod = c.pods.get(`${p.namespace}/${p.name}`);
-      return pod?.metadata?.uid === p.uid ? (pod.metadata?.labels ?? {}) : undefined;
-    },
+    podNow: (p) => c.pods.get(`${p.namespace}/${p.name}`),
+    surgeInstead,
   };
 }
 
@@ -159,13 +160,15 @@ function evictionDeps(c: PodWorkContext): EvictionDeps {
  * `surgeInstead` fires when the loop's plan of the live state migrates the pod after all (its
  * budget can no longer allow the eviction): a budget wait then ends, the pod's result is dropped
  * and the loop starts the migration; an eviction the API server already accepted goes on.
+ * Must be called in the same synchronous step that decided it (takeOff is its first act).
  */
 export async function evictPod(c: PodWorkContext, p: PodPlan, surgeInstead?: AbortSignal): Promise<void> {
+  const putBack = c.workloads.takeOff(p.workload, p.uid);
   const r = c.ledger.open(p);
   try {
     const replacement = await watchForReplacement(c, p);
     try {
-      await evictWithBudget({ ...evictionDeps(c), surgeInstead }, p, r, c.signal);
+      await evictWithBudget(evictionEnv(c, surgeInstead), p, r, c.signal);
       if (c.options.dryRun) return;
       await awaitGone(c, p, p.podClass === 'finished' ? 'deleted' : 'evicted');
       if (replacement) await waitForReplacement(c, p, replacement);
@@ -180,39 +183,38 @@ export async function evictPod(c: PodWorkContext, p: PodPlan, surgeInstead?: Abo
       return;
     }
     recordError(c, [p], err);
+  } finally {
+    putBack();
   }
 }
 
-/** migrate: the Deployment's pods on this node, together: replacement first, then the old pods. */
+/** migrate: the Deployment's pods on this node, together, through the run's migration of it. */
 export async function migratePods(c: PodWorkContext, group: PodPlan[], readyCount: number): Promise<void> {
   const w = group[0]?.workload;
   if (!w) return;
+  const putBack = group.map((p) => c.workloads.takeOff(p.workload, p.uid));
   const id = `Deployment/${w.namespace}/${w.name}`;
   const results = group.map((p) => c.ledger.open(p));
   c.mark('migrate', id, `migrating ${group.length} pod(s)`);
   try {
-    const change = await migrateDeployment(
-      {
-        client: c.client,
-        logger: c.logger,
-        node: c.node,
-        dryRun: c.options.dryRun,
-        signal: c.signal,
-        evictOldPods: async () => {
-          await Promise.all(group.map((p, i) => evictWithBudget(evictionDeps(c), p, results[i]!, c.signal)));
-        },
-        record: (change) => c.report.workloadChanges.push(change),
+    await c.migrations.migrate({
+      node: c.node,
+      workload: w,
+      moving: { total: group.length, ready: readyCount },
+      signal: c.signal,
+      evictOldPods: async () => {
+        await Promise.all(group.map((p, i) => evictWithBudget(evictionEnv(c), p, results[i]!, c.signal)));
       },
-      w,
-      { total: group.length, ready: readyCount },
-    );
+    });
     for (const p of group) {
       if (c.options.dryRun) c.ledger.settle(p, 'would-evict');
       else await awaitGone(c, p, 'migrated');
     }
-    c.mark('migrate', id, change.change);
+    c.mark('migrate', id, 'old pods gone');
   } catch (err) {
     recordError(c, group, err);
+  } finally {
+    for (const undo of putBack) undo();
   }
 }
 
@@ -226,12 +228,27 @@ export async function awaitTerminating(c: PodWorkContext, p: PodPlan): Promise<v
   }
 }
 
-/** After an accepted eviction: until the pod is gone, or its deletion is not to be waited for. */
+/**
+ * Until the pod is gone (no pod of that name with that UID), or its deletion is no longer to be
+ * waited for (plan/pod.ts deleteWaitDeadline: skip-wait-for-delete-timeout, a NotReady node).
+ */
 async function awaitGone(c: PodWorkContext, p: PodPlan, outcome: PodOutcome, message?: string): Promise<void> {
   const key = `${p.namespace}/${p.name}`;
-  const gone = await waitForDeletion(c.pods, key, p.uid, c.signal, {
-    skipWaitSeconds: c.options.skipWaitForDeleteTimeoutSeconds,
-    nodeReady: c.nodeReady,
+  const here = () => {
+    const pod = c.pods.get(key);
+    return pod?.metadata?.uid === p.uid ? pod : undefined;
+  };
+  const endsAt = () => mapPod(here(), (pod) => deleteWaitDeadline(pod, c.options.skipWaitForDeleteTimeoutSeconds, c.nodeReady));
+  const gone = await waitFor<'deleted' | 'not-confirmed'>({
+    check: () => {
+      if (!here()) return 'deleted';
+      const end = endsAt();
+      return end !== undefined && c.clock.now() >= end ? 'not-confirmed' : undefined;
+    },
+    subscribe: (changed) => c.pods.subscribe(() => changed()),
+    recheckAt: endsAt,
+    signal: c.signal,
+    clock: c.clock,
   });
   if (gone === 'deleted') {
     c.ledger.settle(p, outcome, message);
@@ -247,26 +264,28 @@ async function awaitGone(c: PodWorkContext, p: PodPlan, outcome: PodOutcome, mes
   c.mark('evict', key, gone === 'deleted' ? 'gone' : 'deletion not confirmed');
 }
 
+function mapPod<T>(pod: V1Pod | undefined, f: (pod: V1Pod) => T | undefined): T | undefined {
+  return pod === undefined ? undefined : f(pod);
+}
+
 /** wait-for-replacements: the workload's pods, watched, and how many were Ready before the eviction. */
 interface ReplacementWatch {
-  pods: ResourceWatch<V1Pod>;
+  pods: Watch<V1Pod>;
   readyBefore: number;
 }
 
 /**
  * wait-for-replacements: counts the workload's Ready pods itself (its selector, watched), or
  * undefined when not asked for (or the kind cannot be watched). The workload's own
- * status.readyReplicas was read before: right after an eviction it still counted the evicted pod
- * until its controller caught up, so the wait ended at once, before any replacement existed.
- * Counting Ready pods other than the evicted one cannot see that stale count. Waiting for
- * spec.replicas instead would hang on a workload that was already degraded before the drain.
+ * status.readyReplicas trails its pods: right after an eviction it still counts the evicted pod.
+ * Waiting for spec.replicas instead would hang on a workload that was already degraded.
  */
 async function watchForReplacement(c: PodWorkContext, p: PodPlan): Promise<ReplacementWatch | undefined> {
   const w = p.workload;
-  if (!c.options.waitForReplacements || c.options.dryRun || !w || !canWatchWorkload(w.kind)) return undefined;
-  const workload = await readWorkload(c.client, w.kind, w.namespace, w.name);
-  if (!workload?.spec?.selector) return undefined;
-  const pods = watchDeploymentPods(c.client, workload);
+  if (!c.options.waitForReplacements || c.options.dryRun || !w) return undefined;
+  const selector = await workloadSelector(c.api, w.kind, w.namespace, w.name);
+  if (!selector) return undefined;
+  const pods = watchWorkloadPods(c.api, { metadata: { namespace: w.namespace }, spec: { selector } });
   try {
     await pods.start();
   } catch (err) {
@@ -276,39 +295,33 @@ async function watchForReplacement(c: PodWorkContext, p: PodPlan): Promise<Repla
   return { pods, readyBefore: readyPods(pods).length };
 }
 
+async function workloadSelector(api: PodWorkApi, kind: string, namespace: string, name: string): Promise<V1LabelSelector | undefined> {
+  if (kind === 'Deployment') return (await api.getDeployment(namespace, name)).spec?.selector;
+  if (kind === 'StatefulSet') return (await api.getStatefulSet(namespace, name)).spec?.selector;
+  if (kind === 'ReplicaSet') return (await api.getReplicaSet(namespace, name)).spec?.selector;
+  return undefined;
+}
+
 /** Ready pods not being deleted. */
-function readyPods(pods: ResourceWatch<V1Pod>, except?: string): V1Pod[] {
+function readyPods(pods: Watch<V1Pod>, except?: string): V1Pod[] {
   return pods.items().filter((pod) => pod.metadata?.uid !== except && !pod.metadata?.deletionTimestamp && isPodReady(pod));
 }
 
 async function waitForReplacement(c: PodWorkContext, p: PodPlan, r: ReplacementWatch): Promise<void> {
   const w = p.workload!;
-  const id = `${w.kind}/${w.namespace}/${w.name}`;
-  await waitUntil(
-    () => readyPods(r.pods, p.uid).length >= r.readyBefore,
-    (onChange) => r.pods.subscribe(() => onChange()),
-    c.signal,
-  );
-  c.mark('wait', id, `replacement Ready: back to ${r.readyBefore} ready`);
-}
-
-async function readWorkload(client: KubeClient, kind: string, namespace: string, name: string): Promise<{ metadata?: { namespace?: string }; spec?: { selector?: V1LabelSelector } } | undefined> {
-  switch (kind) {
-    case 'Deployment':
-      return (await client.getDeployment(namespace, name)) as V1Deployment;
-    case 'StatefulSet':
-      return client.getStatefulSet(namespace, name);
-    case 'ReplicaSet':
-      return client.getReplicaSet(namespace, name);
-    default:
-      return undefined;
-  }
+  await waitFor<true>({
+    check: () => (readyPods(r.pods, p.uid).length >= r.readyBefore ? true : undefined),
+    subscribe: (changed) => r.pods.subscribe(() => changed()),
+    signal: c.signal,
+    clock: c.clock,
+  });
+  c.mark('wait', `${w.kind}/${w.namespace}/${w.name}`, `replacement Ready: back to ${r.readyBefore} ready`);
 }
 
 /**
  * What an error means for the pods of one task. A wait cut short by the deadline leaves a pod
  * not yet evicted 'blocked' and an accepted eviction 'evicted-not-confirmed'; any other error
- * fails the pods still on the node, naming the pod.
+ * fails the pods still on the node, naming the pod; for pods that left, what came after failed.
  */
 function recordError(c: PodWorkContext, pods: PodPlan[], err: unknown): void {
   if (err instanceof WaitAborted || c.signal.aborted) {
@@ -325,8 +338,5 @@ function recordError(c: PodWorkContext, pods: PodPlan[], err: unknown): void {
     if (c.ledger.fail(p, message)) c.logger.error(`${key}: ${message}`, { node: c.node, pod: key });
     else c.logger.error(`${key} left the node, but then: ${message}`, { node: c.node, pod: key });
   }
-  if (pods.every((p) => c.ledger.left(p))) {
-    // The pods left, but what came after (replacement wait, migration restore) did not go well.
-    c.report.error = [c.report.error, message].filter(Boolean).join('; ');
-  }
+  if (pods.every((p) => c.ledger.left(p))) c.problems.push(message);
 }
