@@ -14,6 +14,7 @@ import { parse } from 'yaml';
 import { POD_READY_DELAY_ANNOTATION, type LocalCluster } from '../cluster/src/index.js';
 import type { RunReport } from '../src/engine/types.js';
 import { isReady, Recorder } from './recorder.js';
+import { entryCommand } from '../test/bundle.js';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 /** Every scenario namespace starts with this; the recorder looks only there. */
@@ -285,7 +286,7 @@ export interface CliRun {
 
 /** Starts `safe-drain <args> --output json -v` as one node process (SIGKILL hits the process talking to the API). */
 export function startDrain(args: string[], hardBoundMs: number): CliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--output', 'json', '-v'], {
+  const child = spawn(process.execPath, [...entryCommand('cli'), ...args, '--output', 'json', '-v'], {
     cwd: REPO,
     env: { ...process.env, NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -31,7 +31,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { startFaultProxy, type FaultProxy } from '../../faults/net-proxy.js';
-import { bundleDir } from './bundle.js';
+import { bundleDir } from '../bundle.js';
 import { deleteNamespace, useCluster } from './support.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import packageJson from '../../package.json' with { type: 'json' };
-import { bundleDir } from './bundle.js';
+import { bundleDir } from '../bundle.js';
 
 const requiredMajor = Number(/\d+/.exec(packageJson.engines.node)?.[0]);
 

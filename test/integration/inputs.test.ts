@@ -14,6 +14,7 @@ import {
 } from '../../src/engine/execute/restore.js';
 import { DiscoveryV1Api, type V1Pod } from '@kubernetes/client-node';
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
+import { entryCommand } from '../bundle.js';
 import type { AvailabilityReport } from '../../src/engine/availability/types.js';
 import { InputError, type RunReport } from '../../src/engine/types.js';
 import { ClusterUnreachable, EXIT_CODES } from '../../src/engine/errors.js';
@@ -138,12 +139,12 @@ interface Exited {
   stderr: string;
 }
 
-/** Runs a TypeScript entry of a shell as its own process (node with tsx), as users and the runner start it. */
-function runEntry(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Exited> {
+/** Runs a shell (test/bundle.ts entryCommand) as its own process, as users and the runner start it. */
+function runEntry(entry: Parameters<typeof entryCommand>[0], args: string[], env: NodeJS.ProcessEnv = {}): Promise<Exited> {
   return new Promise((resolve, reject) => {
     // Async, not spawnSync: the cluster's processes log through this process's pipes.
     // NODE_OPTIONS cleared: jest's --experimental-vm-modules is not for the shells.
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: root, env: { ...process.env, NODE_OPTIONS: '', ...env } });
+    const child = spawn(process.execPath, [...entryCommand(entry), ...args], { cwd: root, env: { ...process.env, NODE_OPTIONS: '', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -153,8 +154,8 @@ function runEntry(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): P
   });
 }
 
-/** The Action's main step (or, with entry src/action/post-entry.ts, its post step) as the runner runs it: inputs in INPUT_*, outputs and summary in files. */
-async function runActionStep(inputs: Record<string, string>, entry = 'src/action/index.ts') {
+/** The Action's main step (or, with entry 'post', its post step) as the runner runs it: inputs in INPUT_*, outputs and summary in files. */
+async function runActionStep(inputs: Record<string, string>, entry: 'action' | 'post' = 'action') {
   const dir = mkdtempSync(join(tmpdir(), 'safe-drain-step-'));
   const outputFile = join(dir, 'output');
   const summaryFile = join(dir, 'summary.md');
@@ -217,7 +218,7 @@ describe('inputs the engine cannot honour are refused before any change', () => 
     [['--availability', 'default/no-such-service'], 'option --availability: no Service "default/no-such-service" in the cluster'],
   ])('the CLI with %p: exit 2, a JSON report naming the option, node w1 untouched', async (flags, message) => {
     const before = await nodeState('w1');
-    const run = await runEntry('src/cli/main.ts', ['drain', '--node', 'w1', ...flags, '--kubeconfig', tc.cluster.kubeconfigPath, '-o', 'json']);
+    const run = await runEntry('cli', ['drain', '--node', 'w1', ...flags, '--kubeconfig', tc.cluster.kubeconfigPath, '-o', 'json']);
     expect(run.stderr).toContain(`error: ${message}`);
     const report = JSON.parse(run.stdout) as RunReport;
     expect(report.success).toBe(false);
@@ -294,7 +295,7 @@ describe('the availability gate in the Action', () => {
   it('the CLI: the same gate failure exits 3 (gate-failed), names the Service on stderr, and --output json carries availability', async () => {
     const ns = namespace('cli-gate');
     await singleReplicaBehindService(ns);
-    const run = await runEntry('src/cli/main.ts', [
+    const run = await runEntry('cli', [
       'drain',
       '--node',
       'w1',
@@ -343,7 +344,7 @@ describe('a run that stops on an error still publishes its results', () => {
     // Both wait out the checks' real 20 s outage bound: side by side.
     const [step, run] = await Promise.all([
       runActionStep({ node: 'w1', kubeconfig: UNREACHABLE_KUBECONFIG }),
-      runEntry('src/cli/main.ts', ['plan', '--node', 'w1', '--kubeconfig', path, '--output', 'json']),
+      runEntry('cli', ['plan', '--node', 'w1', '--kubeconfig', path, '--output', 'json']),
     ]);
     expect(step.status).toBe(1);
     expect(step.outputs).toMatchObject({ evicted: '[]', skipped: '[]', blocked: '[]' });
@@ -381,7 +382,7 @@ describe('the Action post step', () => {
     await leftRaise(ns, 'other', 'w2', 2, 1, 2); // another node's: not this step's business
     const kubeconfig = readFileSync(tc.cluster.kubeconfigPath, 'utf8');
 
-    const ok = await runActionStep({ node: 'w1', kubeconfig }, 'src/action/post-entry.ts');
+    const ok = await runActionStep({ node: 'w1', kubeconfig }, 'post');
     expect(ok.stdout).not.toContain('::error::');
     expect(ok.status).toBe(0);
     const web = await tc.apps.readNamespacedDeployment({ namespace: ns, name: 'web' });
@@ -393,7 +394,7 @@ describe('the Action post step', () => {
 
     // Someone changed replicas since the raise: the post step must not overwrite it, and says what to do.
     await tc.cluster.kubectl(['-n', ns, 'scale', 'deployment/other', '--replicas=5']);
-    const left = await runActionStep({ node: 'w2', kubeconfig }, 'src/action/post-entry.ts');
+    const left = await runActionStep({ node: 'w2', kubeconfig }, 'post');
     expect(left.status).toBe(1);
     expect(left.stdout).toMatch(/::error::safe-drain post: 1 Deployment\(s\) still carry a temporary replica raise/);
     expect(left.stdout).toContain('Deployment/post-step/other');

@@ -279,6 +279,8 @@ describe('planner parity with the API server and kubectl drain', () => {
       await tc.cluster.kubectl(['taint', 'nodes', 'w3', 'parity=check:NoSchedule', 'empty-value:PreferNoSchedule']);
       await tc.cluster.kubectl(['cordon', 'w3']);
       try {
+        // The node lifecycle controller adds the cordon's taint after the cordon, when it gets to it.
+        await eventually(async () => (await tc.core.readNode({ name: 'w3' })).spec?.taints?.some((t) => t.key === 'node.kubernetes.io/unschedulable'), 'w3 tainted unschedulable');
         const seen = (n: V1Node) => ({
           name: n.metadata?.name,
           labels: n.metadata?.labels,

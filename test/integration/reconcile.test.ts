@@ -10,6 +10,7 @@ import { ANNOTATION_MIGRATION } from '../../src/engine/execute/restore.js';
 import { KubeClient } from '../../src/engine/kube/client.js';
 import { loadKubeConfig } from '../../src/engine/kube/config.js';
 import type { Logger } from '../../src/engine/types.js';
+import { entryCommand } from '../bundle.js';
 import {
   deployOn,
   deployment,
@@ -302,8 +303,12 @@ describe('the drain reconciles the live pod set', () => {
   it('the CLI shows the plan table once, in plan and in drain (issue 13)', async () => {
     const ns = namespace('plan-once');
     await deployOn(tc, W1, ns, 'web', 2);
-    const tsx = join(process.cwd(), 'node_modules', '.bin', 'tsx');
-    const cli = (args: string[]) => spawnSync(tsx, ['src/cli/main.ts', ...args, '--node', W1, '--kubeconfig', tc.cluster.kubeconfigPath], { encoding: 'utf8', timeout: 120_000 });
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, [...entryCommand('cli'), ...args, '--node', W1, '--kubeconfig', tc.cluster.kubeconfigPath], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, NODE_OPTIONS: '' },
+      });
     const header = /POD\s+CLASS\s+ACTION/g;
 
     const plan = cli(['plan']);
