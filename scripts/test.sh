@@ -10,9 +10,10 @@
 #     images (debootstrap, niced; kubelet and kube-proxy once the control plane's build is done).
 #     Once those images and binaries exist: e2e scenario a (it waits out the real 300 s
 #     tolerations), and beside it the real-nodes tests, then e2e scenarios b and c;
-#   foreground meanwhile: the bundle (built once, used by every check and test that runs it),
-#     typecheck, lint, dist/ freshness, workflow lint, unit tests, Docker tests;
-#   then the integration tests, INTEGRATION_WORKERS files at a time, each on its own control plane.
+#   the bundle (built once, used by every check and test that runs it), then in the background,
+#     niced: dist/ freshness, typecheck, lint, workflow lint, unit tests, Docker tests;
+#   then, once the control plane is built, the integration tests, INTEGRATION_WORKERS files at a
+#     time, each on its own control plane. The background jobs' logs and counts come after them.
 # Every stage prints its start time; each jest stage ends with its files' times, longest first.
 #
 #   SAFE_DRAIN_SKIP_E2E=1    leave out the e2e suite (counted as skipped, said loudly)
@@ -108,23 +109,44 @@ stage "bundle (once per run: dist/ check, act and CLI tests use it)"
 export SAFE_DRAIN_BUNDLE_DIR="$results/bundle"
 if node scripts/bundle.mjs --outdir "$SAFE_DRAIN_BUNDLE_DIR" >/dev/null; then
   echo "built into $SAFE_DRAIN_BUNDLE_DIR"
-  check "dist is fresh" node scripts/bundle.mjs --check --from "$SAFE_DRAIN_BUNDLE_DIR"
 else
   unset SAFE_DRAIN_BUNDLE_DIR
   fail_stage "bundle"
 fi
-check "typecheck" npm run --silent typecheck
-check "lint" npm run --silent lint
-check "workflows and action.yml" bash scripts/lint-workflows.sh
-jest_stage "unit tests" --selectProjects unit --maxWorkers=2
-if $docker_ok; then
-  SAFE_DRAIN_REQUIRE_DOCKER=1 jest_stage "docker tests" --selectProjects docker --runInBand
-fi
+
+# The checks that need no cluster, in the background at a lower priority: the control plane's
+# Go build (the critical path) keeps the cores, they fill its single-threaded link phases and the
+# integration tests' waits. Printed and counted after the integration tests.
+stage "checks in the background (niced): dist/, typecheck, lint, workflows, unit and Docker tests"
+bg_check() {
+  local name=$1; shift
+  stage "$name"
+  "$@"
+  printf '%s\t%s\n' "$?" "$name" >>"$results/checks.tsv"
+}
+bg_jest() {
+  local name=$1; shift
+  stage "$name"
+  local out; out=$(jest_json "$name")
+  NODE_OPTIONS=--experimental-vm-modules npx jest --json --outputFile="$out" "$@"
+  echo $? >"$out.rc"
+}
+(
+  renice -n 10 -p "$BASHPID" >/dev/null
+  if [ -n "${SAFE_DRAIN_BUNDLE_DIR:-}" ]; then bg_check "dist is fresh" node scripts/bundle.mjs --check --from "$SAFE_DRAIN_BUNDLE_DIR"; fi
+  bg_check "typecheck" npm run --silent typecheck
+  bg_check "lint" npm run --silent lint
+  bg_check "workflows and action.yml" bash scripts/lint-workflows.sh
+  bg_jest "unit tests" --selectProjects unit --maxWorkers=2
+  if $docker_ok; then SAFE_DRAIN_REQUIRE_DOCKER=1 bg_jest "docker tests" --selectProjects docker --runInBand; fi
+  stage "checks done"
+) >"$results/checks.log" 2>&1 &
+checks_pid=$!
+echo "log: $results/checks.log"
 
 # Real nodes, in the background: e2e scenario a as soon as the images and binaries exist, and
 # beside it the real-nodes tests followed by e2e scenarios b and c (each e2e run on its own
-# cluster). Started after the checks above so that, on a warm machine, they do not share the
-# cores with the unit and Docker tests; on a cold one the builds they wait for take longer.
+# cluster).
 if $docker_ok; then
   # Each waits on the builds' locks, then finds the images and binaries cached.
   images_and_binaries() { bash scripts/build-node-image.sh >/dev/null 2>&1 && bash cluster/build/build-binaries.sh >/dev/null 2>&1; }
@@ -184,6 +206,17 @@ jest_stage "integration tests (real control plane)" --selectProjects integration
 # scripts/compat.sh builds that minor's binaries and runs the subset against them.
 if [ -f scripts/compat.sh ]; then
   check "compat (oldest supported Kubernetes minor)" bash scripts/compat.sh
+fi
+
+stage "checks (background since the bundle)"
+wait "$checks_pid"
+show "checks" "$results/checks.log"
+while IFS=$'\t' read -r rc name; do
+  if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else fail_stage "$name"; fi
+done <"$results/checks.tsv"
+count_jest "$(jest_json "unit tests")" "$(cat "$(jest_json "unit tests").rc" 2>/dev/null || echo 1)" "unit tests"
+if $docker_ok; then
+  count_jest "$(jest_json "docker tests")" "$(cat "$(jest_json "docker tests").rc" 2>/dev/null || echo 1)" "docker tests"
 fi
 
 stage "act build (background)"
