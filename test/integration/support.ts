@@ -268,9 +268,16 @@ export async function deployOn(
   const unpin = await pinTo(tc, node);
   try {
     await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, name, replicas, extra) });
-    const pods = await waitReady(tc, ns, name, replicas);
-    if (!pods.every((p) => p.spec?.nodeName === node)) throw new Error(`${ns}/${name}: not every pod landed on ${node}`);
-    return pods;
+    // The scheduler can place a pod before it has seen a cordon made just before (seen under load):
+    // such a pod is deleted, and its ReplicaSet's next one goes to `node`.
+    return await eventually(async () => {
+      const live = (await podsOf(tc, ns, name)).filter((p) => !p.metadata?.deletionTimestamp);
+      for (const p of live.filter((x) => x.spec?.nodeName !== undefined && x.spec.nodeName !== node)) {
+        await tc.core.deleteNamespacedPod({ namespace: ns, name: p.metadata!.name!, gracePeriodSeconds: 0 }).catch(() => undefined);
+      }
+      const ready = live.filter((p) => p.spec?.nodeName === node && isPodReady(p));
+      return ready.length >= replicas && ready.length === live.length ? ready : undefined;
+    }, `${replicas} ready pods of ${ns}/${name}, all on ${node}`);
   } finally {
     await unpin();
   }
