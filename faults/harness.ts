@@ -15,6 +15,7 @@ import { POD_READY_DELAY_ANNOTATION, type LocalCluster } from '../cluster/src/in
 import type { RunReport } from '../src/engine/types.js';
 import { expectValidReport } from '../test/report-schema.js';
 import { isReady, Recorder } from './recorder.js';
+import { entryCommand } from '../test/bundle.js';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 /** Every scenario namespace starts with this; the recorder looks only there. */
@@ -286,7 +287,7 @@ export interface CliRun {
 
 /** Starts `safe-drain <args> --output json -v` as one node process (SIGKILL hits the process talking to the API). */
 export function startDrain(args: string[], hardBoundMs: number): CliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--output', 'json', '-v'], {
+  const child = spawn(process.execPath, [...entryCommand('cli'), ...args, '--output', 'json', '-v'], {
     cwd: REPO,
     env: { ...process.env, NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -11,6 +11,8 @@ export interface FaultProxyOptions {
   delayMs?: number;
   /** Each connection is destroyed this long after it opened (both sides). */
   cutAfterMs?: number;
+  /** Asked for each new connection: true resets it at once (a server that is gone). */
+  refuse?: () => boolean;
 }
 
 export interface FaultProxy {
@@ -69,6 +71,10 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   const listeners: (() => void)[] = [];
   const open = new Set<Socket>();
   const server: Server = createServer((client) => {
+    if (opts.refuse?.()) {
+      client.resetAndDestroy();
+      return;
+    }
     connections++;
     for (const l of listeners) l();
     const upstream = connect(opts.target.port, opts.target.host);

@@ -16,6 +16,7 @@ import {
 } from './harness.js';
 import { startFaultProxy, type FaultProxy } from './net-proxy.js';
 import { DISRUPTED_POD_TIMEOUT_MS } from '../src/engine/plan/pdb.js';
+import { ANNOTATION_DRAIN_LOCK } from '../src/engine/execute/drain-lock.js';
 
 export interface ScenarioResult {
   fault: string;
@@ -168,6 +169,9 @@ async function runDrainScenario(ctx: FaultContext, s: DrainScenario): Promise<Sc
   } finally {
     await s.cleanup?.().catch((err: unknown) => ctx.log(`cleanup of "${s.fault}" failed: ${(err as Error).message}`));
     for (const n of ctx.cluster.nodes) await ctx.cluster.kubectl(['uncordon', n]).catch(() => undefined);
+    // A run killed at its bound leaves its drain lock: the next scenario starts without it (this
+    // one already counted it as left behind).
+    for (const n of ctx.cluster.nodes) await ctx.cluster.kubectl(['annotate', 'node', n, `${ANNOTATION_DRAIN_LOCK}-`]).catch(() => undefined);
     // Waited out, so that no pod of this scenario is on a node the next one drains.
     await removeNamespaces(ctx, s.namespaces, true);
   }
@@ -729,6 +733,20 @@ export const SCENARIOS: Scenario[] = [
   ...PHASES.flatMap((p) => [runnerDies(p, 'SIGTERM'), runnerDies(p, 'SIGKILL')]),
   slowApi,
 ];
+
+/**
+ * The test file that runs a scenario (test/integration/faults-<family>.test.ts): one control plane
+ * and one jest worker per family, so the matrix runs on as many workers as it has families.
+ */
+export const FAULT_FAMILIES = ['api', 'nodes-pdbs', 'runner-sigterm', 'runner-sigkill'] as const;
+export type FaultFamily = (typeof FAULT_FAMILIES)[number];
+
+export function faultFamily(s: Scenario): FaultFamily {
+  if (s.id.startsWith('kill-term-')) return 'runner-sigterm';
+  if (s.id.startsWith('kill-kill-')) return 'runner-sigkill';
+  // Rows 5 (a node dies), 6 (the PDB changes) and 7 (two drains); the rest are API server faults.
+  return /^[567]/.test(s.fault) ? 'nodes-pdbs' : 'api';
+}
 
 /** Runs one scenario; the baseline's time becomes the reference of the later ones. */
 export async function runScenario(ctx: FaultContext, s: Scenario): Promise<ScenarioResult> {

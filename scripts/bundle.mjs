@@ -5,8 +5,10 @@
 //   node scripts/bundle.mjs                write dist/
 //   node scripts/bundle.mjs --check        compare only; exit 1 naming the stale files
 //   node scripts/bundle.mjs --outdir DIR   write to DIR instead of dist/ (tests run the bundle)
+//   node scripts/bundle.mjs --check --from DIR   compare DIR (a bundle built by --outdir) instead
+//                                          of building again (scripts/test.sh builds once per run)
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -106,7 +108,15 @@ function readOrNull(path) {
   }
 }
 
-const bundles = await Promise.all(targets.map(bundle));
+const fromAt = process.argv.indexOf('--from');
+const from = fromAt === -1 ? undefined : process.argv[fromAt + 1];
+if (fromAt !== -1 && !from) {
+  console.error('--from needs a directory');
+  process.exit(2);
+}
+const bundles = from
+  ? targets.map((t) => ({ ...t, contents: readFileSync(join(from, basename(t.outfile))) }))
+  : await Promise.all(targets.map(bundle));
 
 if (process.argv.includes('--check')) {
   const stale = bundles.filter((b) => {

@@ -61,7 +61,12 @@ interface ServiceJson {
  * own container on the nodes' network, every PROBE_INTERVAL_MS; resolves once both have answered.
  * stop() returns both probes' samples in time order, details prefixed "NodePort: " / "ClusterIP: ".
  */
-export async function startServiceProbes(cluster: RealNodesCluster, target: ProbeTarget, log: (m: string) => void): Promise<AvailabilityProbe> {
+export interface ServiceProbes extends AvailabilityProbe {
+  /** Resolves once `predicate` holds for the ClusterIP probe's samples (since its route exists); rejects after `timeoutMs`. */
+  waitForClusterIp(predicate: (samples: readonly AvailabilitySample[]) => boolean, timeoutMs: number): Promise<void>;
+}
+
+export async function startServiceProbes(cluster: RealNodesCluster, target: ProbeTarget, log: (m: string) => void): Promise<ServiceProbes> {
   const { startHttpProbe } = await import('./http-probe.js');
   const svc = JSON.parse(await cluster.kubectl(['-n', target.namespace, 'get', 'service', target.service, '-o', 'json'])) as ServiceJson;
   const port = svc.spec.ports?.find((p) => p.port === target.port);
@@ -104,6 +109,9 @@ export async function startServiceProbes(cluster: RealNodesCluster, target: Prob
   }
   log(`probing ${urls.nodeport} (NodePort on ${via}) and ${urls.clusterip} (ClusterIP, routed via ${via}) every ${PROBE_INTERVAL_MS} ms each`);
   return {
+    async waitForClusterIp(predicate, timeoutMs) {
+      await probes.clusterip!.waitFor((samples) => predicate(samples.filter((x) => x.at >= routedAt)), timeoutMs);
+    },
     async stop(): Promise<AvailabilitySample[]> {
       const [np, cip] = await Promise.all([probes.nodeport!.stop(), probes.clusterip!.stop()]);
       const tag = (kind: string, s: AvailabilitySample): AvailabilitySample => ({ ...s, detail: `${kind}: ${s.detail ?? ''}`.trim() });

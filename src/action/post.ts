@@ -49,8 +49,15 @@ async function lockNodes(client: KubeClient, logger: Logger, nodes: string[], ho
   };
 }
 
+/**
+ * How long the post step waits out a cluster that does not answer (KubeClient.outageBoundMs). It
+ * only restores, and runs once at the job's end: waiting out an API server restart as a drain does
+ * (90 s per request) would only hold the job, e.g. after a step deleted a throwaway cluster.
+ */
+export const POST_OUTAGE_BOUND_MS = 15_000;
+
 const engineDeps: PostDeps = {
-  connect: (path, context) => new KubeClient(loadKubeConfig({ path, context })),
+  connect: (path, context) => new KubeClient(loadKubeConfig({ path, context, shell: 'action' })),
   resolveNodeNames: async (client, options) => (await resolveNodes(client, options)).map((n) => n.metadata?.name ?? ''),
   restoreLeftoverChanges,
   lockNodes,
@@ -64,6 +71,7 @@ export async function post(deps: PostDeps = engineDeps): Promise<void> {
     if (options.operation === 'plan') return core.info('safe-drain post: nothing to restore (operation plan changes nothing)');
     kubeconfig = writeKubeconfig(core.getInput('kubeconfig'));
     const client = deps.connect(kubeconfig?.path, core.getInput('context').trim() || undefined);
+    client.outageBoundMs = POST_OUTAGE_BOUND_MS;
     const nodes = options.selector !== undefined ? await deps.resolveNodeNames(client, options) : options.nodes;
     const logger = actionsLogger();
     // A dry run took no lock and restores nothing for real.

@@ -47,6 +47,8 @@ export interface RunContext {
   onPlan?: (plan: DrainPlan) => void;
   /** Time for the run's loops and timers (tests replace it). */
   clock?: Clock;
+  /** How long the checks wait out a cluster that does not answer; default CHECKS_OUTAGE_BOUND_MS (tests shorten it). */
+  checksOutageBoundMs?: number;
 }
 
 export async function runSafeDrain(options: DrainOptions, ctx: RunContext): Promise<RunReport> {
@@ -54,7 +56,7 @@ export async function runSafeDrain(options: DrainOptions, ctx: RunContext): Prom
   try {
     const signal = ctx.signal ?? new AbortController().signal;
     const env = environment(options, ctx);
-    const checked = await checks(env, signal);
+    const checked = await checks(env, signal, ctx.checksOutageBoundMs);
     const run = new Run(env, checked.nodes, checked.started);
     const stopOn = (s: AbortSignal) => s.addEventListener('abort', () => run.stop(new Error(abortReason(s))), { once: true });
     stopOn(signal);
@@ -124,7 +126,7 @@ function judgedVersion(verdict: VersionVerdict, logger: Logger): string | undefi
  * watch (a drain or plan), the Services the gate watches. Throws, having changed nothing: a
  * missing permission or an unreachable cluster first, then bad input.
  */
-async function checks(env: RunEnv, signal: AbortSignal): Promise<Checked> {
+async function checks(env: RunEnv, signal: AbortSignal, outageBoundMs = CHECKS_OUTAGE_BOUND_MS): Promise<Checked> {
   const { api, logger, options, clock } = env;
   const started = clock.now();
   const stopIfCancelled = (phase: string) => {
@@ -133,7 +135,7 @@ async function checks(env: RunEnv, signal: AbortSignal): Promise<Checked> {
   stopIfCancelled('before the permission check');
   // Before any change, a cluster that does not answer is reported soon; once the run has changed
   // something, it rides out an API server restart or stall (KubeClient.outageBoundMs).
-  api.outageBoundMs = CHECKS_OUTAGE_BOUND_MS;
+  api.outageBoundMs = outageBoundMs;
   const server = api.kubeConfig.getCurrentCluster()?.server ?? '(unknown server)';
   const pdbs = options.operation === 'drain' || options.operation === 'plan' ? api.watchPdbs((m) => logger.debug(m)) : undefined;
   let gate: AvailabilityMonitor | undefined;

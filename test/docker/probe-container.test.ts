@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import type { StartedNetwork, StartedTestContainer } from 'testcontainers';
 import { downtimeFromSamples } from '../../e2e/availability.js';
 import type { HttpProbe } from '../../e2e/backends/http-probe.js';
+import { dockerPrerequisites, firstLine, notRunHere, type Prerequisites } from '../docker-prerequisites.js';
 
 const run = promisify(execFile);
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -24,14 +25,9 @@ const RYUK_IMAGE = 'testcontainers/ryuk:0.14.0';
 
 jest.setTimeout(180_000);
 
-async function prerequisites(): Promise<{ ok: true } | { ok: false; reason: string }> {
-  const major = Number(process.versions.node.split('.')[0]);
-  if (major < 22) return { ok: false, reason: `testcontainers 12 needs Node >= 22, this is Node ${process.versions.node}` };
-  try {
-    await run('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 20_000 });
-  } catch (e) {
-    return { ok: false, reason: `Docker daemon not reachable (run scripts/start-docker.sh): ${firstLine(e)}` };
-  }
+async function prerequisites(): Promise<Prerequisites> {
+  const docker = await dockerPrerequisites();
+  if (!docker.ok) return docker;
   try {
     await run('bash', [join(repo, 'scripts', 'build-probe-image.sh')], { timeout: 300_000, env: { ...process.env, PROBE_IMAGE: IMAGE } });
   } catch (e) {
@@ -40,24 +36,10 @@ async function prerequisites(): Promise<{ ok: true } | { ok: false; reason: stri
   return { ok: true };
 }
 
-function firstLine(e: unknown): string {
-  const err = e as { stderr?: string; message?: string };
-  const text = (err.stderr && err.stderr.trim()) || err.message || String(e);
-  return text.split('\n').filter((l) => l.trim() !== '').slice(-1)[0] ?? text;
-}
-
 const pre = await prerequisites();
 
 if (!pre.ok) {
-  const banner = `SKIPPED (not a pass): Docker probe tests did not run: ${pre.reason}`;
-  console.warn(`\n${'!'.repeat(100)}\n!! ${banner}\n${'!'.repeat(100)}\n`);
-  if (process.env.SAFE_DRAIN_REQUIRE_DOCKER === '1') {
-    it('Docker is available (SAFE_DRAIN_REQUIRE_DOCKER=1)', () => {
-      throw new Error(banner);
-    });
-  } else {
-    it.skip(banner, () => undefined);
-  }
+  notRunHere('Docker probe tests', pre.reason);
 } else {
   describe('availability probe container (testcontainers, local Docker Engine)', () => {
     let tc: typeof import('testcontainers');

@@ -12,15 +12,18 @@
 //    release gate whole, with `uses: ./` for `your-org/safe-drain@v1`.
 //
 // What is derived, not copied: actions/checkout cannot be fetched here, so a first `run:` step
-// copies a checkout (action.yml, examples/ and a freshly bundled dist/) into the workspace;
+// copies a checkout (action.yml, examples/ and this run's bundle as dist/) into the workspace;
 // remote actions (setup, kind, upload-artifact) are left out; `kind` on PATH is a stand-in that
-// answers `kind get kubeconfig` with the local cluster's kubeconfig (inline client-key-data, as
-// kind writes it); kubectl is the cluster's own. Every script step is the workflow's own.
+// answers `kind get kubeconfig` with a kubeconfig of the local cluster (inline client-key-data, as
+// kind writes it) whose server is a loopback proxy to it, and `kind delete cluster` by recording
+// the deletion and closing that proxy: the cluster is then gone for the action, as on GitHub, where
+// the action's post steps run after every main step, so after a step that deletes the cluster.
+// kubectl is the cluster's own. Every script step is the workflow's own.
 //
 // act cannot be built (no Go, no module proxy): the test fails, it does not skip.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -28,13 +31,19 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { FakeGitHub } from './fake-github.js';
+import { startFaultProxy, type FaultProxy } from '../../faults/net-proxy.js';
+import { bundleDir } from '../bundle.js';
 import { deleteNamespace, useCluster } from './support.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 /** How the examples name the action; the act run reads it as `./` (as scripts/lint-workflows.sh does). */
 const EXAMPLE_ACTION = 'your-org/safe-drain@v1';
-/** Bound on one act run (a workflow here takes 1-3 minutes). */
-const ACT_TIMEOUT_MS = 600_000;
+/**
+ * Bounds on one act run, about 3x the measured (under load 15 on 2 cores): the self-test job
+ * ~140 s, an example workflow ~35 s. A run past its bound is killed and fails with its log.
+ */
+const SELF_TEST_RUN_MS = 420_000;
+const EXAMPLE_RUN_MS = 120_000;
 
 interface Step {
   id?: string;
@@ -69,6 +78,8 @@ let act: string;
 let repo: string;
 let bin: string;
 
+// act is built by scripts/test.sh beside the Go build of the cluster binaries; a file run on its
+// own builds it here (a build, not a test step: its own bound).
 beforeAll(() => {
   const install = spawnSync('bash', [join(root, 'scripts/act-install.sh')], { encoding: 'utf8', timeout: 900_000 });
   if (install.status !== 0) {
@@ -76,11 +87,15 @@ beforeAll(() => {
   }
   act = install.stdout.trim().split('\n').pop()!;
   work = mkdtempSync(join(tmpdir(), 'safe-drain-act-'));
-  // The checkout the first step of each run copies: action.yml, a freshly bundled dist/, examples/.
+  // The checkout the first step of each run copies: action.yml, this run's bundle as dist/, examples/.
   repo = join(work, 'repo');
   mkdirSync(repo, { recursive: true });
-  const bundle = spawnSync(process.execPath, ['scripts/bundle.mjs', '--outdir', join(repo, 'dist')], { cwd: root, encoding: 'utf8' });
-  if (bundle.status !== 0) throw new Error(`bundle failed: ${bundle.stderr}`);
+  const bundle = bundleDir();
+  try {
+    cpSync(bundle.dir, join(repo, 'dist'), { recursive: true });
+  } finally {
+    bundle.remove();
+  }
   cpSync(join(root, 'action.yml'), join(repo, 'action.yml'));
   cpSync(join(root, 'examples'), join(repo, 'examples'), { recursive: true });
   bin = join(work, 'bin');
@@ -115,7 +130,7 @@ interface ActRun {
  * Runs one derived workflow through act in a fresh git repository; the log is kept in `work`.
  * Asynchronous: this process keeps serving what the workflow requests meanwhile (a probe URL).
  */
-async function runAct(name: string, workflow: Workflow, args: string[] = [], event = 'workflow_dispatch'): Promise<ActRun> {
+async function runAct(name: string, workflow: Workflow, boundMs: number, args: string[] = [], event = 'workflow_dispatch'): Promise<ActRun> {
   const dir = join(work, name);
   mkdirSync(join(dir, '.github/workflows'), { recursive: true });
   writeFileSync(join(dir, '.github/workflows/run.yml'), stringify(workflow));
@@ -148,7 +163,7 @@ async function runAct(name: string, workflow: Workflow, args: string[] = [], eve
   child.stdout.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr.on('data', (d: Buffer) => (log += d.toString()));
   // Bound: a workflow whose step hangs is killed (its steps have their own, shorter, timeouts).
-  const killer = setTimeout(() => child.kill('SIGKILL'), ACT_TIMEOUT_MS);
+  const killer = setTimeout(() => child.kill('SIGKILL'), boundMs);
   const status = await new Promise<number | null>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => resolve(code));
@@ -174,19 +189,70 @@ function keyForms(kubeconfig: string): string[] {
   return [value, ...body, ...pieces(value), ...body.flatMap(pieces), pieces(body.join(''))].flat().filter((s) => s.length >= 16);
 }
 
+/**
+ * `kind` for the self-test: `get kubeconfig --name CLUSTER` prints `kubeconfig`; `delete cluster
+ * --name CLUSTER` records the deletion in `deletions` (one line each), which makes the cluster gone
+ * for the action (kindApiServer); anything else is an error.
+ */
+function writeKindStandIn(kubeconfig: string, deletions: string): void {
+  writeFileSync(
+    join(bin, 'kind'),
+    [
+      '#!/bin/sh',
+      `case "$*" in`,
+      `  "get kubeconfig --name ${CLUSTER}") exec cat '${kubeconfig}' ;;`,
+      `  "delete cluster --name ${CLUSTER}") echo "$*" >> '${deletions}'; echo "kind stand-in: deleted cluster ${CLUSTER}"; exit 0 ;;`,
+      'esac',
+      'echo "kind stand-in: unexpected: $*" >&2; exit 1',
+      '',
+    ].join('\n'),
+  );
+  chmodSync(join(bin, 'kind'), 0o755);
+}
+
+/**
+ * The kind cluster's API server as the action reaches it: a loopback proxy to the local cluster
+ * that resets every connection once `deleted()` (a deleted kind cluster's port answers nothing).
+ */
+async function kindApiServer(deleted: () => boolean): Promise<FaultProxy> {
+  const u = new URL(tc.cluster.apiServerUrl);
+  return startFaultProxy({ target: { host: u.hostname, port: Number(u.port) }, refuse: deleted });
+}
+
+/** The local cluster's kubeconfig with its server replaced by `server`. */
+function kubeconfigVia(server: string): string {
+  const kubeconfig = parse(readFileSync(tc.cluster.kubeconfigPath, 'utf8')) as { clusters: { cluster: { server: string } }[] };
+  for (const c of kubeconfig.clusters) c.cluster.server = server;
+  const path = join(work, 'kind.kubeconfig');
+  writeFileSync(path, stringify(kubeconfig), { mode: 0o600 });
+  return path;
+}
+
 describe('self-test.yml through nektos/act (self-hosted mode, local cluster)', () => {
   let run: ActRun;
+  let deletions: string;
+  let apiServer: FaultProxy | undefined;
   beforeAll(async () => {
-    // A stand-in for `kind get kubeconfig --name CLUSTER`; anything else is an error.
-    writeFileSync(
-      join(bin, 'kind'),
-      `#!/bin/sh\nif [ "$1 $2 $3 $4" = "get kubeconfig --name ${CLUSTER}" ]; then exec cat '${tc.cluster.kubeconfigPath}'; fi\necho "kind stand-in: unexpected: $*" >&2; exit 1\n`,
-    );
-    chmodSync(join(bin, 'kind'), 0o755);
+    deletions = join(work, 'kind-deletions');
+    apiServer = await kindApiServer(() => existsSync(deletions));
+    writeKindStandIn(kubeconfigVia(apiServer.url), deletions);
     const steps = withCheckout(stepsAfter(job, 'cluster', 'self-test.yml'));
-    run = await runAct('self-test', { name: 'self-test (act)', on: 'workflow_dispatch', jobs: { 'self-test': { 'runs-on': 'ubuntu-latest', env: job.env, steps } } });
+    run = await runAct('self-test', { name: 'self-test (act)', on: 'workflow_dispatch', jobs: { 'self-test': { 'runs-on': 'ubuntu-latest', env: job.env, steps } } }, SELF_TEST_RUN_MS);
+  }, SELF_TEST_RUN_MS + 30_000);
+  afterAll(async () => {
+    await apiServer?.close();
     await deleteNamespace(tc, job.env!.NS!);
-  }, 660_000);
+  }, 120_000);
+
+  it('runs the action\'s post steps against a live cluster: none after a step deleted it', () => {
+    // Post steps run in reverse order after every main step, as on GitHub.
+    const posts = [...run.log.matchAll(/Run Post (.+)$/gm)].map((m) => ({ step: m[1]!.trim(), at: m.index }));
+    expect(posts.map((p) => p.step)).toEqual(expect.arrayContaining(['safe-drain drain', 'gate - drain the pod\'s node with surge, max-downtime 0s, restore-after']));
+    const deletedAt = run.log.indexOf(`kind stand-in: deleted cluster ${CLUSTER}`);
+    const afterDeletion = deletedAt < 0 ? [] : posts.filter((p) => p.at > deletedAt).map((p) => p.step);
+    expect({ postStepsAfterTheClusterWasDeleted: afterDeletion }).toEqual({ postStepsAfterTheClusterWasDeleted: [] });
+    for (const p of posts) expect(run.log).toContain(`Success - Post ${p.step}`);
+  });
 
   it('runs every step after the cluster: deploy, plan, drain, and the gate (its steps assert outputs, report and summary)', () => {
     expectSucceeded(run, 'self-test.yml');
@@ -226,7 +292,7 @@ describe('the example workflows through nektos/act (after cluster creation, loca
     if (!j) throw new Error(`${file} has no job "drain-test"`);
     // The user's manifests: the demo app (one replica, PDB minAvailable 1, 8 s start-up).
     const env = { ...j.env, APP_MANIFESTS: 'examples/helloworld.yaml', APP_NAMESPACE: 'demo', APP_SELECTOR: 'app=helloworld' };
-    const run = await runAct('pre-merge', { ...wf, on: 'workflow_dispatch', jobs: { 'drain-test': { ...j, env, steps: withCheckout(stepsAfter(j, 'image', file)) } } });
+    const run = await runAct('pre-merge', { ...wf, on: 'workflow_dispatch', jobs: { 'drain-test': { ...j, env, steps: withCheckout(stepsAfter(j, 'image', file)) } } }, EXAMPLE_RUN_MS);
     try {
       expectSucceeded(run, file);
       expect(run.log).toContain('Success - Main drain it with the availability gate at 0s');
@@ -235,7 +301,7 @@ describe('the example workflows through nektos/act (after cluster creation, loca
     } finally {
       await deleteNamespace(tc, 'demo');
     }
-  }, 660_000);
+  }, EXAMPLE_RUN_MS + 60_000);
 
   it('release gate: plans and drains the selected pool with the gate and a probe URL, then promotes', async () => {
     const file = 'examples/workflows/release-gate.yml';
@@ -256,7 +322,7 @@ describe('the example workflows through nektos/act (after cluster creation, loca
     try {
       const kubeconfig = Buffer.from(readFileSync(tc.cluster.kubeconfigPath)).toString('base64');
       const jobs = { ...wf.jobs, gate: { ...gate, steps: withCheckout(gate.steps) } };
-      const run = await runAct('release-gate', { ...wf, on: 'workflow_dispatch', jobs }, [
+      const run = await runAct('release-gate', { ...wf, on: 'workflow_dispatch', jobs }, EXAMPLE_RUN_MS, [
         '--secret', `STAGING_KUBECONFIG=${kubeconfig}`,
         '--var', 'GATE_NODE_SELECTOR=safe-drain.io/release-gate=true',
         '--var', `GATE_PROBE_URLS=${url}`,
@@ -274,7 +340,7 @@ describe('the example workflows through nektos/act (after cluster creation, loca
       await deleteNamespace(tc, 'demo');
       await tc.cluster.kubectl(['label', 'node', pool, 'safe-drain.io/release-gate-']);
     }
-  }, 660_000);
+  }, EXAMPLE_RUN_MS + 60_000);
 });
 
 describe('the pull-request comment through nektos/act (a pull_request event, a loopback GitHub API)', () => {
@@ -287,7 +353,7 @@ describe('the pull-request comment through nektos/act (a pull_request event, a l
       if (!j) throw new Error('pr-comment-workflow.yml has no job "plan"');
       const event = join(work, 'pull-request-event.json');
       writeFileSync(event, JSON.stringify({ action: 'synchronize', number: 7, pull_request: { number: 7, head: { ref: 'change' }, base: { ref: 'main' } } }));
-      const run = await runAct('pr-comment', { ...wf, jobs: { plan: { ...j, steps: withCheckout(j.steps) } } }, [
+      const run = await runAct('pr-comment', { ...wf, jobs: { plan: { ...j, steps: withCheckout(j.steps) } } }, EXAMPLE_RUN_MS, [
         '-e', event,
         '--env', `GITHUB_API_URL=${apiUrl}`,
         '--env', 'GITHUB_REPOSITORY=your-org/app',
@@ -305,5 +371,5 @@ describe('the pull-request comment through nektos/act (a pull_request event, a l
     } finally {
       await github.stop();
     }
-  }, 660_000);
+  }, EXAMPLE_RUN_MS + 60_000);
 });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunReport } from '../../src/engine/types.js';
 import { expectValidReport } from '../report-schema.js';
-import { REPO } from './bundle.js';
+import { REPO, entryCommand } from '../bundle.js';
 import { runProcess } from './cli-process.js';
 
 export interface StepRun {
@@ -19,16 +19,16 @@ export interface StepRun {
 }
 
 /**
- * Runs `entry` (src/action/index.ts or post-entry.ts with tsx, or a bundled .js) with `inputs`;
+ * Runs `entry` ('action' or 'post': test/bundle.ts entryCommand; or a bundled .js) with `inputs`;
  * `env` adds to the runner's variables (GITHUB_EVENT_NAME, GITHUB_API_URL, ...).
  */
-export async function runActionStep(inputs: Record<string, string>, entry = 'src/action/index.ts', env: NodeJS.ProcessEnv = {}): Promise<StepRun> {
+export async function runActionStep(inputs: Record<string, string>, entry: 'action' | 'post' | string = 'action', env: NodeJS.ProcessEnv = {}): Promise<StepRun> {
   const dir = mkdtempSync(join(tmpdir(), 'safe-drain-step-'));
   const files = { GITHUB_OUTPUT: join(dir, 'output'), GITHUB_STEP_SUMMARY: join(dir, 'summary.md'), GITHUB_STATE: join(dir, 'state') };
   for (const path of Object.values(files)) writeFileSync(path, '');
   const inputEnv = Object.fromEntries(Object.entries(inputs).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value]));
   try {
-    const args = entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry];
+    const args = entry === 'action' || entry === 'post' ? entryCommand(entry) : [entry];
     const exited = await runProcess(process.execPath, args, { ...inputEnv, ...files, RUNNER_TEMP: dir, KUBECONFIG: '', ...env }, REPO);
     const outputs = parseOutputFile(readFileSync(files.GITHUB_OUTPUT, 'utf8'));
     const report = outputs.report ? expectValidReport(JSON.parse(readFileSync(outputs.report, 'utf8')) as RunReport, "the Action's report file") : undefined;

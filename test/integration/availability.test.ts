@@ -9,9 +9,10 @@ import { DEFAULT_AVAILABILITY, type AvailabilityOptions } from '../../src/engine
 import { InputError, type RunReport } from '../../src/engine/types.js';
 import { POD_READY_DELAY_ANNOTATION } from '../../cluster/src/index.js';
 import { LABEL_SCALED } from '../../src/engine/execute/restore.js';
-import { deleteNamespace, deployOn, deployment, drain, ensureNamespace, eventually, isPodReady, pinTo, podsOf, useCluster, waitReady } from './support.js';
+import { deleteNamespace, deployOn, deployment, drain, ensureNamespace, eventually, isPodReady, pinTo, podsOf, namespacesDeletedAfterEach, useCluster, waitReady } from './support.js';
 
 const tc = useCluster({ nodes: 3 });
+const namespace = namespacesDeletedAfterEach(tc);
 const W1 = 'w1';
 
 function gate(extra: Partial<AvailabilityOptions>): AvailabilityOptions {
@@ -44,12 +45,12 @@ function serviceReport(report: RunReport, name: string) {
 
 describe('the gate on a drain', () => {
   it('a plain eviction of a single replica with max-downtime 0s fails, naming the Service and its downtime', async () => {
-    const ns = 'gate-evict';
+    const ns = namespace('gate-evict');
     // The replacement is Ready only 3 s after it starts: the old pod is gone well before, even on a loaded machine.
     await deployOn(tc, W1, ns, 'web', 1, { readyDelay: '3s' });
     await service(ns, 'web', 'web', 1);
 
-    const { report } = await drain(tc, { nodes: [W1], migration: 'evict', timeoutMs: 120_000, availability: gate({ maxDowntimeMs: 0 }) });
+    const { report } = await drain(tc, { nodes: [W1], migration: 'evict', timeoutMs: 45_000, availability: gate({ maxDowntimeMs: 0 }) });
 
     // The drain itself went through; the gate is what fails the run, after it. (On a failure,
     // the gate's whole report is shown: a .ci/run at 13:30 UTC, 2026-11-28, saw this run pass.)
@@ -65,41 +66,38 @@ describe('the gate on a drain', () => {
     expect(web.finalReady).toBe(1);
     expect(report.availability!.failures).toEqual([`${ns}/web: down ${Math.round(web.downtimeSeconds * 10) / 10} s (max-downtime 0s)`]);
     expect(report.summary).toMatch(new RegExp(`gate FAILED: ${ns}/web: down [0-9.]+ s`));
-    await deleteNamespace(tc, ns);
-  }, 180_000);
+  }, 60_000);
 
   it('the same drain with migration: surge passes with no downtime', async () => {
-    const ns = 'gate-surge';
+    const ns = namespace('gate-surge');
     await deployOn(tc, W1, ns, 'web', 1, { readyDelay: '1s' });
     await service(ns, 'web', 'web', 1);
 
-    const { report } = await drain(tc, { nodes: [W1], migration: 'surge', timeoutMs: 120_000, availability: gate({ maxDowntimeMs: 0 }) });
+    const { report } = await drain(tc, { nodes: [W1], migration: 'surge', timeoutMs: 45_000, availability: gate({ maxDowntimeMs: 0 }) });
 
     expect(report.success).toBe(true);
     const web = serviceReport(report, `${ns}/web`);
     expect(web).toMatchObject({ initialReady: 1, downtimeSeconds: 0, longestOutageSeconds: 0, expectedZero: false, passed: true });
     expect(web.minReady).toBeGreaterThanOrEqual(1);
     expect(report.availability).toMatchObject({ passed: true, aborted: false, failures: [], measured: true, maxDowntimeSeconds: 0 });
-    await deleteNamespace(tc, ns);
-  }, 180_000);
+  }, 60_000);
 
   it('min-ready-ratio trips on a Deployment losing more than half its ready endpoints', async () => {
-    const ns = 'gate-ratio';
+    const ns = namespace('gate-ratio');
     await deployOn(tc, W1, ns, 'web', 4, { readyDelay: '2s' });
     await service(ns, 'web', 'web', 4);
 
-    const { report } = await drain(tc, { nodes: [W1], migration: 'evict', timeoutMs: 120_000, availability: gate({ minReadyRatio: 0.5 }) });
+    const { report } = await drain(tc, { nodes: [W1], migration: 'evict', timeoutMs: 45_000, availability: gate({ minReadyRatio: 0.5 }) });
 
     expect(report.success).toBe(false);
     const web = serviceReport(report, `${ns}/web`);
     expect(web.initialReady).toBe(4);
     expect(web.minReady).toBeLessThan(2);
     expect(web.failure).toMatch(new RegExp(`^${ns}/web: ${web.minReady} of 4 ready endpoints at \\+[0-9.]+ s, below min-ready-ratio 0.5 \\(needs at least 2\\); down [0-9.]+ s$`));
-    await deleteNamespace(tc, ns);
-  }, 180_000);
+  }, 60_000);
 
   it('abort-on-downtime stops the run at the breach: the next node is not drained and is uncordoned again', async () => {
-    const ns = 'gate-abort';
+    const ns = namespace('gate-abort');
     await deployOn(tc, W1, ns, 'web', 1, { readyDelay: '3s' });
     await service(ns, 'web', 'web', 1);
     await deployOn(tc, 'w2', ns, 'bulk', 2);
@@ -112,7 +110,7 @@ describe('the gate on a drain', () => {
       migration: 'evict',
       waitForReplacements: true,
       uncordonOnFailure: true,
-      timeoutMs: 120_000,
+      timeoutMs: 45_000,
       availability: gate({ selection: { mode: 'services', services: [`${ns}/web`] }, maxDowntimeMs: 0, abortOnDowntime: true }),
     });
 
@@ -134,11 +132,10 @@ describe('the gate on a drain', () => {
     expect(bulkAfter.map((p) => p.metadata?.uid).sort()).toEqual(bulkBefore);
     // uncordon-on-failure put back what this run cordoned.
     for (const n of [W1, 'w2']) expect((await tc.core.readNode({ name: n })).spec?.unschedulable).toBeFalsy();
-    await deleteNamespace(tc, ns);
-  }, 180_000);
+  }, 60_000);
 
   it('abort-on-downtime restores a surge raise that was in flight when the gate broke', async () => {
-    const ns = 'gate-abort-surge';
+    const ns = namespace('gate-abort-surge');
     await ensureNamespace(tc, ns);
     // api on w1: Recreate cannot roll, so surge raises its replicas; its replacement takes 15 s to
     // be Ready, so the raise is in place for a while.
@@ -179,7 +176,7 @@ describe('the gate on a drain', () => {
     const running = drain(tc, {
       nodes: [W1],
       migration: 'surge',
-      timeoutMs: 120_000,
+      timeoutMs: 100_000,
       availability: gate({ selection: { mode: 'services', services: [`${ns}/db`] }, maxDowntimeMs: 0, abortOnDowntime: true }),
     });
     await eventually(async () => (await tc.apps.readNamespacedDeployment({ namespace: ns, name: 'api' })).spec?.replicas === 2, 'api raised to 2 by the drain');
@@ -196,15 +193,14 @@ describe('the gate on a drain', () => {
     // The old api pod was not evicted: the abort came first.
     expect(report.nodes[0]!.results.find((r) => r.pod.startsWith(`${ns}/api-`))?.outcome).not.toBe('migrated');
     await tc.cluster.kubectl(['uncordon', W1]);
-    await deleteNamespace(tc, ns);
-  }, 180_000);
+  }, 120_000);
 
   it('restore-after leaves the drained node schedulable', async () => {
-    const ns = 'gate-restore';
+    const ns = namespace('gate-restore');
     await deployOn(tc, W1, ns, 'web', 2);
     await service(ns, 'web', 'web', 2);
 
-    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 120_000, availability: gate({ restoreAfter: true }) });
+    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 45_000, availability: gate({ restoreAfter: true }) });
 
     expect(report.success).toBe(true);
     expect(report.nodes[0]!.uncordoned).toBe(true);
@@ -212,21 +208,21 @@ describe('the gate on a drain', () => {
     expect(report.summary).toMatch(/uncordoned again at the end \(restore-after\)/);
     // The pods did leave the node: a real drain, then the node back in service.
     expect((await podsOf(tc, ns, 'web')).filter((p) => p.spec?.nodeName === W1 && !p.metadata?.deletionTimestamp)).toEqual([]);
-    await deleteNamespace(tc, ns);
-  }, 180_000);
+  }, 60_000);
 });
 
 describe('which Services are watched', () => {
+  // Shared by the tests of this block: deleted after the last one.
   const ns = 'gate-select';
   beforeAll(async () => {
     await deployOn(tc, W1, ns, 'front', 1);
     await deployOn(tc, 'w2', ns, 'back', 1);
     await service(ns, 'front', 'front', 1, { tier: 'front' });
     await service(ns, 'back', 'back', 1, { tier: 'back' });
-  }, 180_000);
+  }, 60_000);
   afterAll(async () => {
     await deleteNamespace(tc, ns);
-  }, 180_000);
+  }, 120_000);
 
   const watched = async (availability: AvailabilityOptions, nodes = [W1]) => {
     const { report } = await drain(tc, { nodes, operation: 'plan', availability });
@@ -300,13 +296,13 @@ describe('probes', () => {
   });
 
   it('probes each URL during the drain and fails a 0s gate on the one that failed', async () => {
-    const ns = 'gate-probe';
+    const ns = namespace('gate-probe');
     await deployOn(tc, W1, ns, 'web', 1, { readyDelay: '1s' });
 
     const { report } = await drain(tc, {
       nodes: [W1],
       migration: 'surge',
-      timeoutMs: 120_000,
+      timeoutMs: 45_000,
       availability: gate({ probeUrls: [`${base}/ok`, `${base}/down`], probeIntervalMs: 50, maxDowntimeMs: 0 }),
     });
 
@@ -317,6 +313,5 @@ describe('probes', () => {
     expect(down!.failures).toBe(down!.requests);
     expect(report.availability!.failures).toEqual([expect.stringMatching(new RegExp(`^${base}/down: \\d+ failed request\\(s\\)`))]);
     expect(report.success).toBe(false);
-    await deleteNamespace(tc, ns);
-  }, 180_000);
+  }, 60_000);
 });

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunReport } from '../../src/engine/types.js';
-import { bundleDist, removeDir } from './bundle.js';
+import { bundleDir } from '../bundle.js';
 import { runProcess } from './cli-process.js';
 import { createPdb, deleteNamespace, deployOn, exposeWithReadyEndpoint, pdb, useCluster } from './support.js';
 
@@ -22,11 +22,13 @@ const tc = useCluster({
   ],
 });
 
+let bundle: ReturnType<typeof bundleDir> | undefined;
 let dist: string;
 beforeAll(() => {
-  dist = bundleDist();
+  bundle = bundleDir();
+  dist = bundle.dir;
 }, 300_000);
-afterAll(() => removeDir(dist));
+afterAll(() => bundle?.remove());
 
 /** `safe-drain ARGS`, the bundle run by this Node, with the cluster's kubeconfig in KUBECONFIG. */
 function safeDrain(args: string[], env: NodeJS.ProcessEnv = {}) {

@@ -1,9 +1,10 @@
-// The CLI as a real child process (one node process: node --import tsx, no npx wrapper, so a
-// SIGKILL hits the process that talks to the API server), for tests that kill it mid-drain.
+// The CLI as a real child process (one node process, no npx wrapper, so a SIGKILL hits the
+// process that talks to the API server), for tests that kill it mid-drain.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { expectValidReport } from '../report-schema.js';
+import { entryCommand } from '../bundle.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -14,7 +15,7 @@ export interface CliRun {
 }
 
 export function startCli(args: string[]): CliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, [...entryCommand('cli'), ...args], {
     cwd: REPO,
     env: { ...process.env, NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],

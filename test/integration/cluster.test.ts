@@ -77,8 +77,8 @@ async function waitForPods(labelSelector: string, pred: (pods: k8s.V1Pod[]) => b
 }
 
 beforeAll(async () => {
-  await ensureBinaries(); // a cold build takes 20-40 minutes; a no-op once built
-}, 60 * 60_000);
+  await ensureBinaries(); // a cold build takes ~10-16 minutes on 2 cores; a no-op once built
+}, 40 * 60_000);
 
 beforeAll(async () => {
   const t0 = Date.now();
@@ -88,7 +88,7 @@ beforeAll(async () => {
   kc.loadFromFile(cluster.kubeconfigPath);
   core = kc.makeApiClient(k8s.CoreV1Api);
   apps = kc.makeApiClient(k8s.AppsV1Api);
-}, 240_000);
+}, 60_000);
 
 afterAll(async () => {
   await cluster?.stop();
@@ -139,7 +139,7 @@ describe(`local cluster (node-monitor-grace-period shortened to ${NODE_MONITOR_G
     expect(new Set(pods.map((p) => p.status?.podIP)).size).toBe(6);
     // The scheduler spreads replicas over nodes by default: w1 has some, the next tests need them.
     expect(podIPsOnW1.size).toBeGreaterThan(0);
-  }, 90_000);
+  }, 60_000);
 
   it('stopKubelet(w1): w1 goes Unknown after the grace period and gets the unreachable NoSchedule+NoExecute taints', async () => {
     const oldPid = cluster.processes()['kwok-w1']!;
@@ -168,7 +168,7 @@ describe(`local cluster (node-monitor-grace-period shortened to ${NODE_MONITOR_G
     expect(pods.filter((p) => p.spec?.nodeName !== 'w1').every(podReady)).toBe(true);
     const nodes = (await core.listNode()).items;
     expect(nodes.filter((n) => n.metadata?.name !== 'w1').every((n) => readyStatus(n) === 'True')).toBe(true);
-  }, 180_000);
+  }, 90_000);
 
   it('startKubelet(w1): w1 Ready again, taints removed, its pods Ready again with the same IPs', async () => {
     await cluster.startKubelet('w1');
@@ -183,7 +183,7 @@ describe(`local cluster (node-monitor-grace-period shortened to ${NODE_MONITOR_G
     for (const p of pods.filter((x) => x.spec?.nodeName === 'w1')) {
       expect(p.status?.podIP).toBe(podIPsOnW1.get(p.metadata!.name!));
     }
-  }, 120_000);
+  }, 60_000);
 
   it('stop() kills every process group and removes the state dir', async () => {
     const { stateDir } = cluster;

@@ -86,7 +86,7 @@ describe('two drains of one node', () => {
     expect(loser[0]!.nodes[0]!.results).toEqual([]);
     expect({ raises: seen.raises(), max: Math.max(...seen.values) }).toEqual({ raises: 1, max: 2 });
     await expectNothingLeft(ns);
-  }, 180_000);
+  }, 60_000);
 
   it('a second run started while the first holds a raise neither "restores" that live raise nor raises again', async () => {
     const ns = 'lock-mid-raise';
@@ -112,7 +112,7 @@ describe('two drains of one node', () => {
     // One raise, restored once, by the run that made it.
     expect(seen.values).toEqual([1, 2, 1]);
     await expectNothingLeft(ns);
-  }, 180_000);
+  }, 90_000);
 });
 
 describe('a dead run\'s lock', () => {
@@ -135,7 +135,7 @@ describe('a dead run\'s lock', () => {
     expect(report.nodes[0]!.timeline.map((t) => t.message)).toContainEqual(expect.stringContaining('took over the drain lock of an earlier run'));
     expect((await podsOf(tc, ns, 'solo')).filter((p) => p.spec?.nodeName === W1 && !p.metadata?.deletionTimestamp)).toEqual([]);
     await expectNothingLeft(ns);
-  }, 180_000);
+  }, 60_000);
 
   it('a lock of another host is taken over only once it was not renewed for the lease; a live one refuses, changing nothing', async () => {
     const ns = 'lock-other-host';
@@ -166,7 +166,7 @@ describe('a dead run\'s lock', () => {
     const { report } = await drain(tc, { nodes: [W1] });
     expect({ success: report.success, error: errorsOf(report) }).toEqual({ success: true, error: '' });
     await expectNothingLeft(ns);
-  }, 180_000);
+  }, 60_000);
 });
 
 describe('the Action\'s post step', () => {
@@ -212,5 +212,5 @@ describe('the Action\'s post step', () => {
     expect(text).toContain(`node ${W1}: removed the drain lock left by the drain step (it did not end normally)`);
     expect(text).toContain('restored a leftover replica raise');
     await expectNothingLeft(ns);
-  }, 180_000);
+  }, 60_000);
 });

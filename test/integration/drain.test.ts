@@ -3,13 +3,13 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import {
-  deleteNamespace,
   deployOn,
   deployment,
   drain,
   isPodReady,
   pdb,
   podsOf,
+  namespacesDeletedAfterEach,
   record,
   useCluster,
   createPdb as createPdbIn,
@@ -18,6 +18,7 @@ import {
 const W1 = 'w1';
 
 const tc = useCluster({ nodes: 3 });
+const namespace = namespacesDeletedAfterEach(tc);
 
 async function nodeUnschedulable(name: string): Promise<boolean> {
   return (await tc.core.readNode({ name })).spec?.unschedulable === true;
@@ -48,14 +49,14 @@ function readyTimeline(events: { at: number; type: string; obj: V1Pod }[]): { at
 
 describe('drain against a real control plane', () => {
   it('evicts PDB-protected pods one at a time, each after the previous replacement is Ready, never violating the budget', async () => {
-    const ns = 'pdb-serial';
+    const ns = namespace('pdb-serial');
     // Replacements take 1 s to become Ready, so the refused evictions really wait on the budget.
     const old = await deployOnW1(ns, 'web', 3, { readyDelay: '1s' });
     await createPdb(ns, pdb(ns, 'web', 'web', { maxUnavailable: 1 }), 1);
     const pods = await record<V1Pod>(tc, `/api/v1/namespaces/${ns}/pods`);
     const pdbs = await record<V1PodDisruptionBudget>(tc, `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`);
 
-    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 180_000 });
+    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 45_000 });
     pods.stop();
     pdbs.stop();
 
@@ -86,19 +87,19 @@ describe('drain against a real control plane', () => {
       const before = timeline.filter((t) => t.at < ev.at).at(-1);
       expect(before?.ready).toBe(3);
     }
-    // The budget as the disruption controller reported it never went below what it requires.
-    for (const e of pdbs.events) {
-      const s = e.obj.status;
-      if (s?.currentHealthy !== undefined && s.desiredHealthy !== undefined) expect(s.currentHealthy).toBeGreaterThanOrEqual(s.desiredHealthy);
-    }
+    // The budget as the disruption controller reported it never went below what it requires,
+    // and it did report the drain: the allowance spent (0) while a replacement started.
+    const budgets = pdbs.events.map((e) => e.obj.status).filter((st) => st?.currentHealthy !== undefined && st.desiredHealthy !== undefined);
+    expect(budgets.some((st) => st!.disruptionsAllowed === 0)).toBe(true);
+    expect(budgets.filter((st) => st!.currentHealthy! < st!.desiredHealthy!)).toEqual([]);
     // Replacements run elsewhere; w1 has none of the app's pods left.
     const now = await podsOf(tc, ns, 'web');
     expect(now.filter((p) => !p.metadata?.deletionTimestamp).every((p) => p.spec?.nodeName !== W1)).toBe(true);
     expect(await nodeUnschedulable(W1)).toBe(true);
-  }, 300_000);
+  }, 60_000);
 
   it('fails at the timeout naming the pod and the PDB that can never allow, and leaves the node cordoned', async () => {
-    const ns = 'pdb-never';
+    const ns = namespace('pdb-never');
     const [pod] = await deployOnW1(ns, 'solo', 1);
     await createPdb(ns, pdb(ns, 'solo-pdb', 'solo', { minAvailable: 1 }), 0);
 
@@ -122,11 +123,10 @@ describe('drain against a real control plane', () => {
     expect(again.report.success).toBe(false);
     expect(again.report.nodes[0]!.uncordoned).toBe(true);
     expect(await nodeUnschedulable(W1)).toBe(false);
-    await deleteNamespace(tc, ns);
-  }, 180_000);
+  }, 90_000);
 
   it('refuses a pod selected by two PDBs, naming both, before changing anything', async () => {
-    const ns = 'two-pdbs';
+    const ns = namespace('two-pdbs');
     await deployOnW1(ns, 'api', 2);
     await createPdb(ns, pdb(ns, 'api-a', 'api', { maxUnavailable: 1 }), 1);
     await tc.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: pdb(ns, 'api-b', 'api', { minAvailable: 1 }) });
@@ -139,6 +139,5 @@ describe('drain against a real control plane', () => {
     expect(report.nodes[0]!.cordoned).toBe(false);
     expect(await nodeUnschedulable(W1)).toBe(false);
     expect((await podsOf(tc, ns, 'api')).every((p) => !p.metadata?.deletionTimestamp)).toBe(true);
-    await deleteNamespace(tc, ns);
-  }, 180_000);
+  }, 60_000);
 });

@@ -14,10 +14,11 @@ import { KubeClient, type EvictRequest } from '../../src/engine/kube/client.js';
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
 import type { PodPlan, PodResult } from '../../src/engine/types.js';
 import { WaitAborted } from '../../src/engine/errors.js';
-import { deleteNamespace, deployOn, drain, eventually, isPodReady, kubeconfigForRole, makeNotReady as makeNotReadyIn, memoryLogger, pdb, podsOf, shippedClusterRole, useCluster } from './support.js';
+import { deleteNamespace, deployOn, drain, eventually, isPodReady, kubeconfigForRole, makeNotReady as makeNotReadyIn, memoryLogger, pdb, podsOf, shippedClusterRole, namespacesDeletedAfterEach, useCluster } from './support.js';
 
 const W1 = 'w1';
 const tc = useCluster({ nodes: 3 });
+const namespace = namespacesDeletedAfterEach(tc);
 
 async function createPdb(ns: string, body: V1PodDisruptionBudget, check: (s: NonNullable<V1PodDisruptionBudget['status']>) => boolean): Promise<void> {
   await tc.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body });
@@ -97,7 +98,7 @@ async function evicted(ns: string, name: string): Promise<boolean> {
 
 describe('eviction answers of a real API server', () => {
   it('item 9: a 429 names its PDB only in details.causes; the engine takes the PDB from there, even when its plan knew none', async () => {
-    const ns = 'answers-429';
+    const ns = namespace('answers-429');
     const [pod] = await deployOn(tc, W1, ns, 'solo', 1);
     await createPdb(ns, pdb(ns, 'solo-budget', 'solo', { minAvailable: 1 }), (s) => s.disruptionsAllowed === 0 && s.currentHealthy === 1);
 
@@ -135,11 +136,10 @@ describe('eviction answers of a real API server', () => {
     expect(node.blocked).toEqual([expect.objectContaining({ pod: `${ns}/${req.name}`, pdb: `${ns}/solo-budget` })]);
     expect(node.results.find((x) => x.pod === `${ns}/${req.name}`)?.message).toMatch(/The disruption budget solo-budget needs 1 healthy pods and has 1 currently/);
     expect(await evicted(ns, req.name)).toBe(false);
-    await deleteNamespace(tc, ns);
-  }, 180_000);
+  }, 60_000);
 
   it('item 10: a wrong UID means the pod is gone (and it is left alone)', async () => {
-    const ns = 'answers-409-uid';
+    const ns = namespace('answers-409-uid');
     const [a] = await deployOn(tc, W1, ns, 'web', 1);
     const client = new KubeClient(tc.kc);
     // A UID precondition that does not match: the pod of that name is not the one we meant.
@@ -154,11 +154,10 @@ describe('eviction answers of a real API server', () => {
     );
     expect((await evictOnce(client, wrongUid)).kind).toBe('gone');
     expect(await evicted(ns, a!.metadata!.name!)).toBe(false);
-    await deleteNamespace(tc, ns);
-  }, 180_000);
+  }, 60_000);
 
   it('item 10: a 409 that is not the UID precondition (a resourceVersion conflict) is retried until the eviction goes through', async () => {
-    const ns = 'answers-409-rv';
+    const ns = namespace('answers-409-rv');
     const [b] = await deployOn(tc, W1, ns, 'web', 1);
     const client = new KubeClient(tc.kc);
     // A resourceVersion precondition that does not match (here a stale one sent once by the
@@ -192,11 +191,10 @@ describe('eviction answers of a real API server', () => {
     } finally {
       rig.stop();
     }
-    await deleteNamespace(tc, ns);
-  }, 180_000);
+  }, 60_000);
 
   it('item 11: a not-Ready pod refused while its budget was short is released as soon as healthy reaches desired, with disruptionsAllowed still 0', async () => {
-    const ns = 'answers-notready';
+    const ns = namespace('answers-notready');
     const [ready, notReady] = await deployOn(tc, W1, ns, 'web', 2);
     const n = notReady!.metadata!.name!;
     await makeNotReady(ns, n);
@@ -223,11 +221,10 @@ describe('eviction answers of a real API server', () => {
     } finally {
       rig.stop();
     }
-    await deleteNamespace(tc, ns);
-  }, 240_000);
+  }, 60_000);
 
   it('item 11: under AlwaysAllow, a pod that turns not-Ready while it waits is released at once, though the budget stays short', async () => {
-    const ns = 'answers-alwaysallow';
+    const ns = namespace('answers-alwaysallow');
     const [, p] = await deployOn(tc, W1, ns, 'web', 2);
     const name = p!.metadata!.name!;
     const body = pdb(ns, 'web', 'web', { minAvailable: 2 });
@@ -246,12 +243,11 @@ describe('eviction answers of a real API server', () => {
     } finally {
       rig.stop();
     }
-    await deleteNamespace(tc, ns);
-  }, 240_000);
+  }, 60_000);
 
   it('item 11: a not-Ready pod is evicted at once while disruptionsAllowed is 0 (IfHealthyBudget: healthy >= desired; AlwaysAllow: always)', async () => {
     for (const policy of ['IfHealthyBudget', 'AlwaysAllow'] as const) {
-      const ns = `answers-unready-${policy.toLowerCase()}`;
+      const ns = namespace(`answers-unready-${policy.toLowerCase()}`);
       const [, p] = await deployOn(tc, W1, ns, 'web', 2);
       const name = p!.metadata!.name!;
       await makeNotReady(ns, name);
@@ -271,9 +267,10 @@ describe('eviction answers of a real API server', () => {
       } finally {
         rig.stop();
       }
+      // The second policy's pods go on w1 too: the first's must be gone.
       await deleteNamespace(tc, ns);
     }
-  }, 300_000);
+  }, 60_000);
 
   describe('a budget spent on an eviction that did not delete its pod', () => {
     // The state a client killed mid-eviction leaves (seen in npm run faults and kill-anywhere,
@@ -298,9 +295,9 @@ describe('eviction answers of a real API server', () => {
     }
 
     it('with delete on pods, the admitted eviction is finished at once (that pod only, by UID) and the drain completes', async () => {
-      const ns = 'admitted-eviction';
+      const ns = namespace('admitted-eviction');
       const { victim, at } = await admittedNotDeleted(ns);
-      const { report } = await drain(tc, { nodes: [W1], migration: 'evict', timeoutMs: 60_000 });
+      const { report } = await drain(tc, { nodes: [W1], migration: 'evict', timeoutMs: 45_000 });
 
       expect({ success: report.success, error: report.nodes[0]!.error }).toEqual({ success: true, error: undefined });
       const results = report.nodes[0]!.results.filter((r) => r.pod.startsWith(`${ns}/`));
@@ -308,11 +305,10 @@ describe('eviction answers of a real API server', () => {
       const finished = results.filter((r) => /^deleted: PDB/.test(r.message ?? ''));
       expect(finished.map((r) => r.pod)).toEqual([`${ns}/${victim}`]);
       expect(finished[0]!.message).toMatch(new RegExp(`PDB ${ns}/web has counted it as evicted since ${at.slice(0, 19)}`));
-      await deleteNamespace(tc, ns);
-    }, 180_000);
+    }, 60_000);
 
     it('without delete on pods (the shipped role without it), the wait names that pod and when the controller lets it go', async () => {
-      const ns = 'stale-disruption';
+      const ns = namespace('stale-disruption');
       const { victim, at } = await admittedNotDeleted(ns);
       const noDelete: V1ClusterRole = {
         ...shippedClusterRole,
@@ -328,7 +324,6 @@ describe('eviction answers of a real API server', () => {
         expect(r.message).toMatch(new RegExp(`the budget still counts ${ns}/${victim} as disrupted by an eviction at ${at.slice(0, 19)}.*that did not delete it .*: the disruption controller stops counting it within \\d+ s`));
       }
       expect((await podsOf(tc, ns, 'web')).some((p) => p.metadata?.name === victim && !p.metadata.deletionTimestamp)).toBe(true);
-      await deleteNamespace(tc, ns);
-    }, 180_000);
+    }, 90_000);
   });
 });

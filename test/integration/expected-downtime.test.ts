@@ -8,12 +8,12 @@ import { DiscoveryV1Api } from '@kubernetes/client-node';
 import { POD_READY_DELAY_ANNOTATION } from '../../cluster/src/index.js';
 import { DEFAULT_AVAILABILITY } from '../../src/engine/availability/types.js';
 import type { Blocker, RunReport } from '../../src/engine/types.js';
-import { deployment, drain, ensureNamespace, eventually, namespacePerTest, pinTo, useCluster, waitReady } from './support.js';
+import { deployment, drain, ensureNamespace, eventually, namespacesDeletedAfterEach, pinTo, useCluster, waitReady } from './support.js';
 
 const W1 = 'w1';
 const tc = useCluster({ nodes: 3 });
 
-const testNamespace = namespacePerTest(tc);
+const testNamespace = namespacesDeletedAfterEach(tc);
 
 async function statefulSetOnW1(ns: string, name: string, replicas: number, readyDelay: string): Promise<void> {
   await ensureNamespace(tc, testNamespace(ns));

@@ -10,7 +10,7 @@ import { systemClock } from '../../src/engine/clock.js';
 import { runSafeDrain } from '../../src/engine/run.js';
 import { DEFAULT_OPTIONS, type DrainOptions, type RunReport, type WorkloadChange } from '../../src/engine/types.js';
 import { exitedWithin, runCli, startCli } from './cli-process.js';
-import { deployOn, ensureNamespace, eventually, memoryLogger, namespacePerTest, pdb, podsOf, useCluster, waitReady, deployment, type TestCluster } from './support.js';
+import { deployOn, ensureNamespace, eventually, memoryLogger, namespacesDeletedAfterEach, pdb, podsOf, useCluster, waitReady, deployment, type TestCluster } from './support.js';
 
 const W1 = 'w1';
 const MARKER_LABEL = 'safe-drain.io/scaled';
@@ -18,7 +18,8 @@ const MARKER_ANNOTATIONS = ['safe-drain.io/original-replicas', 'safe-drain.io/ra
 
 const tc = useCluster({ nodes: 3 });
 
-const testNamespace = namespacePerTest(tc);
+// Each test's namespace goes after it, passed or failed, so no test meets another's pods on w1.
+const testNamespace = namespacesDeletedAfterEach(tc);
 
 type Strategy = NonNullable<V1Deployment['spec']>['strategy'];
 const RECREATE: Strategy = { type: 'Recreate' };
@@ -105,7 +106,7 @@ describe('item 5: a temporary raise survives a crash and is undone exactly', () 
     const onNode = (await podsOf(tc, ns, 'hello')).filter((p) => p.spec?.nodeName === W1 && !p.metadata?.deletionTimestamp);
     expect(onNode).toEqual([]);
     expect((await tc.core.readNode({ name: W1 })).spec?.unschedulable).toBe(true);
-  }, 330_000);
+  }, 180_000);
 
   it('a leftover raise whose replicas someone changed since is left as is, and the run fails saying what to do', async () => {
     const ns = testNamespace('leftover-changed');
@@ -121,7 +122,7 @@ describe('item 5: a temporary raise survives a crash and is undone exactly', () 
       ],
     });
 
-    const { report } = await drainUnbounded({ timeoutMs: 60_000 }, 120_000);
+    const { report } = await drainUnbounded({ timeoutMs: 45_000 }, 50_000);
 
     expect(report.success).toBe(false);
     const change = report.nodes[0]?.workloadChanges.find((c) => c.workload === `Deployment/${ns}/hello` && !c.restored);
@@ -130,7 +131,7 @@ describe('item 5: a temporary raise survives a crash and is undone exactly', () 
     const final = await readHello(ns);
     expect(final.spec?.replicas).toBe(3);
     expect(markerOf(final)).toEqual([`label ${MARKER_LABEL}`, ...MARKER_ANNOTATIONS]);
-  }, 240_000);
+  }, 60_000);
 
   it('a concurrent change of replicas between safe-drain read and its raise is not overwritten', async () => {
     const ns = testNamespace('raise-race');
@@ -181,7 +182,7 @@ describe('item 5: a temporary raise survives a crash and is undone exactly', () 
     const final = await readHello(ns);
     expect(final.spec?.replicas).toBe(3);
     expect(markerOf(final)).toEqual([]);
-  }, 240_000);
+  }, 60_000);
 });
 
 describe('item 6: every migration wait ends on its own evidence (timeout 0)', () => {
@@ -198,7 +199,7 @@ describe('item 6: every migration wait ends on its own evidence (timeout 0)', ()
       },
     );
 
-    const { report, text } = await drainUnbounded({}, 120_000);
+    const { report, text } = await drainUnbounded({}, 70_000);
     pauser.stop();
 
     expect(pauser.fired()).toBe(true);
@@ -208,14 +209,14 @@ describe('item 6: every migration wait ends on its own evidence (timeout 0)', ()
     const final = await readHello(ns);
     expect(final.spec?.replicas).toBe(2);
     expect(markerOf(final)).toEqual([]);
-  }, 240_000);
+  }, 90_000);
 
   it('a Deployment already paused is never rolled (it would never roll): it is scaled up, which the controller does while paused, and restored', async () => {
     const ns = testNamespace('paused-scale');
     await setup(ns, { strategy: SURGING, readyDelay: '1s' });
     await tc.apps.patchNamespacedDeployment({ namespace: ns, name: 'hello', body: [{ op: 'add', path: '/spec/paused', value: true }] });
 
-    const { report } = await drainUnbounded({}, 120_000);
+    const { report } = await drainUnbounded({}, 40_000);
 
     expect(report.success).toBe(true);
     expect(report.nodes[0]?.workloadChanges).toEqual([expect.objectContaining({ workload: `Deployment/${ns}/hello`, change: 'replicas 1 → 2 → 1', restored: true })]);
@@ -223,7 +224,7 @@ describe('item 6: every migration wait ends on its own evidence (timeout 0)', ()
     expect(final.spec?.replicas).toBe(1);
     expect(final.spec?.paused).toBe(true);
     expect(markerOf(final)).toEqual([]);
-  }, 240_000);
+  }, 60_000);
 
   it('replicas reverted by someone else while safe-drain waits (GitOps): a clear error, the marker removed, replicas as the reverter set', async () => {
     const ns = testNamespace('wait-revert');
@@ -233,7 +234,7 @@ describe('item 6: every migration wait ends on its own evidence (timeout 0)', ()
       await tc.apps.patchNamespacedDeployment({ namespace: ns, name: 'hello', body: [{ op: 'replace', path: '/spec/replicas', value: 1 }] });
     });
 
-    const { report, text } = await drainUnbounded({}, 120_000);
+    const { report, text } = await drainUnbounded({}, 70_000);
     gitops.stop();
 
     expect(gitops.fired()).toBe(true);
@@ -242,7 +243,7 @@ describe('item 6: every migration wait ends on its own evidence (timeout 0)', ()
     const final = await readHello(ns);
     expect(final.spec?.replicas).toBe(1);
     expect(markerOf(final)).toEqual([]);
-  }, 240_000);
+  }, 90_000);
 
   it('a new pod no node can take (nodeSelector only w1 matches): a clear error with the scheduler message, replicas restored', async () => {
     const ns = testNamespace('wait-unschedulable');
@@ -254,7 +255,7 @@ describe('item 6: every migration wait ends on its own evidence (timeout 0)', ()
       await tc.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: pdb(ns, 'hello', 'hello', { minAvailable: 1 }) });
       await eventually(async () => (await tc.policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: 'hello' })).status?.currentHealthy === 1, 'PDB observed');
 
-      const { report, text } = await drainUnbounded({}, 150_000);
+      const { report, text } = await drainUnbounded({}, 130_000);
 
       expect(report.success).toBe(false);
       expect(text).toMatch(/Deployment\/wait-unschedulable\/hello: its new pod wait-unschedulable\/hello-\S+ stayed Unschedulable for 30s \(scheduler: "0\/\d+ nodes are available/);
@@ -265,7 +266,7 @@ describe('item 6: every migration wait ends on its own evidence (timeout 0)', ()
     } finally {
       await tc.cluster.kubectl(['label', 'node', W1, 'only-here-']);
     }
-  }, 240_000);
+  }, 150_000);
 });
 
 describe('item 7: a budget no replica count satisfies', () => {
@@ -274,7 +275,7 @@ describe('item 7: a budget no replica count satisfies', () => {
     await setup(ns, { strategy: RECREATE, budget: { maxUnavailable: 0 } });
 
     // A bound, so the old behaviour (scale up, then 429 forever) ends too.
-    const { report, text } = await drainUnbounded({ timeoutMs: 30_000 }, 120_000);
+    const { report, text } = await drainUnbounded({ timeoutMs: 30_000 }, 50_000);
 
     expect(report.success).toBe(false);
     const blocker = report.nodes[0]?.plan?.blockers.find((b) => b.kind === 'pdb-never-allows');
@@ -286,17 +287,17 @@ describe('item 7: a budget no replica count satisfies', () => {
     expect(final.spec?.replicas).toBe(1);
     expect(markerOf(final)).toEqual([]);
     expect((await podsOf(tc, ns, 'hello')).map((p) => p.spec?.nodeName)).toEqual([W1]);
-  }, 240_000);
+  }, 60_000);
 
   it('maxUnavailable 0 with a surging strategy: migrated by a rollout restart', async () => {
     const ns = testNamespace('budget-zero-surging');
     await setup(ns, { strategy: SURGING, budget: { maxUnavailable: 0 } });
 
-    const { report } = await drainUnbounded({ timeoutMs: 120_000 }, 150_000);
+    const { report } = await drainUnbounded({ timeoutMs: 45_000 }, 50_000);
 
     expect(report.success).toBe(true);
     expect(report.nodes[0]?.workloadChanges).toEqual([expect.objectContaining({ workload: `Deployment/${ns}/hello`, change: 'rollout restart', restored: true })]);
     const running = (await waitReady(tc, ns, 'hello', 1)).filter((p) => !p.metadata?.deletionTimestamp);
     expect(running.every((p) => p.spec?.nodeName !== W1)).toBe(true);
-  }, 240_000);
+  }, 60_000);
 });

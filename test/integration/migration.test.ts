@@ -3,7 +3,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { AutoscalingV2Api, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import {
-  deleteNamespace,
   deployOn,
   deployment,
   drain,
@@ -13,6 +12,7 @@ import {
   pdb,
   podsOf,
   record,
+  namespacesDeletedAfterEach,
   useCluster,
   waitReady,
 } from './support.js';
@@ -20,15 +20,19 @@ import {
 const W1 = 'w1';
 
 const tc = useCluster({ nodes: 3 });
+const namespace = namespacesDeletedAfterEach(tc);
 
-/** Fewest Ready, non-terminating pods of the app at any observed moment after recording began. */
+/** Fewest Ready, non-terminating pods of the app at any observed moment from the start of recording (its initial pods included). */
 function minReady(events: { type: string; obj: V1Pod }[], initial: V1Pod[]): number {
   const state = new Map(initial.map((p) => [p.metadata!.name!, p]));
-  let min = Infinity;
+  const ready = () => [...state.values()].filter((p) => !p.metadata?.deletionTimestamp && isPodReady(p)).length;
+  const initialUids = new Set(initial.map((p) => p.metadata?.uid));
+  if (!events.some((e) => e.type === 'DELETED' && initialUids.has(e.obj.metadata?.uid))) throw new Error('the watch saw none of the initial pods go: no migration to judge');
+  let min = ready();
   for (const e of events) {
     if (e.type === 'DELETED') state.delete(e.obj.metadata!.name!);
     else state.set(e.obj.metadata!.name!, e.obj);
-    min = Math.min(min, [...state.values()].filter((p) => !p.metadata?.deletionTimestamp && isPodReady(p)).length);
+    min = Math.min(min, ready());
   }
   return min;
 }
@@ -45,11 +49,11 @@ async function setup(ns: string, strategy?: V1Deployment['spec'] extends infer S
 
 describe('surge migration', () => {
   it('moves a single replica guarded by minAvailable 1 with a rollout restart, never without a ready pod', async () => {
-    const ns = 'surge-rollout';
+    const ns = namespace('surge-rollout');
     const initial = await setup(ns);
     const pods = await record<V1Pod>(tc, `/api/v1/namespaces/${ns}/pods`);
 
-    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 120_000 });
+    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 45_000 });
     pods.stop();
 
     expect(report.success).toBe(true);
@@ -64,16 +68,15 @@ describe('surge migration', () => {
     const d = await tc.apps.readNamespacedDeployment({ namespace: ns, name: 'hello' });
     expect(d.spec?.replicas).toBe(1);
     expect(d.metadata?.annotations?.['safe-drain.io/migration']).toMatch(/rollout restart by safe-drain/);
-    await deleteNamespace(tc, ns);
-  }, 240_000);
+  }, 60_000);
 
   it('scales up a Deployment that cannot surge (Recreate), evicts, and restores replicas exactly', async () => {
-    const ns = 'surge-scale';
+    const ns = namespace('surge-scale');
     const initial = await setup(ns, { type: 'Recreate' });
     const pods = await record<V1Pod>(tc, `/api/v1/namespaces/${ns}/pods`);
     const deployments = await record<V1Deployment>(tc, `/apis/apps/v1/namespaces/${ns}/deployments`);
 
-    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 120_000 });
+    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 45_000 });
     pods.stop();
     deployments.stop();
 
@@ -91,11 +94,10 @@ describe('surge migration', () => {
     expect(final.metadata?.annotations?.['safe-drain.io/migration']).toMatch(/restored to 1/);
     const running = (await waitReady(tc, ns, 'hello', 1)).filter((p) => !p.metadata?.deletionTimestamp);
     expect(running.every((p) => p.spec?.nodeName !== W1)).toBe(true);
-    await deleteNamespace(tc, ns);
-  }, 240_000);
+  }, 60_000);
 
   it('restores replicas when the drain times out mid-migration', async () => {
-    const ns = 'surge-timeout';
+    const ns = namespace('surge-timeout');
     await ensureNamespace(tc, ns);
     // The replacement can never schedule (it needs a label no other node has), so the scale-up never gets Ready.
     await tc.cluster.kubectl(['label', 'node', W1, 'only-here=yes', '--overwrite']);
@@ -114,11 +116,10 @@ describe('surge migration', () => {
     expect(d.spec?.replicas).toBe(1);
     expect(d.metadata?.annotations?.['safe-drain.io/original-replicas']).toBeUndefined();
     await tc.cluster.kubectl(['label', 'node', W1, 'only-here-']);
-    await deleteNamespace(tc, ns);
-  }, 240_000);
+  }, 90_000);
 
   it('does not fight an HPA: a Recreate Deployment with an HPA is evicted plainly and the plan says why', async () => {
-    const ns = 'surge-hpa';
+    const ns = namespace('surge-hpa');
     await setup(ns, { type: 'Recreate' });
     await tc.kc.makeApiClient(AutoscalingV2Api).createNamespacedHorizontalPodAutoscaler({
       namespace: ns,
@@ -141,6 +142,5 @@ describe('surge migration', () => {
     expect(log.join('\n')).toMatch(/fight the HPA/);
     const d = await tc.apps.readNamespacedDeployment({ namespace: ns, name: 'hello' });
     expect(d.spec?.replicas).toBe(1);
-    await deleteNamespace(tc, ns);
-  }, 240_000);
+  }, 90_000);
 });

@@ -8,13 +8,14 @@ import { POD_DELETE_DELAY_ANNOTATION } from '../../cluster/src/index.js';
 import { Recorder } from '../../faults/recorder.js';
 import {
   createPdb,
-  deleteNamespace,
   deployment,
   drain,
   ensureNamespace,
+  firstTime,
   pdb,
   pinTo,
   record,
+  namespacesDeletedAfterEach,
   useCluster,
   waitReady,
   type Observation,
@@ -24,6 +25,7 @@ const [W1, W2, W3, W4, W5] = ['w1', 'w2', 'w3', 'w4', 'w5'];
 const POOL = 'pool-np';
 
 const tc = useCluster({ nodes: 5 });
+const namespace = namespacesDeletedAfterEach(tc);
 
 afterEach(async () => {
   for (const n of [W1, W2, W3, W4, W5]) await tc.cluster.kubectl(['label', 'node', n, `${POOL}-`]);
@@ -71,7 +73,7 @@ function departures(events: Observation<V1Pod>[]): Map<string, { node: string; p
 
 describe('node pools: several nodes in one run', () => {
   it('a selector drain cordons every selected node before the first eviction; nothing evicted lands on another node of the run, and no pod is moved twice', async () => {
-    const ns = 'np-cordon';
+    const ns = namespace('np-cordon');
     await deployOnNode(ns, 'a', W1, 2);
     await deployOnNode(ns, 'b', W2, 2);
     await deployOnNode(ns, 'c', W3, 1);
@@ -79,7 +81,7 @@ describe('node pools: several nodes in one run', () => {
     await label([W1, W2, W3]);
     const nodes = await record<V1Node>(tc, '/api/v1/nodes');
     const pods = await record<V1Pod>(tc, `/api/v1/namespaces/${ns}/pods`);
-    const { report } = await drain(tc, { selector: `${POOL}=yes`, migration: 'evict', maxUnavailableNodes: { count: 2 }, timeoutMs: 120_000 });
+    const { report } = await drain(tc, { selector: `${POOL}=yes`, migration: 'evict', maxUnavailableNodes: { count: 2 }, timeoutMs: 45_000 });
     // The drain does not wait for replacements (no wait-for-replacements): the watch does, so
     // every replacement's binding is seen.
     for (const [app, n] of [['a', 2], ['b', 2], ['c', 1]] as const) await waitReady(tc, ns, app, n);
@@ -90,8 +92,8 @@ describe('node pools: several nodes in one run', () => {
     // Drain order: fewest pods to move first (w3 has 1), then by name.
     expect(report.drainOrder?.nodes).toEqual([W3, W1, W2]);
     expect(report.nodes.map((n) => n.node)).toEqual([W3, W1, W2]);
-    const firstEviction = Math.min(...pods.events.filter((e) => e.obj.metadata?.deletionTimestamp || e.type === 'DELETED').map((e) => e.at));
-    const cordonedAt = (name: string) => Math.min(...nodes.events.filter((e) => e.obj.metadata?.name === name && e.obj.spec?.unschedulable).map((e) => e.at));
+    const firstEviction = firstTime(pods.events, 'an eviction', (e) => !!e.obj.metadata?.deletionTimestamp || e.type === 'DELETED');
+    const cordonedAt = (name: string) => firstTime(nodes.events, `${name} cordoned`, (e) => e.obj.metadata?.name === name && !!e.obj.spec?.unschedulable);
     for (const n of [W1, W2, W3]) expect(cordonedAt(n)).toBeLessThanOrEqual(firstEviction);
     // Every pod bound during the run went to a node the run keeps.
     const boundTo = new Map<string, string>();
@@ -102,16 +104,15 @@ describe('node pools: several nodes in one run', () => {
     const left = departures(pods.events);
     expect([...left.keys()].filter((uid) => !before.has(uid))).toEqual([]);
     expect([...left.keys()].sort()).toEqual([...before].sort());
-    await deleteNamespace(tc, ns);
-  }, 300_000);
+  }, 60_000);
 
   it('max-unavailable-nodes: 2 never has more than 2 nodes with evictions in flight (observed by the test\'s own pod watch)', async () => {
-    const ns = 'np-width';
+    const ns = namespace('np-width');
     // Each evicted pod stays Terminating 3 s, so a node's evictions are in flight for a while.
     for (const [node, app] of [[W1, 'a'], [W2, 'b'], [W3, 'c']] as const) await deployOnNode(ns, app, node, 2, { deleteDelay: '3s' });
     await label([W1, W2, W3]);
     const pods = await record<V1Pod>(tc, `/api/v1/namespaces/${ns}/pods`);
-    const { report } = await drain(tc, { selector: `${POOL}=yes`, migration: 'evict', maxUnavailableNodes: { count: 2 }, timeoutMs: 120_000 });
+    const { report } = await drain(tc, { selector: `${POOL}=yes`, migration: 'evict', maxUnavailableNodes: { count: 2 }, timeoutMs: 70_000 });
     pods.stop();
     expect(report.success).toBe(true);
 
@@ -130,11 +131,10 @@ describe('node pools: several nodes in one run', () => {
     expect(most).toBeLessThanOrEqual(2);
     // And the pool did drain two at once (the limit was reached, not just respected by going one by one).
     expect(most).toBe(2);
-    await deleteNamespace(tc, ns);
-  }, 300_000);
+  }, 90_000);
 
   it('a PDB shared by pods on two nodes draining at once is never over-spent (independent recorder)', async () => {
-    const ns = 'np-shared-pdb';
+    const ns = namespace('np-shared-pdb');
     await ensureNamespace(tc, ns);
     // One Deployment, 2 pods on w1 and 2 on w2, one PDB allowing 1 disruption across all four.
     await deployOnNode(ns, 'shared', W1, 2, { readyDelay: '1s' });
@@ -153,7 +153,7 @@ describe('node pools: several nodes in one run', () => {
     await recorder.start();
     let report;
     try {
-      ({ report } = await drain(tc, { selector: `${POOL}=yes`, migration: 'evict', maxUnavailableNodes: { count: 2 }, timeoutMs: 180_000 }));
+      ({ report } = await drain(tc, { selector: `${POOL}=yes`, migration: 'evict', maxUnavailableNodes: { count: 2 }, timeoutMs: 130_000 }));
     } finally {
       recorder.stop();
     }
@@ -165,11 +165,10 @@ describe('node pools: several nodes in one run', () => {
     expect(recorder.evictions.map((e) => e.node).sort()).toEqual([W1, W1, W2, W2]);
     expect(recorder.violations).toEqual([]);
     expect(recorder.missed).toBe(0);
-    await deleteNamespace(tc, ns);
-  }, 300_000);
+  }, 150_000);
 
   it('the plan reports the pair of pods that each fit alone on the one node left but not together', async () => {
-    const ns = 'np-packing';
+    const ns = namespace('np-packing');
     const allocatable = (await tc.core.readNode({ name: W5 })).status?.allocatable?.cpu ?? '0';
     const millis = allocatable.endsWith('m') ? Number(allocatable.slice(0, -1)) : Number(allocatable) * 1000;
     const cpu = `${Math.floor(millis * 0.6)}m`;
@@ -187,6 +186,5 @@ describe('node pools: several nodes in one run', () => {
     const fits = report.nodes.flatMap((n) => n.plan?.fits ?? []).filter((f) => f.pod.startsWith(`${ns}/`));
     expect(fits.map((f) => f.candidates)).toEqual([[W5], [W5]]);
     expect(fits.filter((f) => f.placedOn === W5)).toHaveLength(1);
-    await deleteNamespace(tc, ns);
-  }, 300_000);
+  }, 60_000);
 });

@@ -7,7 +7,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import packageJson from '../../package.json' with { type: 'json' };
-import { REPO, bundleDist, removeDir } from './bundle.js';
+import { REPO, bundleInto, removeDir } from '../bundle.js';
 import { runProcess } from './cli-process.js';
 import { useCluster } from './support.js';
 
@@ -35,7 +35,7 @@ beforeAll(() => {
   const checkout = join(work, 'checkout');
   mkdirSync(checkout);
   for (const entry of ['package.json', 'package-lock.json', 'README.md', 'LICENSE', 'rbac', 'docs']) cpSync(join(REPO, entry), join(checkout, entry), { recursive: true });
-  bundleDist(join(checkout, 'dist'));
+  bundleInto(join(checkout, 'dist'));
   const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', work], checkout)) as { filename: string; files: { path: string }[] }[];
   tarball = join(work, packed[0]!.filename);
   // An empty directory; the dependencies come from npm's cache when they are there.

@@ -8,13 +8,15 @@ import type { RunReport } from '../../src/engine/types.js';
 import { fetchWorkloads, nodeCapacities } from '../../src/engine/kube/plan-input.js';
 import { planClusterPods, scanClusterPods } from '../../src/engine/kube/cluster-pods.js';
 import { rejectReason } from '../../src/engine/plan/capacity.js';
-import { deployOn, drain, ensureNamespace, eventually, findPod, isPodReady, namespacePerTest, pdb, podsOf, useCluster } from './support.js';
+import { deployOn, drain, ensureNamespace, eventually, findPod, isPodReady, namespacesDeletedAfterEach, pdb, podsOf, useCluster } from './support.js';
 
 const W1 = 'w1';
 
 const tc = useCluster({ nodes: 3 });
 
-const testNamespace = namespacePerTest(tc);
+// Each test's namespace goes after it, passed or failed: a leftover budget or pod on w1 would
+// change the next test's drain.
+const testNamespace = namespacesDeletedAfterEach(tc);
 const readPod = (ns: string, name: string) => findPod(tc, ns, name);
 
 /** success, with the node's error when not (so a failure says why). */
@@ -64,7 +66,7 @@ describe('planner parity with the API server and kubectl drain', () => {
     const surge = await drain(tc, { nodes: [W1], operation: 'plan', migration: 'surge' });
     const rows = surge.report.nodes[0]!.plan!.pods.filter((p) => p.namespace === ns);
     expect(rows.map((p) => [`${p.namespace}/${p.name}`, p.action])).toEqual(names.map((n) => [n, 'migrate']));
-  }, 300_000);
+  }, 60_000);
 
   // Item 11, planner side. A Deployment (1 replica, maxUnavailable 0 budget: "never allows")
   // mid-rollout: its new pod runs but is not Ready. The budget is met without it (healthy 1 >=
@@ -109,7 +111,7 @@ describe('planner parity with the API server and kubectl drain', () => {
       body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace: ns } },
     });
     await eventually(async () => (await readPod(ns, name))?.metadata?.uid !== fresh.metadata?.uid, `${name} evicted`);
-  }, 300_000);
+  }, 60_000);
 
   // Item 13 (a). kubectl drain GETs the apps/v1 DaemonSet a pod names as its controller, and
   // refuses the pod without --force when there is none. The garbage collector cannot resolve the
@@ -130,11 +132,11 @@ describe('planner parity with the API server and kubectl drain', () => {
     expect((await tc.core.readNode({ name: W1 })).spec?.unschedulable).toBeFalsy();
     expect(await readPod(ns, 'agent-x')).toBeDefined();
 
-    const forced = await drain(tc, { nodes: [W1], force: true, timeoutMs: 120_000 });
+    const forced = await drain(tc, { nodes: [W1], force: true, timeoutMs: 45_000 });
     expect(drained(forced.report)).toEqual({ success: true });
     expect(forced.report.nodes[0]!.plan!.pods.find((p) => p.name === 'agent-x')).toMatchObject({ podClass: 'unmanaged', action: 'evict' });
     expect(await readPod(ns, 'agent-x')).toBeUndefined();
-  }, 300_000);
+  }, 60_000);
 
   // Item 13 (a), the fetch side: an apps/v1 DaemonSet is recorded when it exists, and a
   // reconcile loop's cache (`known`) is not fetched again.
@@ -161,7 +163,7 @@ describe('planner parity with the API server and kubectl drain', () => {
     const again = await fetchWorkloads(client, [dsPod!, foreign], workloads);
     expect(again).toEqual(workloads);
     expect(client.requests).toBe(1);
-  }, 300_000);
+  }, 60_000);
 
   // Item 13 (b). A mirror pod made through the API (the annotation is what kubectl and the
   // planner look at), finished through the status subresource as a kubelet would report it.
@@ -177,12 +179,12 @@ describe('planner parity with the API server and kubectl drain', () => {
     await tc.core.replaceNamespacedPodStatus({ namespace: ns, name: 'static-done', body: { ...pod, status: { ...pod.status, phase: 'Succeeded', conditions: [] } } });
     await eventually(async () => (await readPod(ns, 'static-done'))?.status?.phase === 'Succeeded', 'static-done Succeeded');
 
-    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 120_000 });
+    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 45_000 });
     expect(drained(report)).toEqual({ success: true });
     expect(report.nodes[0]!.plan!.pods.find((p) => p.name === 'static-done')).toMatchObject({ podClass: 'mirror', action: 'skip' });
     expect(report.nodes[0]!.results.find((r) => r.pod === `${ns}/static-done`)?.outcome).toBe('skipped');
     expect(await readPod(ns, 'static-done')).toBeDefined();
-  }, 300_000);
+  }, 60_000);
 
   // Item 14. A finalizer keeps the pod Terminating; its deletionTimestamp is older than
   // skip-wait-for-delete-timeout before the drain starts, so kubectl would not wait for it at all.
@@ -200,7 +202,7 @@ describe('planner parity with the API server and kubectl drain', () => {
     }, 'held terminating for over 2 s');
 
     try {
-      const { report } = await drain(tc, { nodes: [W1], skipWaitForDeleteTimeoutSeconds: 1, timeoutMs: 120_000 });
+      const { report } = await drain(tc, { nodes: [W1], skipWaitForDeleteTimeoutSeconds: 1, timeoutMs: 45_000 });
       const row = report.nodes[0]!.plan!.pods.find((p) => p.namespace === ns && p.name === 'held')!;
       expect(row).toMatchObject({ podClass: 'terminating', action: 'skip' });
       expect(row.reason).toMatch(/deletionTimestamp passed \d+s ago \(more than skip-wait-for-delete-timeout 1s\): not waited for/);
@@ -212,7 +214,7 @@ describe('planner parity with the API server and kubectl drain', () => {
       await tc.core.patchNamespacedPod({ namespace: ns, name: 'held', body: [{ op: 'remove', path: '/metadata/finalizers' }] });
     }
     await eventually(async () => (await readPod(ns, 'held')) === undefined, 'held gone once its finalizer is removed');
-  }, 300_000);
+  }, 60_000);
 
   // A plan reads the pods' footprints in protobuf (kube/proto-list.ts); a drain reads JSON. Both
   // must sum the same requests per node, from what the real API server writes (init containers,
@@ -272,6 +274,8 @@ describe('planner parity with the API server and kubectl drain', () => {
       await tc.cluster.kubectl(['taint', 'nodes', 'w3', 'parity=check:NoSchedule', 'empty-value:PreferNoSchedule']);
       await tc.cluster.kubectl(['cordon', 'w3']);
       try {
+        // The node lifecycle controller adds the cordon's taint after the cordon, when it gets to it.
+        await eventually(async () => (await tc.core.readNode({ name: 'w3' })).spec?.taints?.some((t) => t.key === 'node.kubernetes.io/unschedulable'), 'w3 tainted unschedulable');
         const seen = (n: V1Node) => ({
           name: n.metadata?.name,
           labels: n.metadata?.labels,
@@ -296,7 +300,7 @@ describe('planner parity with the API server and kubectl drain', () => {
       client.close();
       await runtimeClasses.deleteRuntimeClass({ name: `${ns}-overhead` });
     }
-  }, 240_000);
+  }, 60_000);
 
   /**
    * A pod asking `cpu`, only for `node`: first the engine's judgment of that node (from a plan's

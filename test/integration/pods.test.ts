@@ -2,7 +2,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
-  deleteNamespace,
   deployOn,
   deployment,
   drain,
@@ -14,6 +13,7 @@ import {
   pinTo,
   podsOf,
   record,
+  namespacesDeletedAfterEach,
   useCluster,
   waitReady,
 } from './support.js';
@@ -21,6 +21,7 @@ import {
 const W1 = 'w1';
 
 const tc = useCluster({ nodes: 3 });
+const namespace = namespacesDeletedAfterEach(tc);
 
 function barePod(ns: string, name: string, extra: Partial<V1Pod['spec']> = {}, annotations?: Record<string, string>): V1Pod {
   return {
@@ -33,7 +34,7 @@ const podExists = (ns: string, name: string) => findPod(tc, ns, name);
 
 describe('pod kinds, dry run and order', () => {
   it('handles DaemonSet, mirror, emptyDir, unmanaged and finished pods as the plan says, with and without force / delete-emptydir-data', async () => {
-    const ns = 'kinds';
+    const ns = namespace('kinds');
     await ensureNamespace(tc, ns);
     const labels = { app: 'agent' };
     await tc.apps.createNamespacedDaemonSet({
@@ -79,7 +80,7 @@ describe('pod kinds, dry run and order', () => {
     expect(classOf('job-done')?.podClass).toBe('finished');
 
     // With both flags: everything movable goes; DaemonSet and mirror pods stay.
-    const ok = await drain(tc, { nodes: [W1], force: true, deleteEmptydirData: true, timeoutMs: 120_000 });
+    const ok = await drain(tc, { nodes: [W1], force: true, deleteEmptydirData: true, timeoutMs: 70_000 });
     expect(ok.report.success).toBe(true);
     expect(await podExists(ns, 'bare')).toBeUndefined();
     expect(await podExists(ns, 'job-done')).toBeUndefined();
@@ -91,11 +92,10 @@ describe('pod kinds, dry run and order', () => {
     expect(outcomes[`${ns}/${agentOnW1}`]).toBe('skipped');
     expect(outcomes[`${ns}/static-w1`]).toBe('skipped');
     expect(outcomes[`${ns}/bare`]).toBe('evicted');
-    await deleteNamespace(tc, ns);
-  }, 300_000);
+  }, 90_000);
 
   it('dry run changes nothing: node, pods and PDBs keep their resourceVersions', async () => {
-    const ns = 'dry';
+    const ns = namespace('dry');
     await deployOn(tc, W1, ns, 'svc', 2);
     await tc.policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: pdb(ns, 'svc', 'svc', { maxUnavailable: 1 }) });
     await eventually(async () => (await tc.policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: 'svc' })).status?.disruptionsAllowed === 1, 'pdb');
@@ -115,11 +115,10 @@ describe('pod kinds, dry run and order', () => {
     expect(mine.map((r) => r.outcome).sort()).toEqual(expect.arrayContaining(['would-evict']));
     expect(await snapshot()).toEqual(before);
     expect(report.nodes[0]!.cordoned).toBe(false);
-    await deleteNamespace(tc, ns);
-  }, 180_000);
+  }, 60_000);
 
   it('evicts non-critical pods before a system-cluster-critical pod, and the critical one only when they are gone', async () => {
-    const ns = 'order';
+    const ns = namespace('order');
     await ensureNamespace(tc, ns);
     const unpin = await pinTo(tc, W1);
     await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, 'app', 3) });
@@ -133,7 +132,7 @@ describe('pod kinds, dry run and order', () => {
     // server committed first, as a .ci/run saw at 13:40 UTC, 2026-11-28.)
     const allPods = await record<V1Pod>(tc, '/api/v1/pods');
 
-    const { report } = await drain(tc, { nodes: [W1], migration: 'evict', timeoutMs: 120_000 });
+    const { report } = await drain(tc, { nodes: [W1], migration: 'evict', timeoutMs: 45_000 });
 
     expect(report.success).toBe(true);
     const plan = report.nodes[0]!.plan!;
@@ -155,6 +154,5 @@ describe('pod kinds, dry run and order', () => {
     expect(criticalEvicted).toBeGreaterThanOrEqual(0);
     expect(criticalEvicted).toBeGreaterThan(lastAppDelete);
     await tc.apps.deleteNamespacedDeployment({ namespace: 'kube-system', name: 'critical-addon' });
-    await deleteNamespace(tc, ns);
-  }, 240_000);
+  }, 60_000);
 });

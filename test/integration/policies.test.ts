@@ -7,12 +7,12 @@ import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_AVAILABILITY } from '../../src/engine/availability/types.js';
 import type { DrainOptions, RunReport } from '../../src/engine/types.js';
-import { createPdb, deployment, drain, ensureNamespace, eventually, findPod, memoryLogger, namespacePerTest, pdb, pinTo, useCluster, waitReady } from './support.js';
+import { createPdb, deployment, drain, ensureNamespace, eventually, findPod, memoryLogger, namespacesDeletedAfterEach, pdb, pinTo, useCluster, waitReady } from './support.js';
 
 const W1 = 'w1';
 const tc = useCluster({ nodes: 3 });
 
-const testNamespace = namespacePerTest(tc);
+const testNamespace = namespacesDeletedAfterEach(tc);
 
 /** A Deployment whose pods all land on w1, its pod template changed by `template` first (setup). */
 async function deployOnW1(ns: string, name: string, replicas: number, template: { labels?: Record<string, string>; annotations?: Record<string, string>; readyDelay?: string } = {}): Promise<V1Pod[]> {

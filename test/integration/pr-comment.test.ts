@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runActionStep } from './action-step.js';
-import { bundleDist, removeDir } from './bundle.js';
+import { bundleDir } from '../bundle.js';
 import { FakeGitHub, runnerEnv, type FakeComment } from './fake-github.js';
 import { useCluster } from './support.js';
 
@@ -14,15 +14,17 @@ const tc = useCluster({ nodes: 2 });
 
 const github = new FakeGitHub();
 let apiUrl: string;
+let bundle: ReturnType<typeof bundleDir> | undefined;
 let dist: string;
 
 beforeAll(async () => {
   apiUrl = await github.start();
-  dist = bundleDist();
+  bundle = bundleDir();
+  dist = bundle.dir;
 }, 300_000);
 afterAll(async () => {
   await github.stop();
-  removeDir(dist);
+  bundle?.remove();
 });
 beforeEach(() => {
   github.requests.length = 0;

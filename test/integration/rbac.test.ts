@@ -23,7 +23,7 @@ describe('RBAC', () => {
     await eventually(async () => (await podsOf(tc, ns, 'agent')).some((p) => p.spec?.nodeName === W1 && p.status?.phase === 'Running'), 'DaemonSet pod running on w1');
     const kubeconfigPath = await kubeconfigFor(shipped, 'safe-drain-full');
 
-    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 120_000 }, { kubeconfigPath });
+    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 45_000 }, { kubeconfigPath });
 
     expect(report.nodes[0]?.error).toBeUndefined();
     expect(report.success).toBe(true);
@@ -31,7 +31,7 @@ describe('RBAC', () => {
     const pods = await waitReady(tc, ns, 'web', 2);
     expect(pods.every((p) => p.spec?.nodeName !== W1)).toBe(true);
     await tc.cluster.kubectl(['uncordon', W1]);
-  }, 240_000);
+  }, 60_000);
 
   it('fails before any change when one verb is missing, naming it', async () => {
     const ns = 'rbac-missing';
@@ -45,7 +45,7 @@ describe('RBAC', () => {
 
     expect((await tc.core.readNode({ name: W1 })).metadata?.resourceVersion).toBe(nodeBefore);
     expect((await podsOf(tc, ns, 'web')).every((p) => !p.metadata?.deletionTimestamp && p.spec?.nodeName === W1)).toBe(true);
-  }, 240_000);
+  }, 60_000);
   // The ClusterRole shipped before the availability gate: no Service, Namespace or EndpointSlice reads.
   const beforeTheGate = (): V1ClusterRole => ({
     ...shipped,
@@ -57,14 +57,14 @@ describe('RBAC', () => {
     await deployOn(tc, W1, ns, 'web', 2);
     const kubeconfigPath = await kubeconfigFor(beforeTheGate(), 'safe-drain-before-gate');
 
-    const { report, log } = await drain(tc, { nodes: [W1], timeoutMs: 120_000 }, { kubeconfigPath });
+    const { report, log } = await drain(tc, { nodes: [W1], timeoutMs: 45_000 }, { kubeconfigPath });
 
     expect(report.nodes[0]?.error).toBeUndefined();
     expect(report.success).toBe(true);
     expect(report.availability).toBeUndefined();
     expect(log.join('\n')).toMatch(/availability: not measured in this run: missing .*watch endpointslices\.discovery\.k8s\.io/);
     await tc.cluster.kubectl(['uncordon', W1]);
-  }, 240_000);
+  }, 60_000);
 
   it('a gate (max-downtime) with the older ClusterRole is refused before any change, naming the missing verbs', async () => {
     const ns = 'rbac-old-role-gate';
@@ -77,5 +77,5 @@ describe('RBAC', () => {
     ).rejects.toThrow(/watch endpointslices\.discovery\.k8s\.io.*rbac\/safe-drain-clusterrole\.yaml/s);
 
     expect((await tc.core.readNode({ name: W1 })).metadata?.resourceVersion).toBe(nodeBefore);
-  }, 240_000);
+  }, 60_000);
 });

@@ -10,13 +10,14 @@ import { ANNOTATION_MIGRATION } from '../../src/engine/execute/restore.js';
 import { KubeClient } from '../../src/engine/kube/client.js';
 import { loadKubeConfig } from '../../src/engine/kube/config.js';
 import type { Logger } from '../../src/engine/types.js';
+import { entryCommand } from '../bundle.js';
 import {
-  deleteNamespace,
   deployOn,
   deployment,
   drain,
   ensureNamespace,
   eventually,
+  firstTime,
   isPodReady,
   makeNotReady,
   memoryLogger,
@@ -24,6 +25,7 @@ import {
   pdb,
   podsOf,
   record,
+  namespacesDeletedAfterEach,
   useCluster,
   waitReady,
   createPdb as createPdbIn,
@@ -32,6 +34,7 @@ import {
 const [W1, W2, W3] = ['w1', 'w2', 'w3'];
 
 const tc = useCluster({ nodes: 3 });
+const namespace = namespacesDeletedAfterEach(tc);
 
 const createPdb = (ns: string, body: V1PodDisruptionBudget, allowed: number) => createPdbIn(tc, ns, body, allowed);
 
@@ -58,7 +61,7 @@ function hookedLogger(trigger: RegExp, hook: () => void | Promise<void>): Logger
 
 describe('the drain reconciles the live pod set', () => {
   it('evicts a pod bound to the node after the drain started (item 1), and says it arrived mid-drain', async () => {
-    const ns = 'late-pod';
+    const ns = namespace('late-pod');
     // Two replicas behind maxUnavailable 1 whose replacements take 2 s: the drain is under way for a while.
     await deployOn(tc, W1, ns, 'slow', 2, { readyDelay: '2s' });
     await createPdb(ns, pdb(ns, 'slow', 'slow', { maxUnavailable: 1 }), 1);
@@ -80,7 +83,7 @@ describe('the drain reconciles the live pod set', () => {
       return true;
     }, 'first pod of the drain gone', 120_000);
 
-    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 120_000 });
+    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 45_000 });
     await binder;
     pods.stop();
 
@@ -91,25 +94,24 @@ describe('the drain reconciles the live pod set', () => {
     expect(node.timeline.some((t) => t.subject === `${ns}/late` && /arrived on the node during the drain/.test(t.message))).toBe(true);
     const left = (await podsOf(tc, ns, 'slow')).concat((await tc.core.listNamespacedPod({ namespace: ns })).items.filter((p) => p.metadata?.name === 'late'));
     expect(left.filter((p) => p.spec?.nodeName === W1 && !p.metadata?.deletionTimestamp)).toEqual([]);
-    await deleteNamespace(tc, ns);
-  }, 240_000);
+  }, 60_000);
 
   it('a selector drain cordons every selected node before the first eviction; nothing evicted lands on another selected node (item 2)', async () => {
-    const ns = 'pool-drain';
+    const ns = namespace('pool-drain');
     await deployOn(tc, W1, ns, 'web', 4);
     for (const n of [W1, W2]) await tc.cluster.kubectl(['label', 'node', n, 'pool=blue', '--overwrite']);
     const nodes = await record<V1Node>(tc, '/api/v1/nodes');
     const pods = await record<V1Pod>(tc, `/api/v1/namespaces/${ns}/pods`);
     try {
-      const { report } = await drain(tc, { selector: 'pool=blue', timeoutMs: 120_000 });
+      const { report } = await drain(tc, { selector: 'pool=blue', timeoutMs: 45_000 });
       nodes.stop();
       pods.stop();
 
       expect(report.success).toBe(true);
       // Drain order: fewest pods to move first (w2 has none), so the report lists w2 first.
       expect(report.nodes.map((n) => n.node)).toEqual([W2, W1]);
-      const firstEviction = Math.min(...pods.events.filter((e) => e.obj.metadata?.deletionTimestamp || e.type === 'DELETED').map((e) => e.at));
-      const cordonedAt = (name: string) => Math.min(...nodes.events.filter((e) => e.obj.metadata?.name === name && e.obj.spec?.unschedulable).map((e) => e.at));
+      const firstEviction = firstTime(pods.events, 'an eviction', (e) => !!e.obj.metadata?.deletionTimestamp || e.type === 'DELETED');
+      const cordonedAt = (name: string) => firstTime(nodes.events, `${name} cordoned`, (e) => e.obj.metadata?.name === name && !!e.obj.spec?.unschedulable);
       expect(cordonedAt(W2)).toBeLessThanOrEqual(firstEviction);
       // Every replacement went to the one node the run keeps.
       const placed = new Map<string, string | undefined>();
@@ -123,20 +125,19 @@ describe('the drain reconciles the live pod set', () => {
     } finally {
       for (const n of [W1, W2]) await tc.cluster.kubectl(['label', 'node', n, 'pool-']);
     }
-    await deleteNamespace(tc, ns);
-  }, 240_000);
+  }, 60_000);
 
   describe('a cancel stops the run before its next change (item 4)', () => {
     it.each([
       ['during the permission check', /^Checking permissions/],
       ['while planning', /^Plan for node/],
     ])('cancelled %s: nothing is changed', async (_, trigger) => {
-      const ns = `cancel-${trigger.source.includes('Plan') ? 'plan' : 'perm'}`;
+      const ns = namespace(`cancel-${trigger.source.includes('Plan') ? 'plan' : 'perm'}`);
       const [before] = await deployOn(tc, W1, ns, 'web', 1);
       const cancel = new AbortController();
       const logger = hookedLogger(trigger, () => cancel.abort(new Error('cancelled (SIGTERM)')));
 
-      const outcome = await drain(tc, { nodes: [W1], timeoutMs: 60_000 }, { logger, signal: cancel.signal }).catch((err: Error) => err);
+      const outcome = await drain(tc, { nodes: [W1], timeoutMs: 45_000 }, { logger, signal: cancel.signal }).catch((err: Error) => err);
 
       const message = outcome instanceof Error ? outcome.message : outcome.report.nodes[0]!.error;
       expect(message).toMatch(/cancelled \(SIGTERM\)/);
@@ -145,16 +146,15 @@ describe('the drain reconciles the live pod set', () => {
       const now = await podsOf(tc, ns, 'web');
       expect(now.map((p) => p.metadata?.uid)).toEqual([before!.metadata?.uid]);
       expect(now[0]!.metadata?.deletionTimestamp).toBeUndefined();
-      await deleteNamespace(tc, ns);
-    }, 120_000);
+    }, 60_000);
 
     it('cancelled once the nodes are cordoned: no pod is evicted, the report names the cordon, uncordon-on-failure undoes it', async () => {
-      const ns = 'cancel-cordoned';
+      const ns = namespace('cancel-cordoned');
       const [before] = await deployOn(tc, W1, ns, 'web', 1);
       const cancel = new AbortController();
       const logger = hookedLogger(/^Draining node w1/, () => cancel.abort(new Error('cancelled (SIGTERM)')));
 
-      const { report } = await drain(tc, { nodes: [W1], timeoutMs: 60_000, uncordonOnFailure: true }, { logger, signal: cancel.signal });
+      const { report } = await drain(tc, { nodes: [W1], timeoutMs: 45_000, uncordonOnFailure: true }, { logger, signal: cancel.signal });
 
       expect(report.success).toBe(false);
       const node = report.nodes[0]!;
@@ -165,12 +165,11 @@ describe('the drain reconciles the live pod set', () => {
       expect(await unschedulable(W1)).toBe(false);
       const now = await podsOf(tc, ns, 'web');
       expect(now.map((p) => p.metadata?.uid)).toEqual([before!.metadata?.uid]);
-      await deleteNamespace(tc, ns);
-    }, 120_000);
+    }, 60_000);
   });
 
   it('wait-for-replacements waits for the ready count the workload had before the eviction, not spec.replicas (item 8)', async () => {
-    const ns = 'degraded';
+    const ns = namespace('degraded');
     await ensureNamespace(tc, ns);
     // 3 replicas, at most one per node, only on nodes labelled role=web (w1, w2): 2 Ready, 1 Pending — degraded.
     for (const n of [W1, W2]) await tc.cluster.kubectl(['label', 'node', n, 'role=web', '--overwrite']);
@@ -201,11 +200,10 @@ describe('the drain reconciles the live pod set', () => {
     } finally {
       for (const n of [W1, W2, W3]) await tc.cluster.kubectl(['label', 'node', n, 'role-']);
     }
-    await deleteNamespace(tc, ns);
-  }, 240_000);
+  }, 60_000);
 
   it('a pod waiting for a budget that can no longer allow it (its Deployment scaled down mid-wait) is migrated instead of waiting until the timeout', async () => {
-    const ns = 'shrunk-budget';
+    const ns = namespace('shrunk-budget');
     // hold: pod A on w1 (Ready), pod B on w2 made not Ready; PDB minAvailable 1 of 2 expected:
     // healthy 1 = desired 1, so nothing is allowed, yet the budget could allow once B is Ready,
     // and the plan evicts A plainly (its budget keeps one pod healthy).
@@ -230,7 +228,7 @@ describe('the drain reconciles the live pod set', () => {
       await tc.apps.patchNamespacedDeployment({ namespace: ns, name: 'hold', body: [{ op: 'replace', path: '/spec/replicas', value: 1 }] });
       return true;
     }, `${aKey} waiting for its PDB`, 60_000);
-    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 90_000 }, { logger });
+    const { report } = await drain(tc, { nodes: [W1], timeoutMs: 45_000 }, { logger });
     await scaleDown;
 
     const node = report.nodes[0]!;
@@ -247,11 +245,10 @@ describe('the drain reconciles the live pod set', () => {
     const left = (await podsOf(tc, ns, 'hold')).filter((p) => !p.metadata?.deletionTimestamp);
     expect(left.filter((p) => p.spec?.nodeName === W1)).toEqual([]);
     expect(left.filter(isPodReady)).toHaveLength(1);
-    await deleteNamespace(tc, ns);
-  }, 240_000);
+  }, 60_000);
 
   it('an API error between two nodes ends the run with a report: node 1 drained, node 2 named with the error (item 16)', async () => {
-    const ns = 'between-nodes';
+    const ns = namespace('between-nodes');
     await deployOn(tc, W1, ns, 'a', 1);
     await deployOn(tc, W2, ns, 'b', 1);
     const shipped = parse(readFileSync(new URL('../../rbac/safe-drain-clusterrole.yaml', import.meta.url), 'utf8')) as V1ClusterRole;
@@ -284,7 +281,7 @@ describe('the drain reconciles the live pod set', () => {
       await eventually(async () => !(await asDrainer.canI({ verb: 'list', resource: 'pods', group: '' })).allowed, 'permission revoked');
     });
 
-    const { report } = await drain(tc, { selector: undefined, nodes: [W1, W2], timeoutMs: 60_000 }, { kubeconfigPath, logger });
+    const { report } = await drain(tc, { selector: undefined, nodes: [W1, W2], timeoutMs: 45_000 }, { kubeconfigPath, logger });
     // Its permissions gone, the run could not release its drain locks either, and says so; they are
     // removed here so the next test does not wait out their lease (this process, their holder, lives on).
     expect(report.nodes.flatMap((n) => n.timeline.map((t) => t.message)).filter((m) => m.includes('could not release the drain lock'))).toHaveLength(2);
@@ -301,14 +298,17 @@ describe('the drain reconciles the live pod set', () => {
     expect(report.summary).toMatch(/Node w2: cordoned/);
     await rbac.deleteClusterRole({ name });
     await tc.core.deleteNamespacedServiceAccount({ namespace: 'kube-system', name });
-    await deleteNamespace(tc, ns);
-  }, 240_000);
+  }, 60_000);
 
   it('the CLI shows the plan table once, in plan and in drain (issue 13)', async () => {
-    const ns = 'plan-once';
+    const ns = namespace('plan-once');
     await deployOn(tc, W1, ns, 'web', 2);
-    const tsx = join(process.cwd(), 'node_modules', '.bin', 'tsx');
-    const cli = (args: string[]) => spawnSync(tsx, ['src/cli/main.ts', ...args, '--node', W1, '--kubeconfig', tc.cluster.kubeconfigPath], { encoding: 'utf8', timeout: 120_000 });
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, [...entryCommand('cli'), ...args, '--node', W1, '--kubeconfig', tc.cluster.kubeconfigPath], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, NODE_OPTIONS: '' },
+      });
     const header = /POD\s+CLASS\s+ACTION/g;
 
     const plan = cli(['plan']);
@@ -318,6 +318,5 @@ describe('the drain reconciles the live pod set', () => {
     const drained = cli(['drain', '--timeout', '60s']);
     expect(drained.status).toBe(0);
     expect((drained.stdout + drained.stderr).match(header) ?? []).toHaveLength(1);
-    await deleteNamespace(tc, ns);
-  }, 240_000);
+  }, 90_000);
 });

@@ -18,7 +18,7 @@ import {
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { POD_READY_DELAY_ANNOTATION, startCluster, type LocalCluster } from '../../cluster/src/index.js';
+import { ensureBinaries, POD_READY_DELAY_ANNOTATION, startCluster, type LocalCluster } from '../../cluster/src/index.js';
 import { ResourceWatch } from '../../src/engine/kube/watch.js';
 import { runSafeDrain } from '../../src/engine/run.js';
 import { DEFAULT_OPTIONS, type DrainOptions, type Logger, type RunReport } from '../../src/engine/types.js';
@@ -45,22 +45,34 @@ export async function startTestCluster(opts: Parameters<typeof startCluster>[0] 
   };
 }
 
+/** A cold Go build of the control plane on 2 busy cores (~12 min measured), with room. */
+const BINARIES_BUILD_TIMEOUT_MS = 40 * 60_000;
+/**
+ * Bound on a cluster's start, binaries built: measured 6-8 s, up to ~15 s with the integration
+ * workers and a real-nodes cluster beside it on 2 cores. The cluster's own bound comes first and
+ * says which component did not come up.
+ */
+const CLUSTER_START_TIMEOUT_MS = 45_000;
+
 /**
  * One cluster for the whole test file: started in beforeAll, stopped in afterAll, and every node
  * made schedulable again after each test. Returns the TestCluster (usable inside tests only).
  */
 export function useCluster(opts: Parameters<typeof startCluster>[0] = {}, { uncordonAfterEach = true } = {}): TestCluster {
   let current: TestCluster | undefined;
+  // A cold machine builds the binaries first (scripts/test.sh builds them before this stage):
+  // a build, not a test step, so it has its own bound.
+  beforeAll(() => ensureBinaries(), BINARIES_BUILD_TIMEOUT_MS);
   beforeAll(async () => {
-    current = await startTestCluster(opts);
-  }, 600_000);
+    current = await startTestCluster({ startTimeoutMs: CLUSTER_START_TIMEOUT_MS, ...opts });
+  }, CLUSTER_START_TIMEOUT_MS + 10_000);
   afterAll(async () => {
     await current?.cluster.stop();
-  }, 120_000);
+  }, 60_000);
   if (uncordonAfterEach) {
     afterEach(async () => {
       for (const n of current?.cluster.nodes ?? []) await current!.cluster.kubectl(['uncordon', n]);
-    }, 60_000);
+    }, 30_000);
   }
   return new Proxy({} as TestCluster, {
     get(_target, prop) {
@@ -95,31 +107,22 @@ export function memoryLogger(echo = !!process.env.SAFE_DRAIN_TEST_LOG): Logger &
 export async function drain(
   tc: TestCluster,
   opts: Partial<DrainOptions>,
-  extra: { kubeconfigPath?: string; logger?: Logger & { lines: string[] }; signal?: AbortSignal } = {},
+  extra: { kubeconfigPath?: string; logger?: Logger & { lines: string[] }; signal?: AbortSignal; checksOutageBoundMs?: number } = {},
 ): Promise<{ report: RunReport; log: string[] }> {
   const logger = extra.logger ?? memoryLogger();
   const report = await runSafeDrain(
     { ...DEFAULT_OPTIONS, nodes: [], ...opts },
-    { kubeconfigPath: extra.kubeconfigPath ?? tc.cluster.kubeconfigPath, logger, origin: 'integration-test', ...(extra.signal && { signal: extra.signal }) },
+    {
+      kubeconfigPath: extra.kubeconfigPath ?? tc.cluster.kubeconfigPath,
+      logger,
+      origin: 'integration-test',
+      ...(extra.signal && { signal: extra.signal }),
+      ...(extra.checksOutageBoundMs !== undefined && { checksOutageBoundMs: extra.checksOutageBoundMs }),
+    },
   );
   // The report as it would be written to a file: every report a test sees matches the published schema.
   expectValidReport(report, 'the run report');
   return { report, log: logger.lines };
-}
-
-/**
- * Each test's namespaces, deleted after it, passed or failed: a leftover budget or pod on a node
- * would change the next test's drain. Returns the function that names (and registers) one.
- */
-export function namespacePerTest(tc: TestCluster): (name: string) => string {
-  const created: string[] = [];
-  afterEach(async () => {
-    for (const ns of created.splice(0)) await deleteNamespace(tc, ns);
-  }, 180_000);
-  return (name) => {
-    created.push(name);
-    return name;
-  };
 }
 
 /** The pod of that name, or undefined when there is none. */
@@ -143,6 +146,21 @@ export async function deleteNamespace(tc: TestCluster, name: string): Promise<vo
       return (err as { code?: number }).code === 404;
     }
   }, `namespace ${name} deleted`, 120_000);
+}
+
+/**
+ * Namespaces the running test makes, deleted (and waited out) after it, pass or fail, so that one
+ * failure does not spill into the next test: `const ns = namespace('pdb-serial')` in the test.
+ */
+export function namespacesDeletedAfterEach(tc: TestCluster): (name: string) => string {
+  const made: string[] = [];
+  afterEach(async () => {
+    for (const ns of made.splice(0)) await deleteNamespace(tc, ns);
+  }, 120_000);
+  return (name) => {
+    made.push(name);
+    return name;
+  };
 }
 
 export async function ensureNamespace(tc: TestCluster, name: string): Promise<void> {
@@ -274,9 +292,16 @@ export async function deployOn(
   const unpin = await pinTo(tc, node);
   try {
     await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, name, replicas, extra) });
-    const pods = await waitReady(tc, ns, name, replicas);
-    if (!pods.every((p) => p.spec?.nodeName === node)) throw new Error(`${ns}/${name}: not every pod landed on ${node}`);
-    return pods;
+    // The scheduler can place a pod before it has seen a cordon made just before (seen under load):
+    // such a pod is deleted, and its ReplicaSet's next one goes to `node`.
+    return await eventually(async () => {
+      const live = (await podsOf(tc, ns, name)).filter((p) => !p.metadata?.deletionTimestamp);
+      for (const p of live.filter((x) => x.spec?.nodeName !== undefined && x.spec.nodeName !== node)) {
+        await tc.core.deleteNamespacedPod({ namespace: ns, name: p.metadata!.name!, gracePeriodSeconds: 0 }).catch(() => undefined);
+      }
+      const ready = live.filter((p) => p.spec?.nodeName === node && isPodReady(p));
+      return ready.length >= replicas && ready.length === live.length ? ready : undefined;
+    }, `${replicas} ready pods of ${ns}/${name}, all on ${node}`);
   } finally {
     await unpin();
   }
@@ -289,6 +314,16 @@ export async function pinTo(tc: TestCluster, keep: string): Promise<() => Promis
   return async () => {
     for (const n of others) await tc.cluster.kubectl(['uncordon', n]);
   };
+}
+
+/**
+ * When `what` first happened among the observations: fails, naming it, when it never did (Math.min
+ * of no value is Infinity, which would pass every "before" and "at most" check).
+ */
+export function firstTime<T>(events: Observation<T>[], what: string, happened: (e: Observation<T>) => boolean): number {
+  const times = events.filter(happened).map((e) => e.at);
+  if (times.length === 0) throw new Error(`never observed: ${what}`);
+  return Math.min(...times);
 }
 
 export interface Observation<T> {

@@ -19,7 +19,7 @@ describe('node with a stopped kubelet (node-monitor-grace-period shortened to 20
       return n.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True';
     }, 'w1 NotReady', 120_000);
 
-    const { report, log } = await drain(tc, { nodes: [W1], timeoutMs: 240_000 });
+    const { report, log } = await drain(tc, { nodes: [W1], timeoutMs: 130_000 });
 
     expect(report.success).toBe(true);
     expect(report.nodes[0]!.plan!.nodeReady).toBe(false);
@@ -32,5 +32,5 @@ describe('node with a stopped kubelet (node-monitor-grace-period shortened to 20
     const pods = await waitReady(tc, ns, 'web', 2);
     expect(pods.filter((p) => !p.metadata?.deletionTimestamp).every((p) => p.spec?.nodeName !== W1)).toBe(true);
     await tc.cluster.startKubelet(W1);
-  }, 400_000);
+  }, 150_000);
 });

@@ -29,7 +29,8 @@ jest.unstable_mockModule('@actions/core', () => core);
 jest.unstable_mockModule('../../src/engine/run.js', () => ({ runSafeDrain: jest.fn(), resolveNodes: jest.fn() }));
 jest.unstable_mockModule('../../src/engine/execute/restore.js', () => ({ restoreLeftoverChanges: jest.fn() }));
 
-const { post } = await import('../../src/action/post.js');
+const { post, POST_OUTAGE_BOUND_MS } = await import('../../src/action/post.js');
+const { API_OUTAGE_BOUND_MS } = await import('../../src/engine/kube/client.js');
 type Scope = { nodes: string[]; dryRun: boolean };
 
 const client = { fake: 'client' } as unknown as KubeClient;
@@ -123,6 +124,17 @@ describe('post', () => {
     expect(core.setFailed).toHaveBeenCalledWith(expect.stringContaining('ECONNREFUSED'));
     expect(core.setFailed).toHaveBeenCalledWith(expect.stringContaining('kubectl get deployments -A -l safe-drain.io/scaled=true'));
     expect(existsSync(connect.mock.calls[0]![0]!)).toBe(false);
+  });
+
+  it('waits out a cluster that does not answer for a short bound only: it restores, it does not drain', async () => {
+    let bound: number | undefined;
+    restore.mockImplementationOnce(async (c) => {
+      bound = c.outageBoundMs;
+      return [];
+    });
+    await post(deps);
+    expect(bound).toBe(POST_OUTAGE_BOUND_MS);
+    expect(POST_OUTAGE_BOUND_MS).toBeLessThan(API_OUTAGE_BOUND_MS / 4);
   });
 
   it('does nothing for refused inputs (the main step already failed on them) and for plan', async () => {

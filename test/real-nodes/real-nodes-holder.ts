@@ -3,7 +3,7 @@
 // that the exit handlers removed everything.
 import { startRealNodesCluster } from '../../cluster/src/real-nodes/index.js';
 
-const c = await startRealNodesCluster({ nodes: 1 });
+const c = await startRealNodesCluster({ nodes: 1, privileged: process.env.SAFE_DRAIN_REAL_NODES_PRIVILEGED === '1' });
 console.log(`READY ${c.stateDir} ${c.network}`);
 // Bounded: a holder whose test died goes away by itself after 10 minutes (its exit handlers clean up).
 setTimeout(() => process.exit(1), 600_000);
