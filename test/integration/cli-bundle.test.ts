@@ -1,5 +1,5 @@
 // The bundled CLI as users run it: built by scripts/bundle.mjs into a directory with no
-// node_modules near it (dist/ must be self-contained; ./bundle.ts), started as a real process.
+// node_modules near it (dist/ must be self-contained; test/bundle.ts), started as a real process.
 // Issue 8 item 17: on a Node.js older than the supported one it says which version it needs and which
 // it found, and exits 2, instead of crashing with a TypeError while loading its dependencies.
 // No cluster: nothing here reaches an API server.
@@ -61,9 +61,11 @@ describe('bundled CLI', () => {
     expect(version.stdout.trim()).toBe(packageJson.version);
     expect(version.status).toBe(0);
     // Past the version check and the option parser: the engine itself refuses the kubeconfig.
-    const run = cli(process.execPath, ['plan', '--node', 'w1', '-o', 'json']);
-    expect(run.stderr).toContain('error: option --kubeconfig: /nonexistent is not a valid kubeconfig');
-    expect(JSON.parse(run.stdout)).toMatchObject({ success: false, options: { operation: 'plan', nodes: ['w1'] } });
+    // KUBECONFIG names a file that is not there: the error blames KUBECONFIG, not --kubeconfig (not given).
+    const run = cli(process.execPath, ['plan', 'w1', '-o', 'json']);
+    expect(run.stderr).toContain('error: KUBECONFIG=/nonexistent is not a valid kubeconfig (/nonexistent does not exist). Nothing was changed.');
+    expect(run.stderr).not.toContain('--kubeconfig:');
+    expect(JSON.parse(run.stdout)).toMatchObject({ success: false, outcome: 'bad-input', options: { operation: 'plan', nodes: ['w1'] } });
     expect(run.status).toBe(2);
   });
 });
