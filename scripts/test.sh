@@ -64,7 +64,9 @@ jest_stage() {
 count_e2e() {
   local dir=$1 rc=$2 name=$3 p=0 f=0
   if [ -f "$dir/summary.json" ]; then
-    read -r p f < <(node -e 'const r=require(process.argv[1]);const a=Array.isArray(r)?r:[];console.log(a.filter(x=>x.passed).length,a.filter(x=>!x.passed).length)' "$dir/summary.json")
+    read -r p f < <(node -e 'const r=require(require("path").resolve(process.argv[1]));const a=Array.isArray(r)?r:[];console.log(a.filter(x=>x.passed).length,a.filter(x=>!x.passed).length)' "$dir/summary.json")
+    # An unreadable summary counts as a failure, not as nothing.
+    [[ $p =~ ^[0-9]+$ && $f =~ ^[0-9]+$ ]] || { p=0; f=1; }
     passed=$((passed + p)); failed=$((failed + f))
   fi
   if [ "$rc" -ne 0 ]; then failed_stages+=("$name"); [ "$f" -gt 0 ] || failed=$((failed + 1)); fi
