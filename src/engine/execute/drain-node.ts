@@ -125,6 +125,9 @@ async function loop(run: Run, c: PodWorkContext, node: V1Node, knownUids: Set<st
       for (const w of next) startWork(run, work, w, { tasks, evictions, wake, knownUids });
       if (pending === 0 && tasks.size === 0) break;
       await wake.next(work.signal);
+      // What woke the loop may also have woken a budget wait: its eviction goes out first, the
+      // next plan (milliseconds of CPU on a full node) after the requests already under way.
+      await afterPendingIo();
     }
   } catch (err) {
     stop.abort(new Error(`the drain loop failed: ${describeApiError(err)}`));
@@ -135,6 +138,10 @@ async function loop(run: Run, c: PodWorkContext, node: V1Node, knownUids: Set<st
     await Promise.allSettled([...tasks].map((t) => t.done));
   }
   return plan;
+}
+
+function afterPendingIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** What wakes the loop: the node's pods, a freed run-wide slot, a PDB a waiting eviction depends on. */
