@@ -203,9 +203,12 @@ function gitCommit(): string {
 // client-node's patch defaults to JSON Patch; cordon is a merge patch.
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
+/** Whether the CLI's `drain` takes `flag` (its own help since the subcommands; the global help before). */
 async function cliSupports(cli: string, flag: string): Promise<boolean> {
-  const r = await runChild(process.execPath, [cli, '--help']);
-  return r.stdout.includes(flag);
+  for (const args of [['drain', '--help'], ['--help']]) {
+    if ((await runChild(process.execPath, [cli, ...args])).stdout.includes(flag)) return true;
+  }
+  return false;
 }
 
 export async function scaleBench(): Promise<void> {
