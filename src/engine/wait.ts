@@ -114,6 +114,14 @@ export function deadlineSignal(parent: AbortSignal, ms: number | undefined, cloc
 }
 
 /**
+ * Resolves once the I/O callbacks due now, and the work they started, have run (the event loop's
+ * check phase): no timer, so no clock; a fake clock's tests reach it by flushing setImmediate.
+ */
+export function afterPendingIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
  * One pending wake-up, never lost: `notify` before `next` makes the next `next` resolve at once.
  * A loop waits on it for "something changed" (a watch event, a task ending) or its signal.
  */

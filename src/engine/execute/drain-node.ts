@@ -11,7 +11,7 @@ import { budgetStatus } from '../plan/pdb.js';
 import { isNodeReady, isPodReady, NOT_READY_NODE_DELETE_WAIT_MS, podKey } from '../plan/pod.js';
 import { planDrain } from '../plan/plan.js';
 import type { DrainPlan, PodPlan } from '../types.js';
-import { Wakeup, abortReason, deadlineSignal, waitFor } from '../wait.js';
+import { Wakeup, abortReason, afterPendingIo, deadlineSignal, waitFor } from '../wait.js';
 import { nodeEvent } from './cordon.js';
 import { withForcedDeletions } from './bypass.js';
 import { PodLedger, awaitCompletion, awaitTerminating, evictPod, fixedPods, migratePods, type PodSource, type PodWorkContext } from './pod-work.js';
@@ -138,10 +138,6 @@ async function loop(run: Run, c: PodWorkContext, node: V1Node, knownUids: Set<st
     await Promise.allSettled([...tasks].map((t) => t.done));
   }
   return plan;
-}
-
-function afterPendingIo(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** What wakes the loop: the node's pods, a freed run-wide slot, a PDB a waiting eviction depends on. */
