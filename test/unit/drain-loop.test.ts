@@ -125,6 +125,25 @@ describe('drainNode: the loop over the node\'s live pods', () => {
     expect(r.n.results[0]).toMatchObject({ outcome: 'evicted', budgetWaits: 1, pdb: 'default/web' });
   });
 
+  it('a PDB event that allows a waiting eviction and wakes the loop: the eviction is sent before the loop plans again', async () => {
+    const pdb = { ...makePdb('web', { minAvailable: 1, healthy: 2, desired: 1, expected: 2, allowed: 0 }), metadata: { name: 'web', namespace: 'default', generation: 1, resourceVersion: '1' } };
+    const order: string[] = [];
+    const r = rig([makePod('web-1', { labels: { app: 'web' } })], { pdbs: [pdb], evict: async (_req, n) => {
+      order.push('evict');
+      if (n === 1) throw budgetRefusal('web');
+    } });
+    const items = r.podWatch.items.bind(r.podWatch);
+    r.podWatch.items = () => (order.push('plan'), items());
+    await r.clock.advance(10_000);
+    order.length = 0;
+    r.pdbWatch.emit('MODIFIED', { ...pdb, metadata: { ...pdb.metadata, resourceVersion: '2' }, status: { ...pdb.status, disruptionsAllowed: 1 } });
+    await flush();
+    expect(order[0]).toBe('evict');
+    expect(order).toContain('plan'); // the loop did wake on the same event
+    r.gone('web-1');
+    await r.drained;
+  });
+
   it('on a NotReady node, a deletion no kubelet confirms is reported not confirmed, NOT_READY_NODE_DELETE_WAIT_MS after it was asked for', async () => {
     const r: ReturnType<typeof rig> = rig([makePod('a')], {
       ready: 'Unknown',
