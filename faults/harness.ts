@@ -165,15 +165,24 @@ export async function place(ctx: FaultContext, node: string | string[], ns: stri
       // machine (load 6-8) that took over 60 s twice in a row (12:05 UTC, 2026-11-28).
       const placed = () =>
         until(async () => {
-          const pods = (await ctx.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${w.name}` })).items;
-          return pods.filter((p) => !p.metadata?.deletionTimestamp && isReady(p) && targets.includes(p.spec?.nodeName ?? '')).length === w.replicas;
+          const pods = (await ctx.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${w.name}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
+          // The scheduler can place a pod before it has seen the cordons just made (its node
+          // watch relisting after a fault row that cut watches): such a pod is deleted, and its
+          // ReplicaSet's next one goes to a target node.
+          for (const p of pods.filter((x) => x.spec?.nodeName !== undefined && !targets.includes(x.spec.nodeName))) {
+            await ctx.core.deleteNamespacedPod({ namespace: ns, name: p.metadata!.name!, gracePeriodSeconds: 0 }).catch(() => undefined);
+          }
+          return pods.filter((p) => isReady(p) && targets.includes(p.spec?.nodeName ?? '')).length === w.replicas;
         }, `${w.replicas} ready pods of ${ns}/${w.name} on ${targets.join(',')}`, 90_000);
       try {
         await placed();
       } catch (err) {
         // Seen after several kube-apiserver restarts: a simulated kubelet (kwok) stuck in its own
         // backoff. Restart it once, saying so, and wait again; a second failure is the scenario's.
-        console.warn(`[faults] ${(err as Error).message}: restarting the simulated kubelet of ${targets.join(', ')} and waiting again`);
+        const where = (await ctx.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${w.name}` })).items
+          .map((p) => `${p.metadata?.name} on ${p.spec?.nodeName ?? '(unscheduled)'}${isReady(p) ? ' ready' : ''}${p.metadata?.deletionTimestamp ? ' deleting' : ''}`)
+          .join('; ');
+        console.warn(`[faults] ${(err as Error).message} (pods: ${where || 'none'}): restarting the simulated kubelet of ${targets.join(', ')} and waiting again`);
         for (const n of targets) {
           await ctx.cluster.stopKubelet(n);
           await ctx.cluster.startKubelet(n);
