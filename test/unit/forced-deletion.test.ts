@@ -184,6 +184,19 @@ describe('without disable-eviction or force-after, nothing is deleted whatever t
     expect(s.bypasses).toEqual([]);
   });
 
+  it('the admitted-eviction rule: a run stopped while it read the PDB (its lock lost) deletes nothing', async () => {
+    const listed = { 'web-1': new Date(Date.UTC(2026, 11, 7, 11, 59, 50)).toISOString() } as unknown as Record<string, Date>;
+    const s = rig(() => budgetRefusal('web'), { status: { observedGeneration: 1, currentHealthy: 2, desiredHealthy: 2, expectedPods: 3, disruptionsAllowed: 0, disruptedPods: listed } });
+    const read = s.env.api.getPdb.bind(s.env.api);
+    s.env.api.getPdb = async (ns, name) => {
+      const fresh = await read(ns, name);
+      s.stop.abort(new Error('the drain lock was taken over'));
+      return fresh;
+    };
+    await play(s, 1);
+    expect(s.deletes).toEqual([]);
+  });
+
   it('a dry run and a wait given up for a migration delete nothing either', async () => {
     const dry = rig(() => budgetRefusal('web'), { dryRun: true });
     await play(dry, 1);
@@ -223,5 +236,13 @@ describe('disable-eviction: a DELETE instead of any eviction', () => {
     expect(s.evictions).toBe(0);
     expect(s.deletes).toHaveLength(1);
     expect(s.r).toMatchObject({ outcome: 'force-deleted', bypass: { by: 'disable-eviction', pdb: 'shop/web', waitedMs: 0 } });
+  });
+
+  it('a run already stopped (its drain lock lost, its deadline passed) deletes nothing', async () => {
+    const s = rig(() => budgetRefusal('web'), { force: forcePolicy({ disableEviction: true, forceAfterMs: 0 }) });
+    s.stop.abort(new Error('the drain lock was taken over'));
+    const { error } = await play(s, 1);
+    expect(s.deletes).toHaveLength(0);
+    expect(error).toBeInstanceOf(WaitAborted);
   });
 });

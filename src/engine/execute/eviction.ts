@@ -204,7 +204,7 @@ async function onBudgetRefusal(
     r.message = `would wait: ${r.message}${env.force?.by === 'force-after' ? `; force-after would delete it after ${env.force.afterMs / 1000}s` : ''}`;
     return { kind: 'done' };
   }
-  const completion = await completeAdmittedEviction(env, p, s.pdb, cached, o.completion);
+  const completion = await completeAdmittedEviction(env, p, s.pdb, cached, o.completion, o.signal);
   if (completion.completed) {
     r.outcome = 'evicted';
     r.message = completion.completed;
@@ -319,7 +319,7 @@ interface Completion {
  * without the pod and the entry is this pod's (plan/pdb.ts admittedEviction); otherwise the wait
  * says why.
  */
-async function completeAdmittedEviction(env: EvictionEnv, p: PodPlan, pdbKey: string | undefined, cached: V1PodDisruptionBudget | undefined, was: Completion): Promise<Completion> {
+async function completeAdmittedEviction(env: EvictionEnv, p: PodPlan, pdbKey: string | undefined, cached: V1PodDisruptionBudget | undefined, was: Completion, signal: AbortSignal): Promise<Completion> {
   const listed = (cached?.status?.disruptedPods as Record<string, unknown> | undefined)?.[p.name] !== undefined;
   const pod = env.podNow?.(p);
   if (was.refused || !pdbKey || !listed || pod?.metadata?.uid !== p.uid) return { refused: was.refused };
@@ -335,6 +335,7 @@ async function completeAdmittedEviction(env: EvictionEnv, p: PodPlan, pdbKey: st
   if (verdict.verdict === 'wait') return { refused: false, waitWhy: verdict.why, recheckInMs: verdict.recheckInMs };
   const key = `${p.namespace}/${p.name}`;
   const why = `PDB ${pdbKey} has counted it as evicted since ${verdict.since} and is met without it (an eviction the API server admitted whose delete never happened, e.g. of a run killed mid-request)`;
+  throwIfAborted(signal); // stopped while the PDB was read: no write
   try {
     await env.api.deletePod({ namespace: p.namespace, name: p.name, uid: p.uid, gracePeriodSeconds: env.gracePeriodSeconds });
     env.logger.info(`${key}: deleted: ${why}`);

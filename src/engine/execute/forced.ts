@@ -12,7 +12,7 @@ import { RBAC_FILE } from '../kube/access.js';
 import { API_OUTAGE_BOUND_MS, transientFailure, type KubeClient } from '../kube/client.js';
 import { describeApiError, statusCode } from '../kube/errors.js';
 import type { BudgetBypass, DrainOptions, PodPlan } from '../types.js';
-import { sleep } from '../wait.js';
+import { sleep, throwIfAborted } from '../wait.js';
 
 declare const granted: unique symbol;
 
@@ -48,6 +48,8 @@ export async function forceDelete(env: ForceEnv, policy: ForcePolicy, p: PodPlan
   const key = `${p.namespace}/${p.name}`;
   const started = env.clock.now();
   for (let attempt = 1; ; attempt++) {
+    // A stopped run (lock lost, deadline passed, cancelled) writes nothing more.
+    throwIfAborted(signal);
     try {
       await env.api.deletePod({ namespace: p.namespace, name: p.name, uid: p.uid, gracePeriodSeconds: env.gracePeriodSeconds, dryRun: env.dryRun });
       return 'deleted';
