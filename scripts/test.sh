@@ -31,9 +31,14 @@ passed=0
 failed=0
 skipped=0
 failed_stages=()
+# Lines that say why a stage failed, printed just before the totals (a CI log's tail shows them).
+why_file=$results/why.txt
+: >"$why_file"
 
 stage() { printf '\n========== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
 fail_stage() { failed=$((failed + 1)); failed_stages+=("$1"); }
+# why NAME LOG: the last lines of LOG, as the reason NAME failed.
+why() { { echo "-- $1: last lines of $2"; tail -n "${3:-6}" "$2" 2>/dev/null | cut -c1-240; } >>"$why_file"; }
 # Runs a non-jest check; counts as one test.
 check() {
   local name=$1; shift
@@ -48,7 +53,9 @@ count_jest() {
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
     if [ "$f" -eq 0 ] && [ "$rc" -ne 0 ]; then failed=$((failed + 1)); fi
     node scripts/jest-times.mjs "$out"
+    node scripts/jest-failures.mjs "$out" "$name" >>"$why_file"
   else
+    echo "-- $name: no jest results (it did not run to the end)" >>"$why_file"
     failed=$((failed + 1))
   fi
   [ "$rc" -eq 0 ] || failed_stages+=("$name")
@@ -72,6 +79,9 @@ count_e2e() {
     passed=$((passed + p)); failed=$((failed + f))
   fi
   if [ "$rc" -ne 0 ]; then failed_stages+=("$name"); [ "$f" -gt 0 ] || failed=$((failed + 1)); fi
+  if [ -f "$dir/summary.json" ]; then
+    node -e 'for(const x of require(require("path").resolve(process.argv[1])))if(!x.passed)console.log(`-- ${process.argv[2]} failed: ${x.name??x.scenario??JSON.stringify(x).slice(0,120)}`)' "$dir/summary.json" "$name" >>"$why_file" 2>/dev/null
+  fi
 }
 # A background job's log, printed where its results are counted.
 show() { printf '%s\n' "---------- $1 (log of a background job)"; cat "$2"; }
@@ -93,7 +103,10 @@ if command -v go >/dev/null 2>&1; then
   echo "nektos/act: building in the background (log: $results/act.log)"
 fi
 docker_ok=false
-if bash scripts/start-docker.sh; then
+bash scripts/start-docker.sh 2>"$results/docker.log"
+docker_rc=$?
+cat "$results/docker.log"
+if [ "$docker_rc" -eq 0 ]; then
   docker_ok=true
   # debootstrap (niced), then kubelet and kube-proxy once the control plane's build releases the lock.
   bash scripts/build-node-image.sh >"$results/node-image.out" 2>"$results/node-image.log" &
@@ -102,6 +115,7 @@ if bash scripts/start-docker.sh; then
 else
   echo "!!!!! Docker Engine could not be started: the Docker and real-nodes tests did NOT run (counted as failed) !!!!!"
   fail_stage "Docker Engine"
+  why "Docker Engine" "$results/docker.log" 10
 fi
 run_e2e=true
 [ "${SAFE_DRAIN_SKIP_E2E:-0}" = 1 ] && run_e2e=false
@@ -231,7 +245,7 @@ if $run_compat; then
   read -r p _ f _ < <(tail -n 1 "$results/compat.out")
   [[ ${p:-} =~ ^[0-9]+$ && ${f:-} =~ ^[0-9]+$ ]] || { p=0; f=1; }
   passed=$((passed + p)); failed=$((failed + f))
-  [ "$compat_rc" -eq 0 ] || failed_stages+=("compat")
+  [ "$compat_rc" -eq 0 ] || { failed_stages+=("compat"); why "compat" "$results/compat.out" 4; }
 else
   echo "!!!!! SAFE_DRAIN_SKIP_COMPAT=1: the compatibility subset was NOT run (counted as skipped) !!!!!"
   skipped=$((skipped + 1))
@@ -241,7 +255,7 @@ stage "checks (background since the bundle)"
 wait "$checks_pid"
 show "checks" "$results/checks.log"
 while IFS=$'\t' read -r rc name; do
-  if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else fail_stage "$name"; fi
+  if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else fail_stage "$name"; echo "-- $name failed: its output is in the checks log above" >>"$why_file"; fi
 done <"$results/checks.tsv"
 count_jest "$(jest_json "unit tests")" "$(cat "$(jest_json "unit tests").rc" 2>/dev/null || echo 1)" "unit tests"
 if $docker_ok; then
@@ -253,7 +267,7 @@ if wait "$act_pid"; then tail -n 2 "$results/act.log"; else tail -n 20 "$results
 
 if $docker_ok; then
   stage "real-nodes images (background)"
-  if wait "$node_image_pid"; then cat "$results/node-image.out"; else tail -n 30 "$results/node-image.log"; fail_stage "real-nodes images"; fi
+  if wait "$node_image_pid"; then cat "$results/node-image.out"; else tail -n 30 "$results/node-image.log"; fail_stage "real-nodes images"; why "real-nodes images" "$results/node-image.log"; fi
   stage "real-nodes tests, then e2e scenarios b and c (background)"
   wait "$real_nodes_b_pid"
   show "real-nodes tests, e2e b and c" "$results/real-nodes.log"
@@ -278,6 +292,9 @@ if ! $run_e2e; then
 fi
 
 stage "done"
-if [ ${#failed_stages[@]} -gt 0 ]; then echo "FAILED stages: ${failed_stages[*]}"; fi
+if [ ${#failed_stages[@]} -gt 0 ]; then
+  head -n 20 "$why_file"
+  echo "FAILED stages: ${failed_stages[*]}"
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ ${#failed_stages[@]} -eq 0 ]
