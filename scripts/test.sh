@@ -6,8 +6,9 @@
 #
 # On a cold machine the Go build of the control plane is the critical path, then the integration
 # tests; everything else runs beside them:
-#   background, from the start: the control plane's Go build; nektos/act's (niced); the real-nodes
-#     images (debootstrap, niced; kubelet and kube-proxy once the control plane's build is done).
+#   background, from the start: the control plane's Go build (before Node 24 and npm ci, which it
+#     does not need); after npm ci, nektos/act's (niced) and the real-nodes images (debootstrap,
+#     niced; kubelet and kube-proxy once the control plane's build is done).
 #     Once those images and binaries exist: e2e scenario a (it waits out the real 300 s
 #     tolerations), and beside it the real-nodes tests, then e2e scenarios b and c;
 #   the bundle (built once, used by every check and test that runs it), then in the background,
@@ -25,8 +26,12 @@
 #                            controllers and timers)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-source scripts/ensure-node24.sh || exit 1
 results=$(mktemp -d)
+# The control plane's binaries (cached; a cold Go build takes ~10 min on 2 cores) are the critical
+# path: they start first, before Node 24 and the npm packages, which they do not need.
+bash cluster/build/build-binaries.sh >"$results/binaries.out" 2>"$results/binaries.log" &
+binaries_pid=$!
+source scripts/ensure-node24.sh || exit 1
 passed=0
 failed=0
 skipped=0
@@ -90,10 +95,7 @@ stage "install"
 npm ci --no-audit --no-fund --loglevel=error || { echo "npm ci failed"; exit 1; }
 
 stage "background builds: cluster binaries, nektos/act, Docker Engine, real-nodes images"
-# The control plane's binaries (cached; a cold Go build takes ~10 min on 2 cores).
-bash cluster/build/build-binaries.sh >"$results/binaries.out" 2>"$results/binaries.log" &
-binaries_pid=$!
-echo "cluster binaries: building in the background (log: $results/binaries.log)"
+echo "cluster binaries: building in the background since the start (log: $results/binaries.log)"
 # nektos/act for test/integration/act-self-test.test.ts, beside the Go build (niced by the script);
 # the test waits on the script's lock while it builds. Without Go yet, the cluster build installs it.
 act_pid=
@@ -210,7 +212,7 @@ if $docker_ok; then
   echo "real-nodes tests and e2e: start in the background once the images exist (logs: $results/real-nodes.log, $results/e2e-a.log)"
 fi
 
-stage "cluster binaries (built in the background since the install)"
+stage "cluster binaries (built in the background since the start)"
 if wait "$binaries_pid"; then
   tail -n 3 "$results/binaries.log"
 else
