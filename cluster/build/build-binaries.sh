@@ -198,20 +198,6 @@ if [ "$mode" = node ]; then
   exit 0
 fi
 
-# etcd and kwok beside Kubernetes: they fill the cores while its build has few packages ready to
-# compile (its last packages, its links), which is on the critical path of a cold .ci/run.
-(
-  log "building etcd $etcd_version"
-  rm -rf "$work/etcd" && mkdir -p "$work/etcd" && cp "$here/etcd/go.mod" "$here/etcd/main.go" "$work/etcd/"
-  (cd "$work/etcd" && go build -v -trimpath -ldflags "-s -w" -o "$dest.tmp/bin/etcd" . 2>&1 | progress etcd)
-  [ -x "$dest.tmp/bin/etcd" ] || { log "etcd build failed"; exit 1; }
-
-  log "building kwok $kwok_version"
-  (GOBIN="$dest.tmp/bin" GOFLAGS= go install -v -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$kwok_version" 2>&1 | progress kwok)
-  [ -x "$dest.tmp/bin/kwok" ] || { log "kwok build failed"; exit 1; }
-) &
-side_pid=$!
-
 log "building Kubernetes $k8s_version (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl); a cold build takes a long time on 2 cores"
 k8s_module "$work/k8s" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
@@ -223,7 +209,14 @@ for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   [ -x "$dest.tmp/bin/$b" ] || { log "go build did not produce $b (see the output above)"; exit 1; }
 done
 
-wait "$side_pid" || { log "the etcd or kwok build failed (see the output above)"; exit 1; }
+log "building etcd $etcd_version"
+rm -rf "$work/etcd" && mkdir -p "$work/etcd" && cp "$here/etcd/go.mod" "$here/etcd/main.go" "$work/etcd/"
+(cd "$work/etcd" && go build -v -trimpath -ldflags "-s -w" -o "$dest.tmp/bin/etcd" . 2>&1 | progress etcd)
+[ -x "$dest.tmp/bin/etcd" ] || { log "etcd build failed"; exit 1; }
+
+log "building kwok $kwok_version"
+(GOBIN="$dest.tmp/bin" GOFLAGS= go install -v -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$kwok_version" 2>&1 | progress kwok)
+[ -x "$dest.tmp/bin/kwok" ] || { log "kwok build failed"; exit 1; }
 
 date -u +%FT%TZ > "$dest.tmp/.complete"
 rm -rf "$dest" && mv "$dest.tmp" "$dest"
