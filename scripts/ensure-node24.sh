@@ -11,7 +11,7 @@ elif [ -x "$_sd_cache/node24/node_modules/node/bin/node" ] && [ "$(_sd_major "$_
 else
   if ! command -v npm >/dev/null 2>&1; then
     echo "[ensure-node24] neither Node.js >= 24 nor npm is installed: installing Debian's npm to fetch Node 24" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm) >&2
+    (apt-get -o DPkg::Lock::Timeout=300 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq npm) >&2
   fi
   echo "[ensure-node24] node $(node --version 2>/dev/null || echo none) is older than 24: installing node@24 from the npm registry into $_sd_cache/node24" >&2
   mkdir -p "$_sd_cache/node24"

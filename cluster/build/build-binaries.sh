@@ -98,7 +98,7 @@ fi
 version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
 if ! command -v go >/dev/null 2>&1; then
   log "no Go toolchain: installing Debian's golang-go"
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go) >&2
+  (apt-get -o DPkg::Lock::Timeout=300 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq golang-go) >&2
 fi
 have_go=$(go env GOVERSION | sed 's/^go//')
 if ! version_ge "$have_go" "$go_min"; then
