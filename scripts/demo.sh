@@ -3,11 +3,12 @@
 # packages, the cluster binaries, built once into a cache outside the repo), start a local
 # cluster (real control plane + kwok nodes), deploy a sample app (Deployment helloworld with a
 # PDB minAvailable 1 and a Service), then drain the node it runs on with safe-drain: the plan
-# first, then the drain. The cluster is left running for a look around; `npm run cluster -- down`
-# removes it.
+# first, then the drain. The cluster is left running for a look around; `bash scripts/demo.sh down`
+# removes it (with the Node 24 the demo used: the machine's own node may be older).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-node24.sh
+if [ "${1:-}" = down ]; then exec npm run --silent cluster -- down; fi
 bin=$(bash scripts/setup.sh | tail -n 1)
 kubectl() { "$bin/kubectl" "$@"; }
 
@@ -32,4 +33,4 @@ kubectl get nodes
 kubectl -n demo get pods -o wide
 echo
 echo "The cluster is still running: export KUBECONFIG=$KUBECONFIG"
-echo "Remove it with: npm run cluster -- down"
+echo "Remove it with: bash scripts/demo.sh down"
