@@ -15,6 +15,7 @@ import { POD_READY_DELAY_ANNOTATION, type LocalCluster } from '../cluster/src/in
 import type { RunReport } from '../src/engine/types.js';
 import { expectValidReport } from '../test/report-schema.js';
 import { isReady, Recorder } from './recorder.js';
+import { deletePodsOffTargets } from './placement.js';
 import { entryCommand } from '../test/bundle.js';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -165,14 +166,9 @@ export async function place(ctx: FaultContext, node: string | string[], ns: stri
       // machine (load 6-8) that took over 60 s twice in a row (12:05 UTC, 2026-11-28).
       const placed = () =>
         until(async () => {
-          const pods = (await ctx.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${w.name}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
-          // The scheduler can place a pod before it has seen the cordons just made (its node
-          // watch relisting after a fault row that cut watches): such a pod is deleted, and its
-          // ReplicaSet's next one goes to a target node.
-          for (const p of pods.filter((x) => x.spec?.nodeName !== undefined && !targets.includes(x.spec.nodeName))) {
-            await ctx.core.deleteNamespacedPod({ namespace: ns, name: p.metadata!.name!, gracePeriodSeconds: 0 }).catch(() => undefined);
-          }
-          return pods.filter((p) => isReady(p) && targets.includes(p.spec?.nodeName ?? '')).length === w.replicas;
+          const pods = (await ctx.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${w.name}` })).items;
+          const onTargets = await deletePodsOffTargets(ctx.core, ns, pods, targets);
+          return onTargets.filter(isReady).length === w.replicas;
         }, `${w.replicas} ready pods of ${ns}/${w.name} on ${targets.join(',')}`, 90_000);
       try {
         await placed();

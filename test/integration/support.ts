@@ -23,6 +23,7 @@ import { ResourceWatch } from '../../src/engine/kube/watch.js';
 import { runSafeDrain } from '../../src/engine/run.js';
 import { DEFAULT_OPTIONS, type DrainOptions, type Logger, type RunReport } from '../../src/engine/types.js';
 import { expectValidReport } from '../report-schema.js';
+import { deletePodsOffTargets } from '../../faults/placement.js';
 
 export interface TestCluster {
   cluster: LocalCluster;
@@ -292,14 +293,9 @@ export async function deployOn(
   const unpin = await pinTo(tc, node);
   try {
     await tc.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, name, replicas, extra) });
-    // The scheduler can place a pod before it has seen a cordon made just before (seen under load):
-    // such a pod is deleted, and its ReplicaSet's next one goes to `node`.
     return await eventually(async () => {
       const live = (await podsOf(tc, ns, name)).filter((p) => !p.metadata?.deletionTimestamp);
-      for (const p of live.filter((x) => x.spec?.nodeName !== undefined && x.spec.nodeName !== node)) {
-        await tc.core.deleteNamespacedPod({ namespace: ns, name: p.metadata!.name!, gracePeriodSeconds: 0 }).catch(() => undefined);
-      }
-      const ready = live.filter((p) => p.spec?.nodeName === node && isPodReady(p));
+      const ready = (await deletePodsOffTargets(tc.core, ns, live, [node])).filter(isPodReady);
       return ready.length >= replicas && ready.length === live.length ? ready : undefined;
     }, `${replicas} ready pods of ${ns}/${name}, all on ${node}`);
   } finally {
